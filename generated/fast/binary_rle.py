@@ -30,10 +30,10 @@ from ...errors import CorruptChunkError
 
 __all__ = ["BinaryRle", "RleStream", "RleHeader", "RleObject", "RleObjectHeader", "RleRow", "RleRun", ]
 
-_S_leI = _struct.Struct("\u003cI")
-_S_leII = _struct.Struct("\u003cII")
-_S_leIIIIIII = _struct.Struct("\u003cIIIIIII")
-_S_leIIIIIIIII = _struct.Struct("\u003cIIIIIIIII")
+_S_leI = _struct.Struct('<I')
+_S_leII = _struct.Struct('<II')
+_S_leIIIIIII = _struct.Struct('<IIIIIII')
+_S_leIIIIIIIII = _struct.Struct('<IIIIIIIII')
 
 
 class BinaryRle(Node):
@@ -149,7 +149,7 @@ class RleHeader(Node):
     __slots__ = ("version", "width", "height", "object_count", "bytes_of_objects", "last_object_offset", "custom_data_size", )
     FIELDS = ("version", "width", "height", "object_count", "bytes_of_objects", "last_object_offset", "custom_data_size", )
     SIZE = 28
-    DTYPE = _np.dtype([("version", "\u003cu4"), ("width", "\u003cu4"), ("height", "\u003cu4"), ("object_count", "\u003cu4"), ("bytes_of_objects", "\u003cu4"), ("last_object_offset", "\u003cu4"), ("custom_data_size", "\u003cu4"), ])
+    DTYPE = _np.dtype([('version', '<u4'), ('width', '<u4'), ('height', '<u4'), ('object_count', '<u4'), ('bytes_of_objects', '<u4'), ('last_object_offset', '<u4'), ('custom_data_size', '<u4'), ])
 
     @classmethod
     def _parse(cls, buf: Any, pos: int, _base: int, _end: int, parent: Any, root: Any) -> tuple["RleHeader", int]:
@@ -255,7 +255,7 @@ class RleObjectHeader(Node):
     __slots__ = ("object_id", "left", "top", "right", "bottom", "object_bytes", "row_count", "last_row_offset", "status", )
     FIELDS = ("object_id", "left", "top", "right", "bottom", "object_bytes", "row_count", "last_row_offset", "status", )
     SIZE = 36
-    DTYPE = _np.dtype([("object_id", "\u003cu4"), ("left", "\u003cu4"), ("top", "\u003cu4"), ("right", "\u003cu4"), ("bottom", "\u003cu4"), ("object_bytes", "\u003cu4"), ("row_count", "\u003cu4"), ("last_row_offset", "\u003cu4"), ("status", "\u003cu4"), ])
+    DTYPE = _np.dtype([('object_id', '<u4'), ('left', '<u4'), ('top', '<u4'), ('right', '<u4'), ('bottom', '<u4'), ('object_bytes', '<u4'), ('row_count', '<u4'), ('last_row_offset', '<u4'), ('status', '<u4'), ])
 
     @classmethod
     def _parse(cls, buf: Any, pos: int, _base: int, _end: int, parent: Any, root: Any) -> tuple["RleObjectHeader", int]:
@@ -334,7 +334,7 @@ class RleRun(Node):
     __slots__ = ("x", "length", )
     FIELDS = ("x", "length", )
     SIZE = 8
-    DTYPE = _np.dtype([("x", "\u003cu4"), ("length", "\u003cu4"), ])
+    DTYPE = _np.dtype([('x', '<u4'), ('length', '<u4'), ])
 
     @classmethod
     def _parse(cls, buf: Any, pos: int, _base: int, _end: int, parent: Any, root: Any) -> tuple["RleRun", int]:

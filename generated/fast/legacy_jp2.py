@@ -30,10 +30,10 @@ from ...errors import CorruptChunkError
 
 __all__ = ["LegacyJp2", "BoxList", "Box", "ImageHeader", "BoxMapTrailer", "BoxMap", "BoxMapEntry", ]
 
-_S_beI = _struct.Struct("\u003eI")
-_S_beIIHBBBB = _struct.Struct("\u003eIIHBBBB")
-_S_beQ = _struct.Struct("\u003eQ")
-_S_leQ = _struct.Struct("\u003cQ")
+_S_beI = _struct.Struct('>I')
+_S_beIIHBBBB = _struct.Struct('>IIHBBBB')
+_S_beQ = _struct.Struct('>Q')
+_S_leQ = _struct.Struct('<Q')
 _C_0 = b'LABORATORY IMAGING ND BOX MAP 00'
 
 
@@ -254,7 +254,7 @@ class ImageHeader(Node):
     __slots__ = ("height", "width", "num_components", "bpc_minus_one", "compression_type", "colourspace_unknown", "ipr", )
     FIELDS = ("height", "width", "num_components", "bpc_minus_one", "compression_type", "colourspace_unknown", "ipr", )
     SIZE = 14
-    DTYPE = _np.dtype([("height", "\u003eu4"), ("width", "\u003eu4"), ("num_components", "\u003eu2"), ("bpc_minus_one", "\u003eu1"), ("compression_type", "\u003eu1"), ("colourspace_unknown", "\u003eu1"), ("ipr", "\u003eu1"), ])
+    DTYPE = _np.dtype([('height', '>u4'), ('width', '>u4'), ('num_components', '>u2'), ('bpc_minus_one', '>u1'), ('compression_type', '>u1'), ('colourspace_unknown', '>u1'), ('ipr', '>u1'), ])
 
     @classmethod
     def _parse(cls, buf: Any, pos: int, _base: int, _end: int, parent: Any, root: Any) -> tuple["ImageHeader", int]:

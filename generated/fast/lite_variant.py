@@ -30,14 +30,14 @@ from ...errors import CorruptChunkError
 
 __all__ = ["LiteVariant", "Record", "StringValue", "ByteArray", "Level", "LevelBody", "Compressed", "LvRecord", "decode_tree_items", "decode_tree_record", "encode_tree_record", "T_BOOL", "T_INT32", "T_UINT32", "T_INT64", "T_UINT64", "T_DOUBLE", "T_VOID_POINTER", "T_STRING", "T_BYTE_ARRAY", "T_LEVEL", "T_COMPRESS", ]
 
-_S_leB = _struct.Struct("\u003cB")
-_S_leBB = _struct.Struct("\u003cBB")
-_S_leI = _struct.Struct("\u003cI")
-_S_leIQ = _struct.Struct("\u003cIQ")
-_S_leQ = _struct.Struct("\u003cQ")
-_S_led = _struct.Struct("\u003cd")
-_S_lei = _struct.Struct("\u003ci")
-_S_leq = _struct.Struct("\u003cq")
+_S_leB = _struct.Struct('<B')
+_S_leBB = _struct.Struct('<BB')
+_S_leI = _struct.Struct('<I')
+_S_leIQ = _struct.Struct('<IQ')
+_S_leQ = _struct.Struct('<Q')
+_S_led = _struct.Struct('<d')
+_S_lei = _struct.Struct('<i')
+_S_leq = _struct.Struct('<q')
 _C_0 = b'\x00\x00'
 
 class LvType:
@@ -463,24 +463,24 @@ T_BYTE_ARRAY = 9
 T_LEVEL = 11
 T_COMPRESS = 76
 _TR_NAME_UNIT = 2  # UTF-16LE code units; name_len counts them incl. the NUL
-_TR_LEVEL_HEAD = _struct.Struct("\u003cIQ")  # item_count, length
+_TR_LEVEL_HEAD = _struct.Struct('<IQ')  # item_count, length
 _TR_LEVEL_HEAD_SIZE = 12
-_TR_OFFSET = _struct.Struct("\u003cQ")
+_TR_OFFSET = _struct.Struct('<Q')
 _TR_OFFSET_SIZE = 8
-_TR_OFFSETS_DTYPE = _np.dtype("\u003cu8")
+_TR_OFFSETS_DTYPE = _np.dtype('<u8')
 _TR_STR_TERM = b'\x00\x00'
-_TR_BYTES_LEN = _struct.Struct("\u003cQ")
+_TR_BYTES_LEN = _struct.Struct('<Q')
 _TR_BYTES_LEN_SIZE = 8
 _TR_COMPRESS_SKIP = 11  # bytes after the tag byte before the zlib stream
 #: scalar cases: tag -> (unpack_from, size, pack)
 _TR_SCALARS: dict[int, tuple[Any, int, Any]] = {
-    1: (_struct.Struct("\u003cB").unpack_from, 1, _struct.Struct("\u003cB").pack),  # bool
-    2: (_struct.Struct("\u003ci").unpack_from, 4, _struct.Struct("\u003ci").pack),  # int32
-    3: (_struct.Struct("\u003cI").unpack_from, 4, _struct.Struct("\u003cI").pack),  # uint32
-    4: (_struct.Struct("\u003cq").unpack_from, 8, _struct.Struct("\u003cq").pack),  # int64
-    5: (_struct.Struct("\u003cQ").unpack_from, 8, _struct.Struct("\u003cQ").pack),  # uint64
-    6: (_struct.Struct("\u003cd").unpack_from, 8, _struct.Struct("\u003cd").pack),  # double
-    7: (_struct.Struct("\u003cQ").unpack_from, 8, _struct.Struct("\u003cQ").pack),  # void_pointer
+    1: (_struct.Struct('<B').unpack_from, 1, _struct.Struct('<B').pack),  # bool
+    2: (_struct.Struct('<i').unpack_from, 4, _struct.Struct('<i').pack),  # int32
+    3: (_struct.Struct('<I').unpack_from, 4, _struct.Struct('<I').pack),  # uint32
+    4: (_struct.Struct('<q').unpack_from, 8, _struct.Struct('<q').pack),  # int64
+    5: (_struct.Struct('<Q').unpack_from, 8, _struct.Struct('<Q').pack),  # uint64
+    6: (_struct.Struct('<d').unpack_from, 8, _struct.Struct('<d').pack),  # double
+    7: (_struct.Struct('<Q').unpack_from, 8, _struct.Struct('<Q').pack),  # void_pointer
 }
 _TR_KNOWN = frozenset([1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 76, ])
 

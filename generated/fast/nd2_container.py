@@ -32,9 +32,9 @@ from ...errors import CorruptChunkError
 
 __all__ = ["Nd2Container", "ChunkHeader", "Chunk", "SignatureChunk", "MapTrailer", "ChunkMapChunk", "ChunkMap", "ChunkMapEntry", "ImageFrame", "ChunkMapEntryTable", "parse_chunk_map_table", "build_chunk_map_table", ]
 
-_S_leIQ = _struct.Struct("\u003cIQ")
-_S_leQ = _struct.Struct("\u003cQ")
-_S_led = _struct.Struct("\u003cd")
+_S_leIQ = _struct.Struct('<IQ')
+_S_leQ = _struct.Struct('<Q')
+_S_led = _struct.Struct('<d')
 _C_0 = b'\xda\xce\xbe\n'
 _C_1 = b'!'
 _C_2 = b'ND2 FILE SIGNATURE CHUNK NAME01!'
@@ -534,8 +534,8 @@ _TB_TERM = 33
 _TB_END = b'ND2 CHUNK MAP SIGNATURE 0000001!'
 _TB_TAIL = 16
 _TB_END_TAIL = 8
-_TB_DTYPE = _np.dtype([("offset", "\u003cu8"), ("size", "\u003cu8"), ])
-_TB_END_DTYPE = _np.dtype([("offset", "\u003cu8"), ])
+_TB_DTYPE = _np.dtype([('offset', '<u8'), ('size', '<u8'), ])
+_TB_END_DTYPE = _np.dtype([('offset', '<u8'), ])
 
 
 class ChunkMapEntryTable:

@@ -1,0 +1,136 @@
+"""The chunk map of a modern ND2 file (format notes §1.5) as numpy arrays.
+
+Entries are parsed without a Python loop per entry (the table parser is generated
+from ``spec/nd2_container.ksy``); names are materialised as ``str`` only when a
+name is looked up or listed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Iterator, Mapping, NamedTuple
+
+import numpy as np
+
+from .._generated.fast import nd2_container as _g
+from ..errors import ChunkNotFoundError, Nd2Error
+
+__all__ = ["ChunkMap", "ChunkRef", "parse_chunk_map", "build_chunk_map_body"]
+
+
+class ChunkRef(NamedTuple):
+    """Where a chunk is: the offset of its header and its data_len (-1 = unknown)."""
+
+    offset: int
+    size: int
+
+
+class ChunkMap(Mapping[str, ChunkRef]):
+    """Mapping ``chunk name -> ChunkRef`` in map order.
+
+    Duplicate names keep the last entry (as nd2 does); ``duplicates`` lists them.
+
+    Attributes
+    ----------
+    offsets : ndarray of uint64
+        Chunk header offsets, in map order.
+    sizes : ndarray of int64
+        data_len per entry; -1 where the file stores size == offset (unknown).
+    end_value : int
+        The u64 after the end marker (limnd2 writes the map's own offset).
+    """
+
+    def __init__(self, raw: bytes, name_start: np.ndarray, name_end: np.ndarray,
+                 offsets: np.ndarray, sizes: np.ndarray, end_value: int, base: int = 0) -> None:
+        self._raw = raw
+        self._name_start = name_start
+        self._name_end = name_end
+        self.offsets = offsets
+        self.sizes = sizes
+        self.end_value = end_value
+        self.base = base
+        self._names: list[str] | None = None
+        self._index: dict[str, int] | None = None
+
+    @property
+    def names(self) -> list[str]:
+        """Entry names (with their ``!``) in map order."""
+        if self._names is None:
+            raw = self._raw
+            self._names = [
+                raw[s:e].decode("latin-1")
+                for s, e in zip(self._name_start.tolist(), self._name_end.tolist())
+            ]
+        return self._names
+
+    def _idx(self) -> dict[str, int]:
+        if self._index is None:
+            self._index = {n: i for i, n in enumerate(self.names)}
+        return self._index
+
+    @property
+    def duplicates(self) -> list[str]:
+        """Names that occur more than once in the map."""
+        if len(self._idx()) == len(self.names):
+            return []
+        return sorted(n for n, c in Counter(self.names).items() if c > 1)
+
+    def __getitem__(self, name: str) -> ChunkRef:
+        try:
+            i = self._idx()[name]
+        except KeyError:
+            raise ChunkNotFoundError(f"no chunk named {name!r} in the chunk map", chunk=name) from None
+        return ChunkRef(int(self.offsets[i]), int(self.sizes[i]))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._idx())
+
+    def __len__(self) -> int:
+        return len(self._idx())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._idx()
+
+    def entry_positions(self) -> np.ndarray:
+        """Absolute file offsets of each entry's name (for error reports)."""
+        return self._name_start + self.base
+
+
+def parse_chunk_map(body: Any, *, base: int = 0, chunk: str = "ND2 FILEMAP SIGNATURE NAME 0001!") -> ChunkMap:
+    """Parse the payload of the chunk map chunk.
+
+    Parameters
+    ----------
+    body : bytes-like
+        The map chunk's payload (entries, end marker, padding, trailer copy).
+    base : int
+        File offset of `body`, for error messages and ``entry_positions``.
+    """
+    raw = body if isinstance(body, bytes) else bytes(body)
+    try:
+        tb = _g.parse_chunk_map_table(raw, 0, len(raw))
+    except Nd2Error as e:
+        raise e.at(chunk, base) from None
+    offsets = tb.fields["offset"].astype(np.uint64)
+    sizes = tb.fields["size"].astype(np.int64)
+    sizes[tb.fields["size"] == tb.fields["offset"]] = -1
+    return ChunkMap(raw, tb.name_start, tb.name_end, offsets, sizes,
+                    int(tb.end_fields["offset"][0]), base)
+
+
+def build_chunk_map_body(names: list[str], offsets: Any, sizes: Any, end_value: int) -> bytes:
+    """Serialize map entries and the end marker (no padding, no trailer).
+
+    `sizes` may hold -1 for "unknown", written as size == offset (the real-file quirk).
+    """
+    offs = np.asarray(offsets, dtype=np.uint64)
+    sz = np.asarray(sizes, dtype=np.int64)
+    stored = np.where(sz < 0, offs, sz.astype(np.uint64))
+    fields = np.empty(len(names), dtype=_g._TB_DTYPE)
+    fields["offset"] = offs
+    fields["size"] = stored
+    end = np.array([(end_value,)], dtype=_g._TB_END_DTYPE)
+    for n in names:
+        if not n.endswith("!") or n.count("!") != 1:
+            raise ValueError(f"chunk name {n!r} must contain exactly one '!', at its end")
+    return _g.build_chunk_map_table([n.encode("latin-1") for n in names], fields, end)

@@ -1,0 +1,220 @@
+"""The modern ND2 container (format notes §1): signature, chunks, map, trailer.
+
+Reading goes through the generated codecs of ``spec/nd2_container.ksy``; the
+writer follows the layout rules of §1.3/§8.3 (4 KiB alignment, padding inside the
+name field, ``nameLen = 4072`` for uncompressed frames).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from .._generated.fast import nd2_container as _g
+from ..errors import ChunkNotFoundError, CorruptChunkError, Nd2Error, UnsupportedFormatError
+from .chunk_map import ChunkMap, build_chunk_map_body, parse_chunk_map
+
+__all__ = [
+    "CHUNK_MAGIC_BYTES",
+    "ChunkInfo",
+    "FILEMAP_NAME",
+    "JP2_MAGIC_BYTES",
+    "MAP_SIGNATURE",
+    "SIGNATURE_NAME",
+    "build_file",
+    "read_chunk",
+    "read_chunk_map",
+    "read_signature",
+    "read_trailer",
+    "sniff_version",
+]
+
+CHUNK_MAGIC_BYTES = bytes(_g._C_0)
+JP2_MAGIC_BYTES = b"\x00\x00\x00\x0c"
+SIGNATURE_NAME = "ND2 FILE SIGNATURE CHUNK NAME01!"
+MAP_SIGNATURE = "ND2 CHUNK MAP SIGNATURE 0000001!"
+FILEMAP_NAME = "ND2 FILEMAP SIGNATURE NAME 0001!"
+ALIGN = 4096
+NAME_RESERVE = 20
+FRAME_NAME_LEN = 4072
+HEADER_SIZE = _g.ChunkHeader.SIZE
+TRAILER_SIZE = _g.MapTrailer.SIZE
+
+
+@dataclass(frozen=True)
+class ChunkInfo:
+    """A chunk located in a file.
+
+    Attributes
+    ----------
+    name : str
+        Name read from the chunk itself (up to and including ``!``).
+    offset : int
+        Offset of the chunk header.
+    name_len, data_len : int
+        Header fields.
+    data_offset : int
+        Offset of the payload (``offset + 16 + name_len``).
+    """
+
+    name: str
+    offset: int
+    name_len: int
+    data_len: int
+    data_offset: int
+
+    @property
+    def end(self) -> int:
+        return self.data_offset + self.data_len
+
+
+def sniff_version(buf: Any) -> tuple[int, int]:
+    """Return ``(major, minor)`` from the first bytes; legacy JPEG 2000 files are (1, 0)."""
+    head = bytes(buf[:4])
+    if head == JP2_MAGIC_BYTES:
+        return (1, 0)
+    if head != CHUNK_MAGIC_BYTES:
+        raise UnsupportedFormatError(f"not an ND2 file (first bytes {head.hex()})", offset=0)
+    return read_signature(buf)
+
+
+def read_signature(buf: Any) -> tuple[int, int]:
+    """Parse the file signature chunk and return the version tuple."""
+    try:
+        sig = _g.SignatureChunk.parse(buf, 0)
+    except Nd2Error as e:
+        raise e.at(SIGNATURE_NAME) from None
+    v = bytes(sig.version)
+    try:
+        return int(chr(v[3])), int(chr(v[5]))
+    except (ValueError, IndexError):
+        raise CorruptChunkError(
+            f"bad version string {v.rstrip(bytes(1))!r}", chunk=SIGNATURE_NAME, offset=0x30
+        ) from None
+
+
+def read_trailer(buf: Any, size: int | None = None) -> int:
+    """Return the chunk map offset stored in the last 40 bytes."""
+    size = len(buf) if size is None else size
+    if size < TRAILER_SIZE + HEADER_SIZE:
+        raise CorruptChunkError(f"file too short for a trailer ({size} bytes)", offset=0)
+    try:
+        return _g.MapTrailer.parse(buf, size - TRAILER_SIZE, size).map_offset
+    except Nd2Error as e:
+        raise e.at("<trailer>") from None
+
+
+def read_chunk(buf: Any, offset: int, *, expect: str | None = None) -> ChunkInfo:
+    """Parse the chunk header and name at `offset` and check the payload fits the file."""
+    size = len(buf)
+    if offset < 0 or offset + HEADER_SIZE > size:
+        raise CorruptChunkError(f"chunk offset {offset} outside the file ({size} bytes)",
+                                chunk=expect, offset=offset)
+    try:
+        h = _g.ChunkHeader.parse(buf, offset, size)
+    except Nd2Error as e:
+        raise e.at(expect) from None
+    name_at = offset + HEADER_SIZE
+    if h.name_len > size - name_at:
+        raise CorruptChunkError(f"name_len {h.name_len} runs past the end of the file",
+                                chunk=expect, offset=offset + 4)
+    raw = bytes(buf[name_at : name_at + min(h.name_len, 4096)])
+    bang = raw.find(b"!")
+    name = raw[: bang + 1].decode("latin-1") if bang >= 0 else raw.split(b"\0", 1)[0].decode("latin-1")
+    data_offset = name_at + h.name_len
+    if h.data_len > size - data_offset:
+        raise CorruptChunkError(
+            f"data_len {h.data_len} runs past the end of the file ({size} bytes)",
+            chunk=expect or name, offset=offset + 8,
+        )
+    if expect is not None and name != expect:
+        raise CorruptChunkError(f"expected chunk {expect!r}, found {name!r}", chunk=expect,
+                                offset=name_at)
+    return ChunkInfo(name, offset, h.name_len, h.data_len, data_offset)
+
+
+def read_chunk_map(buf: Any) -> tuple[int, ChunkMap]:
+    """Locate the chunk map through the trailer and parse it.
+
+    Returns
+    -------
+    (map_offset, ChunkMap)
+    """
+    map_offset = read_trailer(buf)
+    info = read_chunk(buf, map_offset, expect=FILEMAP_NAME)
+    body = buf[info.data_offset : info.end]
+    return map_offset, parse_chunk_map(body, base=info.data_offset)
+
+
+def chunk_data(buf: Any, cmap: ChunkMap, name: str) -> tuple[ChunkInfo, Any]:
+    """Return the header info and payload of the chunk `name`."""
+    if name not in cmap:
+        raise ChunkNotFoundError(f"no chunk named {name!r}", chunk=name)
+    info = read_chunk(buf, cmap[name].offset, expect=name)
+    return info, buf[info.data_offset : info.end]
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _ceil(x: int) -> int:
+    return -(-x // ALIGN) * ALIGN
+
+
+def _name_len(name: bytes, part1: int) -> int:
+    """Name field size so that the first `part1` payload bytes end on a 4 KiB boundary."""
+    if part1 == 0:
+        return len(name)
+    return _ceil(HEADER_SIZE + len(name) + NAME_RESERVE + part1) - HEADER_SIZE - part1
+
+
+def encode_chunk(name: str, payload: bytes, *, part1: int | None = None) -> bytes:
+    """One chunk laid out as NIS writes it, padded to a 4 KiB multiple.
+
+    `part1` is the number of leading payload bytes that must end on a 4 KiB boundary:
+    the whole payload for metadata (default), 8 (the timestamp) for frames.
+    """
+    nb = name.encode("latin-1")
+    p1 = len(payload) if part1 is None else part1
+    nl = _name_len(nb, p1)
+    head = _g.ChunkHeader(magic=CHUNK_MAGIC_BYTES, name_len=nl, data_len=len(payload)).to_bytes()
+    body = head + nb + bytes(nl - len(nb)) + payload
+    return body + bytes(_ceil(len(body)) - len(body))
+
+
+def build_file(chunks: Iterable[tuple[str, bytes] | tuple[str, bytes, int]], *, version: str = "Ver3.0") -> bytes:
+    """Build a complete modern ND2 file from ``(name, payload[, part1])`` items.
+
+    Chunks are written in the given order, each 4 KiB aligned; the map lists them in
+    reverse lexicographic order (as limnd2 does) and the map chunk ends the file.
+    """
+    sig = _g.SignatureChunk(
+        magic=CHUNK_MAGIC_BYTES, name_len=32, data_len=64,
+        name=SIGNATURE_NAME.encode(), version=version.encode().ljust(64, b"\0"),
+    ).to_bytes()
+    parts = [sig + bytes(ALIGN - len(sig))]
+    pos = ALIGN
+    entries: list[tuple[str, int, int]] = []
+    seen: set[str] = set()
+    for item in chunks:
+        name, payload = item[0], item[1]
+        part1 = item[2] if len(item) > 2 else None  # type: ignore[misc]
+        if name in seen:
+            raise ValueError(f"duplicate chunk name {name!r}")
+        seen.add(name)
+        blob = encode_chunk(name, payload, part1=part1)
+        entries.append((name, pos, len(payload)))
+        parts.append(blob)
+        pos += len(blob)
+    map_offset = pos
+    entries.sort(key=lambda e: e[0].encode("latin-1"), reverse=True)
+    body = build_chunk_map_body([e[0] for e in entries], [e[1] for e in entries],
+                                [e[2] for e in entries], map_offset)
+    trailer = _g.MapTrailer(signature=MAP_SIGNATURE.encode(), map_offset=map_offset).to_bytes()
+    fn = FILEMAP_NAME.encode()
+    data_len = _ceil(HEADER_SIZE + len(fn) + len(body) + TRAILER_SIZE) - HEADER_SIZE - len(fn)
+    payload = body + bytes(data_len - len(body) - TRAILER_SIZE) + trailer
+    nl = _name_len(fn, len(payload))
+    head = _g.ChunkHeader(magic=CHUNK_MAGIC_BYTES, name_len=nl, data_len=len(payload)).to_bytes()
+    parts.append(head + fn + bytes(nl - len(fn)) + payload)
+    return b"".join(parts)

@@ -1,0 +1,208 @@
+"""LiteVariant, the binary metadata encoding of ND2 3.x (format notes §3).
+
+Two views of the same bytes:
+
+* :func:`decode` — nested dicts/lists in nd2's JSON shape (lists as ``i0000000000``
+  keys), fast: the record loop is generated from ``spec/lite_variant.ksy``;
+* :func:`decode_lossless` / :func:`encode` — a tree of :class:`LvRecord` that keeps
+  type codes, order, offset tables, gaps and compressed blocks, so that
+  ``encode(decode_lossless(b)) == b`` byte for byte.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Iterator, Mapping
+
+from .._generated.fast import lite_variant as _g
+from ..errors import CorruptChunkError, Nd2Error
+
+__all__ = [
+    "LvChunk",
+    "LvRecord",
+    "LvType",
+    "decode",
+    "decode_lossless",
+    "encode",
+    "from_python",
+    "iter_records",
+]
+
+LvRecord = _g.LvRecord
+
+
+class LvType(IntEnum):
+    """LiteVariant type codes (``lv_type`` in the spec)."""
+
+    UNKNOWN = _g.LvType.UNKNOWN
+    BOOL = _g.LvType.BOOL
+    INT32 = _g.LvType.INT32
+    UINT32 = _g.LvType.UINT32
+    INT64 = _g.LvType.INT64
+    UINT64 = _g.LvType.UINT64
+    DOUBLE = _g.LvType.DOUBLE
+    VOID_POINTER = _g.LvType.VOID_POINTER
+    STRING = _g.LvType.STRING
+    BYTE_ARRAY = _g.LvType.BYTE_ARRAY
+    DEPRECATED = _g.LvType.DEPRECATED
+    LEVEL = _g.LvType.LEVEL
+    COMPRESS = _g.LvType.COMPRESS
+
+
+@dataclass
+class LvChunk:
+    """A whole LiteVariant payload: the root record and any bytes after it."""
+
+    root: LvRecord
+    trailing: bytes = b""
+
+
+def _bytes(data: Any) -> bytes:
+    return data if isinstance(data, bytes) else bytes(data)
+
+
+def decode(
+    data: bytes | bytearray | memoryview,
+    *,
+    strip_prefix: bool = False,
+    lists_to_indexed_dicts: bool = True,
+    chunk: str | None = None,
+    base: int = 0,
+) -> dict[str, Any]:
+    """Decode the root record of a LiteVariant payload to nested dicts.
+
+    Parameters
+    ----------
+    data : bytes-like
+        The chunk payload.
+    strip_prefix : bool
+        Drop the lowercase Hungarian prefix of names (``uiWidth`` -> ``Width``), as
+        nd2 does for ``CustomData`` chunks.
+    lists_to_indexed_dicts : bool
+        Represent lists as ``{"i0000000000": ...}`` (nd2's shape) instead of lists.
+    chunk, base : str, int
+        Chunk name and file offset of `data`, used in error messages.
+
+    Returns
+    -------
+    dict
+        ``{root_name: value}``; empty for empty input.
+
+    Raises
+    ------
+    CorruptChunkError
+        Truncated or malformed records (with the absolute offset).
+    """
+    buf = _bytes(data)
+    if not buf:
+        return {}
+    try:
+        return _g.decode_tree_items(buf, 0, len(buf), 1, strip_prefix, lists_to_indexed_dicts)
+    except Nd2Error as e:
+        raise e.at(chunk, base) from None
+    except RecursionError:
+        raise CorruptChunkError("LiteVariant nesting too deep", chunk=chunk, offset=base) from None
+
+
+def decode_lossless(
+    data: bytes | bytearray | memoryview, *, chunk: str | None = None, base: int = 0
+) -> LvChunk:
+    """Decode a payload to an :class:`LvChunk` that re-encodes to the same bytes.
+
+    Record positions (``LvRecord.pos``) are offsets in `data` (add `base` for file
+    offsets).
+    """
+    buf = _bytes(data)
+    try:
+        root, end = _g.decode_tree_record(buf, 0, len(buf))
+    except Nd2Error as e:
+        raise e.at(chunk, base) from None
+    except RecursionError:
+        raise CorruptChunkError("LiteVariant nesting too deep", chunk=chunk, offset=base) from None
+    return LvChunk(root, buf[end:])
+
+
+def encode(tree: LvChunk | LvRecord, *, keep_offsets: bool = True) -> bytes:
+    """Encode a lossless tree.
+
+    Names lengths, LEVEL item counts and lengths are always computed; offset tables
+    are kept as decoded when `keep_offsets` and their length still fits, otherwise
+    written like NIS/limnd2 (child offsets sorted by child name).
+    """
+    if isinstance(tree, LvChunk):
+        return _g.encode_tree_record(tree.root, keep_offsets) + tree.trailing
+    return _g.encode_tree_record(tree, keep_offsets)
+
+
+_I32 = (-(2**31), 2**31 - 1)
+_U32 = (0, 2**32 - 1)
+_I64 = (-(2**63), 2**63 - 1)
+
+
+def from_python(name: str, value: Any) -> LvRecord:
+    """Build a record from plain Python values (for writers and tests).
+
+    ``bool`` -> BOOL, ``int`` -> INT32/UINT32/INT64/UINT64 (smallest that fits, signed
+    first), ``float`` -> DOUBLE, ``str`` -> STRING, ``bytes`` -> BYTEARRAY, mappings
+    -> LEVEL (``i0000000000``-style keys become unnamed list items), lists -> LEVEL
+    lists. Pass an :class:`LvRecord` to choose a type code yourself.
+    """
+    if isinstance(value, LvRecord):
+        value.name = name
+        return value
+    if isinstance(value, bool):
+        return LvRecord(LvType.BOOL, name, int(value))
+    if isinstance(value, int):
+        for lo_hi, t in ((_I32, LvType.INT32), (_U32, LvType.UINT32), (_I64, LvType.INT64)):
+            if lo_hi[0] <= value <= lo_hi[1]:
+                return LvRecord(t, name, value)
+        if 0 <= value < 2**64:
+            return LvRecord(LvType.UINT64, name, value)
+        raise ValueError(f"{name}: integer {value} does not fit 64 bits")
+    if isinstance(value, float):
+        return LvRecord(LvType.DOUBLE, name, value)
+    if isinstance(value, str):
+        return LvRecord(LvType.STRING, name, value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return LvRecord(LvType.BYTE_ARRAY, name, bytes(value))
+    if isinstance(value, Mapping):
+        keys = list(value)
+        is_list = bool(keys) and all(
+            isinstance(k, str) and len(k) == 11 and k[0] == "i" and k[1:].isdigit() for k in keys
+        )
+        children = [from_python("" if is_list else str(k), v) for k, v in value.items()]
+        return LvRecord(LvType.LEVEL, name, children)
+    if isinstance(value, (list, tuple)):
+        return LvRecord(LvType.LEVEL, name, [from_python("", v) for v in value])
+    raise TypeError(f"{name}: cannot encode {type(value).__name__} as LiteVariant")
+
+
+def iter_records(rec: LvRecord, depth: int = 0, path: str = "") -> Iterator[tuple[int, str, LvRecord]]:
+    """Yield ``(depth, path, record)`` for `rec` and every record below it."""
+    here = f"{path}/{rec.name}" if path else (rec.name or "/")
+    yield depth, here, rec
+    if rec.type == LvType.LEVEL:
+        for i, child in enumerate(rec.value):
+            sub = child if child.name else None
+            if sub is None:
+                yield from iter_records(child, depth + 1, f"{here}[{i}]")
+            else:
+                yield from iter_records(child, depth + 1, here)
+    elif rec.type == LvType.COMPRESS:
+        yield from iter_records(rec.value, depth + 1, here + "<zlib>")
+
+
+def scalar_repr(rec: LvRecord) -> str:
+    """Short text of a record's value for tools (bytes as hex, floats exact)."""
+    v = rec.value
+    if rec.type == LvType.LEVEL:
+        return f"<{len(v)} items>"
+    if rec.type == LvType.COMPRESS:
+        return f"<zlib {len(rec.packed or b'')} bytes>"
+    if isinstance(v, bytes):
+        return v[:32].hex() + ("…" if len(v) > 32 else "") + f" ({len(v)} bytes)"
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return repr(v)

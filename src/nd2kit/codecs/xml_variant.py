@@ -1,0 +1,644 @@
+"""Decoder for the "XML variant" metadata encoding of ND2 files.
+
+Version 2.x files store their metadata chunks (``ImageAttributes!``,
+``ImageMetadata!``, ``ImageMetadataSeq|N!``, ``ImageTextInfo!``, ...) and every
+version stores its ``CustomDataVar|...!`` chunks as an XML serialisation of a
+variant tree (format notes, ``ND2_FORMAT.md`` §4)::
+
+    <?xml version="1.0" encoding="UTF-8"?>
+    <variant version="1.0">
+      <no_name runtype="SLxImageAttributes">
+        <uiWidth runtype="lx_uint32" value="3"/>
+        ...
+      </no_name>
+    </variant>
+
+Every element is one field: the tag is the field name, the ``runtype`` attribute
+is the type, scalar fields carry their text in the ``value`` attribute and every
+other ``runtype`` marks a container whose children are its fields.
+
+:func:`decode_xml_variant` turns such a document into plain Python objects and is
+output-compatible with the reference reader ``nd2`` 0.12
+(``nd2._parse._clx_xml.json_from_clx_variant``), including its quirks (see the
+function's notes).  :func:`iter_xml_records` lists the elements of a document with
+the byte offset of each start tag, for inspection tools.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+from lxml import etree
+
+from ..errors import CorruptChunkError
+
+__all__ = ["decode_xml_variant", "iter_xml_records"]
+
+
+# ---------------------------------------------------------------------------
+# scalar conversions (runtype -> converter of the ``value`` attribute text)
+# ---------------------------------------------------------------------------
+
+_TRUE_TEXTS = frozenset({"true", "1"})
+
+
+def _to_bool(text: str) -> bool:
+    return text.lower() in _TRUE_TEXTS
+
+
+def _to_float(text: str) -> float:
+    # a missing value (None) raises TypeError, like the reference reader;
+    # unparsable text becomes NaN
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
+def _to_bytearray(text: str) -> bytearray:
+    # base64 text is *not* decoded: the reference reader keeps the UTF-8 text
+    return bytearray(text, "utf8")
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "bool": _to_bool,
+    "lx_int32": int,
+    "lx_uint32": int,
+    "lx_int64": int,
+    "lx_uint64": int,
+    "double": _to_float,
+    "float": _to_float,
+    "CLxStringW": str,  # a missing value becomes the text "None" (as in nd2)
+    "unknown": str,
+    "CLxByteArray": _to_bytearray,
+}
+
+#: Children with these names are list items: they are stored under the key
+#: ``i`` + 10-digit position among all child nodes of the parent, and dropped
+#: when their value is falsy.
+_LIST_ITEM_NAMES = frozenset(
+    {"no_name", "BinaryItem", "TextInfoItem", "Wavelength", "MinSrc", "MaxSrc"}
+)
+
+#: lower-case "type prefix" of a field name (``ui``, ``d``, ``s``, ``_``, ...)
+_TYPE_PREFIX = re.compile(r"[a-z_]+")
+
+#: the ``_VERSION`` root attribute that marks legacy-style documents whose
+#: container values also carry the element attributes
+_LEGACY_VERSION = "1.000000"
+
+#: characters that end an element name in a start tag
+_NAME_AT = re.compile(r"[^ \t\r\n/>]+")
+
+_CONVERSION_ERRORS = (TypeError, ValueError, AttributeError, UnicodeError)
+
+
+# ---------------------------------------------------------------------------
+# parsing
+# ---------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def _parser(resolve_entities: bool = True) -> etree.XMLParser:
+    """Return this thread's parser (lxml parsers must not be shared by threads)."""
+    key = "resolving" if resolve_entities else "literal"
+    parser = getattr(_local, key, None)
+    if parser is None:
+        if resolve_entities:
+            # same options as lxml's default parser (what nd2 uses), except
+            # that deep trees and long attribute values are accepted
+            parser = etree.XMLParser(huge_tree=True, recover=False)
+        else:
+            parser = etree.XMLParser(
+                huge_tree=True, recover=False, resolve_entities=False
+            )
+        setattr(_local, key, parser)
+    return parser
+
+
+class _Parsed(NamedTuple):
+    root: Any  # lxml.etree._Element
+    mode: str  # "bytes", "utf-8" (text, bad bytes dropped) or "utf-16" (text)
+    base: int  # number of bytes cut from the front (the XML declaration)
+    body: bytes  # data[base:], what was handed to the parser
+    text: str | None  # decoded text for the text modes
+
+
+class _Failure(NamedTuple):
+    message: str
+    offset: int
+
+
+def _declaration_end(data: bytes) -> int:
+    """Byte count of a leading ``<?xml ...?>`` declaration (0 when none).
+
+    Like the reference reader, only a declaration at the very first byte is cut
+    (not one after a BOM or whitespace), and it is cut up to the first ``?>``.
+    The encoding it declares is therefore ignored.
+    """
+    if data.startswith(b"<?xml"):
+        end = data.find(b"?>")
+        if end >= 0:
+            return end + 2
+    return 0
+
+
+def _parse(data: bytes, parser: etree.XMLParser) -> _Parsed:
+    """Parse like the reference reader: bytes, then UTF-8 text with undecodable
+    bytes dropped, then UTF-16 text; raise CorruptChunkError when all fail."""
+    base = _declaration_end(data)
+    body = data[base:] if base else data
+    failures: list[_Failure] = []
+
+    try:
+        return _Parsed(etree.fromstring(body, parser), "bytes", base, body, None)
+    except SyntaxError as exc:  # XMLSyntaxError: try the text fallbacks
+        failures.append(_failure_in_bytes(exc, body, base))
+    except Exception as exc:  # noqa: BLE001 - nd2 gives up here too
+        raise CorruptChunkError(
+            f"XML variant cannot be parsed: {exc}", chunk=None, offset=0
+        ) from exc
+
+    text8 = body.decode("utf-8", errors="ignore")
+    try:
+        return _Parsed(etree.fromstring(text8, parser), "utf-8", base, body, text8)
+    except Exception as exc:  # noqa: BLE001
+        failures.append(_failure_in_text(exc, text8, lambda t: len(t.encode()), base))
+
+    text16 = body.decode("utf-16", errors="ignore")
+    try:
+        return _Parsed(etree.fromstring(text16, parser), "utf-16", base, body, text16)
+    except Exception as exc:  # noqa: BLE001
+        codec, bom = _utf16_layout(body)
+        failures.append(
+            _failure_in_text(
+                exc,
+                text16,
+                lambda t: bom + len(t.encode(codec, "surrogatepass")),
+                base,
+            )
+        )
+
+    # report the attempt that got furthest into the data
+    worst = max(failures, key=lambda f: f.offset)
+    raise CorruptChunkError(
+        f"XML variant cannot be parsed: {worst.message}",
+        chunk=None,
+        offset=min(worst.offset, len(data)),
+    )
+
+
+def _error_position(exc: BaseException) -> tuple[int, int] | None:
+    pos = getattr(exc, "position", None)
+    if isinstance(exc, etree.XMLSyntaxError) and pos and pos[0] >= 1:
+        return int(pos[0]), max(int(pos[1]), 1)
+    return None
+
+
+def _error_message(exc: BaseException) -> str:
+    return str(getattr(exc, "msg", None) or exc).strip()
+
+
+def _failure_in_bytes(exc: BaseException, body: bytes, base: int) -> _Failure:
+    """Locate a parser error reported as (line, column) in UTF-8 bytes."""
+    pos = _error_position(exc)
+    if pos is None:
+        return _Failure(_error_message(exc), base)
+    line, col = pos
+    start = _nth_line_start(body, line, b"\n")
+    # libxml2 columns count characters: walk col-1 UTF-8 characters
+    segment = body[start : start + 4 * col]
+    chars = segment.decode("utf-8", "surrogateescape")[: col - 1]
+    return _Failure(
+        _error_message(exc),
+        base + start + len(chars.encode("utf-8", "surrogateescape")),
+    )
+
+
+def _failure_in_text(
+    exc: BaseException, text: str, encoded_len: Callable[[str], int], base: int
+) -> _Failure:
+    """Locate a parser error in decoded text (approximate byte offset)."""
+    pos = _error_position(exc)
+    if pos is None:
+        return _Failure(_error_message(exc), base)
+    line, col = pos
+    index = min(_nth_line_start(text, line, "\n") + col - 1, len(text))
+    return _Failure(_error_message(exc), base + encoded_len(text[:index]))
+
+
+def _nth_line_start(buf: Any, line: int, newline: Any) -> int:
+    pos = 0
+    for _ in range(line - 1):
+        nxt = buf.find(newline, pos)
+        if nxt < 0:
+            break
+        pos = nxt + 1
+    return pos
+
+
+def _utf16_layout(body: bytes) -> tuple[str, int]:
+    """Codec (without BOM) and BOM length Python's ``utf-16`` decoder uses."""
+    if body.startswith(b"\xff\xfe"):
+        return "utf-16-le", 2
+    if body.startswith(b"\xfe\xff"):
+        return "utf-16-be", 2
+    return ("utf-16-le" if sys.byteorder == "little" else "utf-16-be"), 0
+
+
+def _wide_layout(body: bytes) -> tuple[str, int] | None:
+    """Codec and BOM length when libxml2 read `body` as UTF-16/UTF-32."""
+    if body.startswith((b"\xff\xfe\x00\x00", b"<\x00\x00\x00")):
+        return "utf-32-le", 4 if body[:1] == b"\xff" else 0
+    if body.startswith((b"\x00\x00\xfe\xff", b"\x00\x00\x00<")):
+        return "utf-32-be", 4 if body[:1] == b"\x00" and body[3:4] == b"\xff" else 0
+    if body.startswith((b"\xff\xfe", b"<\x00")):
+        return "utf-16-le", 2 if body[:1] == b"\xff" else 0
+    if body.startswith((b"\xfe\xff", b"\x00<")):
+        return "utf-16-be", 2 if body[:1] == b"\xfe" else 0
+    return None
+
+
+def _to_bytes(data: Any) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    try:
+        return bytes(data)
+    except TypeError as exc:
+        raise TypeError(
+            f"XML variant data must be bytes-like, not {type(data).__name__}"
+        ) from exc
+
+
+# ---------------------------------------------------------------------------
+# tree -> python
+# ---------------------------------------------------------------------------
+
+
+class _BadValue(Exception):
+    def __init__(self, element: Any, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.element = element
+        self.cause = cause
+
+
+def _field_name(tag: str, strip_prefix: bool) -> str:
+    if strip_prefix and tag != "no_name":
+        match = _TYPE_PREFIX.match(tag)
+        if match is not None and match.end() < len(tag):
+            return tag[match.end() :]
+    return tag
+
+
+def _convert(root: Any, strip_prefix: bool, keep_attrs: bool) -> tuple[str, Any]:
+    """Convert the parsed tree to (root name, value), iteratively (no recursion
+    limit: libxml2 accepts 2048 levels with ``huge_tree``)."""
+    converters = _CONVERTERS
+    items = _LIST_ITEM_NAMES
+
+    def scalar(element: Any, convert: Callable[[Any], Any]) -> Any:
+        try:
+            return convert(element.get("value"))
+        except _CONVERSION_ERRORS as exc:
+            raise _BadValue(element, exc) from exc
+
+    root_name = _field_name(root.tag, strip_prefix)
+    convert = converters.get(root.get("runtype"))  # type: ignore[arg-type]
+    if convert is not None:
+        return root_name, scalar(root, convert)
+
+    root_value: dict[str, Any] = dict(root.attrib) if keep_attrs else {}
+    # frame: (value, remaining children, parent value, key in parent, is list item)
+    stack: list[tuple[dict[str, Any], Any, dict[str, Any] | None, str, bool]] = [
+        (root_value, enumerate(root), None, "", False)
+    ]
+    while stack:
+        value, children, parent, key, is_item = stack[-1]
+        for index, child in children:
+            tag = child.tag
+            if type(tag) is not str:  # comment, processing instruction, entity
+                continue
+            name = _field_name(tag, strip_prefix) if strip_prefix else tag
+            convert = converters.get(child.get("runtype"))
+            if convert is None:  # container: descend
+                child_value: dict[str, Any] = dict(child.attrib) if keep_attrs else {}
+                if name in items:
+                    stack.append(
+                        (child_value, enumerate(child), value, f"i{index:010}", True)
+                    )
+                else:
+                    stack.append((child_value, enumerate(child), value, name, False))
+                break
+            child_scalar = scalar(child, convert)
+            if name in items:
+                if not child_scalar:  # empty/falsy list items are dropped
+                    continue
+                name = f"i{index:010}"
+            value[name] = child_scalar
+        else:  # all children done: store this container in its parent
+            stack.pop()
+            if parent is not None and (value or not is_item):
+                parent[key] = value
+    return root_name, root_value
+
+
+def decode_xml_variant(data: bytes, *, strip_prefix: bool = False) -> dict[str, Any]:
+    """Decode an XML-variant metadata payload into Python objects.
+
+    The result equals what ``nd2`` 0.12's
+    ``nd2._parse._clx_xml.json_from_clx_variant(data, strip_prefix=...)`` returns
+    whenever that function succeeds.
+
+    Parameters
+    ----------
+    data : bytes
+        The chunk payload (bytes-like), e.g. of ``ImageMetadata!`` in a version 2
+        file or of any ``CustomDataVar|...!`` chunk.
+    strip_prefix : bool, optional
+        Remove the lower-case type prefix from field names (``uiWidth`` ->
+        ``Width``, ``_00`` -> ``00``); ``no_name`` and names that consist only
+        of lower-case letters and ``_`` are kept. Default False.
+
+    Returns
+    -------
+    dict[str, Any]
+        Field name -> value, where a value is a ``bool``, ``int``, ``float``,
+        ``str``, ``bytearray`` (``CLxByteArray``: the base64 *text* as UTF-8
+        bytes, not decoded) or a nested dict for a container.
+
+        * A root ``<variant>`` element is unwrapped; any other root element
+          yields ``{root_name: value}``.
+        * If the root's value has the single key ``i0000000000`` (the usual
+          ``<variant><no_name runtype="...">``), that item is returned.
+          In that case, or when the root itself is a scalar element, the result
+          can be a scalar rather than a dict (real files have such chunks,
+          e.g. ``CustomDataVar|AcqTimeV1_0!`` decodes to a float).
+
+    Raises
+    ------
+    CorruptChunkError
+        If the bytes are not well-formed XML in any of the accepted decodings, or
+        a scalar value cannot be converted (e.g. ``lx_int32`` with ``value="x"``
+        or without a ``value`` attribute). ``offset`` is the byte offset in
+        `data` of the problem (best effort, 0 when unknown).
+
+    Notes
+    -----
+    Rules shared with the reference reader (format notes §4):
+
+    * A declaration at byte 0 is cut up to the first ``?>`` (its ``encoding``
+      is ignored). The rest is parsed as bytes; if the parser rejects it, it is
+      decoded as UTF-8 dropping invalid bytes, then as UTF-16, and re-parsed.
+    * Children named ``no_name``, ``BinaryItem``, ``TextInfoItem``,
+      ``Wavelength``, ``MinSrc`` or ``MaxSrc`` (names compared *after* prefix
+      stripping) are list items stored under ``"i%010d" % position``, where
+      position counts all child nodes of the parent, comments included. Items
+      whose value is falsy (empty container, ``False``, ``0``, ``0.0``, ``""``)
+      are dropped.
+    * Unparsable ``double``/``float`` text gives NaN; ``bool`` is true for
+      ``true``/``1`` (any case); ``CLxStringW``/``unknown`` without a ``value``
+      attribute give the string ``"None"``.
+    * If the root has ``_VERSION="1.000000"``, every container value starts with
+      the element's attributes (e.g. ``runtype``), children overriding them.
+    * Repeated sibling names keep the last value (at the first one's position).
+
+    One deliberate difference: comments and processing instructions inside
+    containers are ignored, whereas nd2 stores them under a key that is the lxml
+    ``Comment``/``ProcessingInstruction`` factory function (and raises
+    ``TypeError`` with ``strip_prefix=True``).
+    """
+    data = _to_bytes(data)
+    parsed = _parse(data, _parser())
+    root = parsed.root
+    keep_attrs = root.get("_VERSION") == _LEGACY_VERSION
+    try:
+        name, value = _convert(root, strip_prefix, keep_attrs)
+    except _BadValue as exc:
+        element = exc.element
+        raise CorruptChunkError(
+            f"bad value {element.get('value')!r} for runtype "
+            f"{element.get('runtype')!r} in element <{element.tag}>: {exc.cause}",
+            chunk=None,
+            offset=_element_offset(data, parsed, element),
+        ) from exc.cause
+
+    if isinstance(value, dict) and len(value) == 1 and "i0000000000" in value:
+        value = value["i0000000000"]
+    result: Any = value if name == "variant" else {name: value}
+    return result  # noqa: RET504 - typed Any on purpose (may be a scalar)
+
+
+# ---------------------------------------------------------------------------
+# records with byte offsets
+# ---------------------------------------------------------------------------
+
+
+def _source_name(element: Any) -> str:
+    """The element name as written in the source (``prefix:local``)."""
+    tag = element.tag
+    if tag[:1] != "{":
+        return tag
+    local = tag.rpartition("}")[2]
+    return f"{element.prefix}:{local}" if element.prefix else local
+
+
+def _skip_declaration(text: str, i: int) -> int:
+    """Return the index after a ``<!DOCTYPE ...>``-like declaration at `i`."""
+    n = len(text)
+    j = i + 2
+    in_subset = False
+    while j < n:
+        c = text[j]
+        if in_subset and text.startswith("<!--", j):
+            k = text.find("-->", j + 4)
+            j = n if k < 0 else k + 3
+            continue
+        if in_subset and text.startswith("<?", j):
+            k = text.find("?>", j + 2)
+            j = n if k < 0 else k + 2
+            continue
+        if c == '"' or c == "'":
+            k = text.find(c, j + 1)
+            j = n if k < 0 else k + 1
+            continue
+        if c == "[":
+            in_subset = True
+        elif c == "]":
+            in_subset = False
+        elif c == ">" and not in_subset:
+            return j + 1
+        j += 1
+    return n
+
+
+def _scan_start_tags(text: str) -> list[tuple[int, str]]:
+    """(index, name) of every start tag of a well-formed document, in order.
+
+    In well-formed XML a ``<`` outside comments, CDATA sections, processing
+    instructions and the DOCTYPE can only open markup (attribute values and
+    character data cannot contain it), so one pass over ``<`` is enough.
+    """
+    out: list[tuple[int, str]] = []
+    n = len(text)
+    find = text.find
+    startswith = text.startswith
+    name_at = _NAME_AT.match
+    i = find("<")
+    while 0 <= i < n:
+        nxt = text[i + 1 : i + 2]
+        if nxt == "!":
+            if startswith("<!--", i):
+                k = find("-->", i + 4)
+                i = n if k < 0 else k + 3
+            elif startswith("<![CDATA[", i):
+                k = find("]]>", i + 9)
+                i = n if k < 0 else k + 3
+            else:
+                i = _skip_declaration(text, i)
+        elif nxt == "?":
+            k = find("?>", i + 2)
+            i = n if k < 0 else k + 2
+        elif nxt == "/":
+            i += 2
+        else:
+            match = name_at(text, i + 1)
+            if match is not None:
+                out.append((i, match.group()))
+            i += 1
+        i = find("<", i)
+    return out
+
+
+class _Locator:
+    """Maps elements of a parsed document to byte offsets of their start tags."""
+
+    def __init__(self, data: bytes, parsed: _Parsed) -> None:
+        self.base = parsed.base
+        self.wide: tuple[str, int] | None
+        if parsed.mode == "utf-16":
+            self.wide = _utf16_layout(parsed.body)
+            self.text = parsed.text or ""
+        elif parsed.mode == "bytes" and (layout := _wide_layout(parsed.body)):
+            codec, bom = layout
+            self.wide = layout
+            self.text = parsed.body[bom:].decode(codec, "replace")
+        else:
+            # ASCII-compatible: latin-1 maps each byte to one character, so
+            # text indices are byte indices
+            self.wide = None
+            self.text = parsed.body.decode("latin-1")
+        self._encoded_upto = (0, 0)  # (text index, encoded length) cache
+
+    def byte_offset(self, index: int) -> int:
+        """Byte offset in `data` of text index `index` (indices must ascend for
+        linear cost; any order is correct)."""
+        if self.wide is None:
+            return self.base + index
+        codec, bom = self.wide
+        done, length = self._encoded_upto
+        if index < done:
+            done, length = 0, 0
+        length += len(self.text[done:index].encode(codec, "surrogatepass"))
+        self._encoded_upto = (index, length)
+        return self.base + bom + length
+
+    def source_name(self, name: str) -> str:
+        """`name` as it appears in ``self.text``."""
+        if self.wide is None:
+            return name.encode("utf-8", "surrogatepass").decode("latin-1")
+        return name
+
+    def line_start(self, line: int | None) -> int:
+        return _nth_line_start(self.text, line or 1, "\n")
+
+    def offsets(self, elements: list[Any]) -> list[int]:
+        """Byte offsets of the start tags of `elements` (document order)."""
+        scanned = _scan_start_tags(self.text)
+        if len(scanned) == len(elements):
+            indices = [index for index, _ in scanned]
+        else:
+            # some elements do not appear literally (e.g. from entity
+            # expansion): match by name, fall back to the start of the line
+            indices = []
+            k = 0
+            for element in elements:
+                want = self.source_name(_source_name(element))
+                while k < len(scanned) and scanned[k][1] != want:
+                    k += 1
+                if k < len(scanned):
+                    indices.append(scanned[k][0])
+                    k += 1
+                else:
+                    indices.append(self.line_start(element.sourceline))
+        return [self.byte_offset(index) for index in indices]
+
+
+def _element_offset(data: bytes, parsed: _Parsed, target: Any) -> int:
+    """Best-effort byte offset of `target`'s start tag (error reporting)."""
+    try:
+        elements = [el for el in parsed.root.iter() if type(el.tag) is str]
+        position = next(i for i, el in enumerate(elements) if el is target)
+        return _Locator(data, parsed).offsets(elements)[position]
+    except Exception:  # noqa: BLE001 - only used to decorate an error
+        return 0
+
+
+def iter_xml_records(data: bytes) -> Iterator[tuple[int, str, str, str | None, int]]:
+    """List the elements of an XML-variant payload with their byte offsets.
+
+    The document is parsed (and rejected) exactly as by
+    :func:`decode_xml_variant`, but entity references are not expanded into
+    elements, so every record corresponds to a start tag written in `data`.
+
+    Parameters
+    ----------
+    data : bytes
+        The chunk payload (bytes-like).
+
+    Returns
+    -------
+    Iterator[tuple[int, str, str, str | None, int]]
+        One ``(depth, name, runtype, value, offset)`` per element in document
+        order: ``depth`` is 0 for the root, ``name`` the element name as written
+        (``prefix:local`` for namespaced names), ``runtype`` the ``runtype``
+        attribute (``""`` when absent), ``value`` the ``value`` attribute or
+        None, ``offset`` the byte offset in `data` of the ``<`` of its start
+        tag. For UTF-8 (and other ASCII-compatible) data,
+        ``data[offset:offset + 1 + len(name)] == b"<" + name.encode()``;
+        for UTF-16 data the offset is that of the UTF-16 ``<``.
+
+    Raises
+    ------
+    CorruptChunkError
+        If the bytes are not well-formed XML (raised by this call, not lazily).
+    """
+    data = _to_bytes(data)
+    parsed = _parse(data, _parser(resolve_entities=False))
+    records: list[tuple[int, Any]] = []
+    depth = -1
+    for event, element in etree.iterwalk(parsed.root, events=("start", "end")):
+        if event == "start":
+            depth += 1
+            records.append((depth, element))
+        else:
+            depth -= 1
+    offsets = _Locator(data, parsed).offsets([element for _, element in records])
+    return _records(records, offsets)
+
+
+def _records(
+    records: list[tuple[int, Any]], offsets: list[int]
+) -> Iterator[tuple[int, str, str, str | None, int]]:
+    for (depth, element), offset in zip(records, offsets):
+        yield (
+            depth,
+            _source_name(element),
+            element.get("runtype") or "",
+            element.get("value"),
+            offset,
+        )
