@@ -1,0 +1,24 @@
+# Two entry points (see README): `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test codegen check
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+demo: $(STAMP)
+	$(VENV)/bin/nd2kit demo --out out
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+codegen: $(STAMP)
+	$(VENV)/bin/python -m tools.codegen
+
+check: $(STAMP)
+	$(VENV)/bin/python -m tools.codegen --check
