@@ -530,8 +530,47 @@ def _tr_looks_like_record(data: bytes) -> bool:
     return t == T_COMPRESS or (1 <= t <= T_LEVEL and nl >= 2)
 
 
+_TR_IKEYS: list[str] = []
+_TR_NAMES: dict[bytes, str] = {}
+_TR_U_BOOL = _struct.Struct('<B').unpack_from
+_TR_U_INT32 = _struct.Struct('<i').unpack_from
+_TR_U_UINT32 = _struct.Struct('<I').unpack_from
+_TR_U_INT64 = _struct.Struct('<q').unpack_from
+_TR_U_UINT64 = _struct.Struct('<Q').unpack_from
+_TR_U_DOUBLE = _struct.Struct('<d').unpack_from
+_TR_U_VOID_POINTER = _struct.Struct('<Q').unpack_from
+
+
+def _tr_ikeys(n: int) -> list[str]:
+    """``i0000000000``-style list keys, cached."""
+    keys = _TR_IKEYS
+    if len(keys) < n:
+        keys.extend("i%010d" % i for i in range(len(keys), n))
+    return keys
+
+
+def _tr_name(raw: bytes, p: int) -> str:
+    name = _TR_NAMES.get(raw)
+    if name is None:
+        try:
+            name = raw.decode("utf-16-le")
+        except UnicodeDecodeError:
+            raise _tr_err("record name is not UTF-16", p + 2) from None
+        if len(_TR_NAMES) < 65536:
+            _TR_NAMES[raw] = name
+    return name
+
+
 def decode_tree_items(
-    buf: bytes, p: int, end: int, count: int, strip: bool, lists: bool
+    buf: bytes, p: int, end: int, count: int, strip: bool, lists: bool,
+    _u_bool: Any = _TR_U_BOOL,
+    _u_int32: Any = _TR_U_INT32,
+    _u_uint32: Any = _TR_U_UINT32,
+    _u_int64: Any = _TR_U_INT64,
+    _u_uint64: Any = _TR_U_UINT64,
+    _u_double: Any = _TR_U_DOUBLE,
+    _u_void_pointer: Any = _TR_U_VOID_POINTER,
+    _head: Any = _TR_LEVEL_HEAD.unpack_from, _names: dict[bytes, str] = _TR_NAMES,
 ) -> dict[str, Any]:
     """Decode `count` records at `p` into a dict (nd2's JSON shape).
 
@@ -540,13 +579,111 @@ def decode_tree_items(
     of names. Strict: truncated or unknown records raise CorruptChunkError.
     """
     out: dict[str, Any] = {}
-    scalars = _TR_SCALARS
+    if count and p + 2 > end:
+        raise _tr_err("record header truncated", p)
     for _ in range(count):
-        if p + 2 > end:
-            raise _tr_err("record header truncated", p)
-        t = buf[p]
-        nl = buf[p + 1]
-        if t == T_COMPRESS:
+        try:
+            t = buf[p]
+            q = p + 2 + buf[p + 1] * _TR_NAME_UNIT
+        except IndexError:
+            raise _tr_err("record header truncated", p) from None
+        if q > end:
+            if t == T_COMPRESS:
+                q = p
+            else:
+                raise _tr_err("record name truncated", p)
+        if q - p > 2 + _TR_NAME_UNIT:
+            raw = buf[p + 2 : q - _TR_NAME_UNIT]
+            name = _names.get(raw) or _tr_name(raw, p)
+            if strip:
+                name = _tr_strip(name)
+        else:
+            name = ""
+        if t == 11:  # level
+            if q + _TR_LEVEL_HEAD_SIZE > end:
+                raise _tr_err("LEVEL header truncated", q)
+            n_items, length = _head(buf, q)
+            nl = buf[p + 1]
+            body = q + _TR_LEVEL_HEAD_SIZE
+            body_end = body + ((length-(14+nl*2)))
+            p = body_end + n_items * _TR_OFFSET_SIZE
+            if body_end < body or p > end:
+                raise _tr_err(f"LEVEL length {length} / count {n_items} do not fit", q)
+            val = decode_tree_items(buf, body, body_end, n_items, strip, lists)
+            if len(val) == 1 and "" in val:
+                value = val[""]
+                if not isinstance(value, list):
+                    value = [value]
+                if lists:
+                    value = dict(zip(_tr_ikeys(len(value)), value))
+            else:
+                value = val
+        elif t == 6:  # double
+            p = q + 8
+            if p > end:
+                raise _tr_err("value truncated", q)
+            value = _u_double(buf, q)[0]
+        elif t == 3:  # uint32
+            p = q + 4
+            if p > end:
+                raise _tr_err("value truncated", q)
+            value = _u_uint32(buf, q)[0]
+        elif t == 8:  # string
+            k = buf.find(_TR_STR_TERM, q, end)
+            while k >= 0 and (k - q) & 1:
+                k = buf.find(_TR_STR_TERM, k + 1, end)
+            if k < 0:
+                raise _tr_err("STRING without terminator", q)
+            p = k + 2
+            try:
+                value = buf[q:k].decode("utf-16-le")
+                if value[:1] == "\ufeff":
+                    raise UnicodeDecodeError("utf-16", b"", 0, 1, "bom")
+            except UnicodeDecodeError:
+                value = _tr_decode_string_compat(bytes(buf[q:k]), q)
+        elif t == 2:  # int32
+            p = q + 4
+            if p > end:
+                raise _tr_err("value truncated", q)
+            value = _u_int32(buf, q)[0]
+        elif t == 1:  # bool
+            p = q + 1
+            if p > end:
+                raise _tr_err("value truncated", q)
+            value: Any = _u_bool(buf, q)[0] != 0
+        elif t == 5:  # uint64
+            p = q + 8
+            if p > end:
+                raise _tr_err("value truncated", q)
+            value = _u_uint64(buf, q)[0]
+        elif t == 4:  # int64
+            p = q + 8
+            if p > end:
+                raise _tr_err("value truncated", q)
+            value = _u_int64(buf, q)[0]
+        elif t == 9:  # byte_array
+            if q + _TR_BYTES_LEN_SIZE > end:
+                raise _tr_err("BYTEARRAY length truncated", q)
+            n = _TR_BYTES_LEN.unpack_from(buf, q)[0]
+            s = q + _TR_BYTES_LEN_SIZE
+            if n > end - s:
+                raise _tr_err(f"BYTEARRAY of {n} bytes does not fit", q)
+            raw_value = bytes(buf[s : s + n])
+            value = None
+            if _tr_looks_like_record(raw_value):
+                try:
+                    value = decode_tree_items(raw_value, 0, len(raw_value), 1, strip, lists)
+                except CorruptChunkError:
+                    value = None
+            if not value:
+                value = list(raw_value)
+            p = s + n
+        elif t == 7:  # void_pointer
+            p = q + 8
+            if p > end:
+                raise _tr_err("value truncated", q)
+            value = _u_void_pointer(buf, q)[0]
+        elif t == 76:  # compress
             start = p + 1 + _TR_COMPRESS_SKIP
             if start > end:
                 raise _tr_err("compressed record truncated", p)
@@ -554,81 +691,16 @@ def decode_tree_items(
             if not inner:
                 return {}
             return decode_tree_items(inner, 0, len(inner), 1, strip, lists)
-        q = p + 2 + nl * _TR_NAME_UNIT
-        if q > end:
-            raise _tr_err("record name truncated", p)
-        if nl:
-            try:
-                name = buf[p + 2 : q - _TR_NAME_UNIT].decode("utf-16-le")
-            except UnicodeDecodeError:
-                raise _tr_err("record name is not UTF-16", p + 2) from None
-            if strip:
-                name = _tr_strip(name)
-        else:
-            name = ""
-        sc = scalars.get(t)
-        if sc is not None:
-            if q + sc[1] > end:
-                raise _tr_err("value truncated", q)
-            value: Any = sc[0](buf, q)[0]
-            if t == T_BOOL:
-                value = bool(value)
-            p = q + sc[1]
-        elif t == T_LEVEL:
-            if q + _TR_LEVEL_HEAD_SIZE > end:
-                raise _tr_err("LEVEL header truncated", q)
-            n_items, length = _TR_LEVEL_HEAD.unpack_from(buf, q)
-            body = q + _TR_LEVEL_HEAD_SIZE
-            body_end = body + ((length-(14+nl*2)))
-            stop = body_end + n_items * _TR_OFFSET_SIZE
-            if body_end < body or stop > end:
-                raise _tr_err(f"LEVEL length {length} / count {n_items} do not fit", q)
-            val = decode_tree_items(buf, body, body_end, n_items, strip, lists)
-            p = stop
-            if len(val) == 1 and "" in val:
-                value = val[""]
-                if not isinstance(value, list):
-                    value = [value]
-                if lists:
-                    value = {"i%010d" % i: x for i, x in enumerate(value)}
-            else:
-                value = val
-        elif t == T_STRING:
-            k = _tr_string_end(buf, q, end)
-            try:
-                value = buf[q:k].decode("utf-16-le")
-                if value[:1] == "\ufeff":
-                    raise UnicodeDecodeError("utf-16", b"", 0, 1, "bom")
-            except UnicodeDecodeError:
-                value = _tr_decode_string_compat(bytes(buf[q:k]), q)
-            p = k + 2
-        elif t == T_BYTE_ARRAY:
-            if q + _TR_BYTES_LEN_SIZE > end:
-                raise _tr_err("BYTEARRAY length truncated", q)
-            n = _TR_BYTES_LEN.unpack_from(buf, q)[0]
-            s = q + _TR_BYTES_LEN_SIZE
-            if n > end - s:
-                raise _tr_err(f"BYTEARRAY of {n} bytes does not fit", q)
-            raw = bytes(buf[s : s + n])
-            value = None
-            if _tr_looks_like_record(raw):
-                try:
-                    value = decode_tree_items(raw, 0, len(raw), 1, strip, lists)
-                except CorruptChunkError:
-                    value = None
-            if not value:
-                value = list(raw)
-            p = s + n
         else:
             raise _tr_err(f"unknown record type {t}", p)
-        if name == "" and "" in out:
+        if name or "" not in out:
+            out[name] = value
+        else:
             prev = out[""]
             if isinstance(prev, list):
                 prev.append(value)
             else:
                 out[""] = [prev, value]
-        else:
-            out[name] = value
     return out
 
 

@@ -570,9 +570,8 @@ class ChunkMapEntryTable:
 def parse_chunk_map_table(buf: Any, pos: int = 0, end: int | None = None) -> ChunkMapEntryTable:
     """Parse the `entries` of a `chunk_map` without a Python loop per entry.
 
-    The terminator byte can also occur inside the binary fields; the fast path is
-    taken only when every terminator found is exactly where the sequential parse
-    would find it (no false candidates), otherwise entries are walked one by one.
+    Terminators are found with one vectorised comparison; the fixed fields of all
+    entries are gathered with one fancy index. The result equals a sequential parse.
     """
     end = len(buf) if end is None else end
     data = _np.frombuffer(buf, dtype=_np.uint8, count=end - pos, offset=pos)
@@ -581,32 +580,33 @@ def parse_chunk_map_table(buf: Any, pos: int = 0, end: int | None = None) -> Chu
         raise CorruptChunkError("chunk_map: no end marker", offset=pos)
     rel_e = e - pos
     cands = _np.flatnonzero(data[:rel_e] == _TB_TERM)
+    # A terminator more than _TB_TAIL bytes after the previous one is always real (the
+    # sequential parse stops at the first terminator past the previous entry's fields);
+    # only the rare ones closer than that ("suspects", a terminator byte inside the
+    # binary fields) need a sequential decision against the previous real terminator.
+    if len(cands) > 1:
+        sus = _np.flatnonzero(_np.diff(cands) <= _TB_TAIL) + 1
+        if len(sus):
+            real = _np.ones(len(cands), dtype=bool)
+            cl = cands.tolist()
+            for i in sus.tolist():
+                j = i - 1
+                while not real[j]:
+                    j -= 1
+                if cl[i] - cl[j] <= _TB_TAIL:
+                    real[i] = False
+            cands = cands[real]
     n = len(cands)
     starts = _np.empty(n, dtype=_np.int64)
-    ok = True
     if n:
         starts[0] = 0
         starts[1:] = cands[:-1] + 1 + _TB_TAIL
-        ok = bool(_np.all(starts < cands)) and int(cands[-1]) + 1 + _TB_TAIL == rel_e
-    else:
-        ok = rel_e == 0
-    if not ok:
-        cand_list: list[int] = []
-        p = 0
-        while p != rel_e:
-            k = buf.find(b"%c" % _TB_TERM, pos + p, e)
-            if k < 0 or k + 1 + _TB_TAIL > e:
-                raise CorruptChunkError("chunk_map: entry runs into the end marker", offset=pos + p)
-            cand_list.append(k - pos)
-            p = k - pos + 1 + _TB_TAIL
-            if p > rel_e:
-                raise CorruptChunkError("chunk_map: entry runs into the end marker", offset=pos + p)
-        cands = _np.asarray(cand_list, dtype=_np.int64)
-        n = len(cands)
-        starts = _np.empty(n, dtype=_np.int64)
-        if n:
-            starts[0] = 0
-            starts[1:] = cands[:-1] + 1 + _TB_TAIL
+        if not (bool(_np.all(starts < cands)) and int(cands[-1]) + 1 + _TB_TAIL == rel_e):
+            bad = int(_np.flatnonzero(starts >= cands)[0]) if not _np.all(starts < cands) else n - 1
+            raise CorruptChunkError("chunk_map: entries do not line up with the end marker",
+                                    offset=pos + int(starts[bad]))
+    elif rel_e != 0:
+        raise CorruptChunkError("chunk_map: bytes before the end marker are not entries", offset=pos)
     idx = (cands + 1)[:, None] + _np.arange(_TB_TAIL)
     fields = data[idx].reshape(-1).view(_TB_DTYPE) if n else _np.zeros(0, _TB_DTYPE)
     tail_at = e + len(_TB_END)

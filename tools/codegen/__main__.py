@@ -165,6 +165,10 @@ def _tagged_tree(spec: Spec, lw: Lowerer, tname: str) -> dict[str, Any]:
                 raise SpecError(f"{tname}: tagged_tree cannot render case {key} -> {target}")
         cases.append(case)
     info["cases"] = cases
+    # order of the generated dispatch: most frequent kinds in NIS metadata first
+    freq = ["level", "double", "uint32", "string", "int32", "bool", "uint64", "int64",
+            "byte_array", "void_pointer", "compress"]
+    info["cases_by_freq"] = sorted(cases, key=lambda c: freq.index(c["label"]) if c["label"] in freq else 99)
     info["invalid"] = [k for k, v in enum.items() if v in ("unknown", "deprecated", "void_pointer")]
     return info
 

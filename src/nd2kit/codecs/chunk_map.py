@@ -51,6 +51,7 @@ class ChunkMap(Mapping[str, ChunkRef]):
         self.base = base
         self._names: list[str] | None = None
         self._index: dict[str, int] | None = None
+        self._probes = 0
 
     @property
     def names(self) -> list[str]:
@@ -75,11 +76,33 @@ class ChunkMap(Mapping[str, ChunkRef]):
             return []
         return sorted(n for n, c in Counter(self.names).items() if c > 1)
 
+    def _find(self, name: str) -> int:
+        """Index of the last entry called `name`, or -1.
+
+        The first few lookups search the raw map bytes (no per-entry objects);
+        after that a name -> index dict is built once.
+        """
+        if self._index is None and self._probes < 16:
+            self._probes += 1
+            try:
+                nb = name.encode("latin-1")
+            except UnicodeEncodeError:
+                return -1
+            raw, n = self._raw, len(nb)
+            limit = int(self._name_end[-1]) if len(self._name_end) else 0
+            k = raw.rfind(nb, 0, limit)
+            while k >= 0:
+                i = int(np.searchsorted(self._name_start, k))
+                if i < len(self._name_start) and self._name_start[i] == k and self._name_end[i] == k + n:
+                    return i
+                k = raw.rfind(nb, 0, k + n - 1)
+            return -1
+        return self._idx().get(name, -1)
+
     def __getitem__(self, name: str) -> ChunkRef:
-        try:
-            i = self._idx()[name]
-        except KeyError:
-            raise ChunkNotFoundError(f"no chunk named {name!r} in the chunk map", chunk=name) from None
+        i = self._find(name)
+        if i < 0:
+            raise ChunkNotFoundError(f"no chunk named {name!r} in the chunk map", chunk=name)
         return ChunkRef(int(self.offsets[i]), int(self.sizes[i]))
 
     def __iter__(self) -> Iterator[str]:
@@ -89,7 +112,7 @@ class ChunkMap(Mapping[str, ChunkRef]):
         return len(self._idx())
 
     def __contains__(self, name: object) -> bool:
-        return name in self._idx()
+        return isinstance(name, str) and self._find(name) >= 0
 
     def entry_positions(self) -> np.ndarray:
         """Absolute file offsets of each entry's name (for error reports)."""
