@@ -92,8 +92,6 @@ _TYPE_PREFIX = re.compile(r"[a-z_]+")
 _LEGACY_VERSION = "1.000000"
 
 #: characters that end an element name in a start tag
-_NAME_AT = re.compile(r"[^ \t\r\n/>]+")
-
 _CONVERSION_ERRORS = (TypeError, ValueError, AttributeError, UnicodeError)
 
 
@@ -105,7 +103,7 @@ _local = threading.local()
 
 
 def _parser(resolve_entities: bool = True) -> etree.XMLParser:
-    """Return this thread's parser (lxml parsers must not be shared by threads)."""
+    """Return this thread's parser (one per thread: parses never wait on each other)."""
     key = "resolving" if resolve_entities else "literal"
     parser = getattr(_local, key, None)
     if parser is None:
@@ -268,7 +266,7 @@ def _to_bytes(data: Any) -> bytes:
     if isinstance(data, bytes):
         return data
     try:
-        return bytes(data)
+        return memoryview(data).tobytes()  # bytearray, memoryview, mmap, ...
     except TypeError as exc:
         raise TypeError(
             f"XML variant data must be bytes-like, not {type(data).__name__}"
@@ -408,9 +406,11 @@ def decode_xml_variant(data: bytes, *, strip_prefix: bool = False) -> dict[str, 
     * Repeated sibling names keep the last value (at the first one's position).
 
     One deliberate difference: comments and processing instructions inside
-    containers are ignored, whereas nd2 stores them under a key that is the lxml
-    ``Comment``/``ProcessingInstruction`` factory function (and raises
-    ``TypeError`` with ``strip_prefix=True``).
+    containers produce no entry, whereas nd2 stores them under a key that is the
+    lxml ``Comment``/``ProcessingInstruction`` factory function (and raises
+    ``TypeError`` with ``strip_prefix=True``). Everything else follows nd2: they
+    still count in list-item positions, and one directly under the root blocks
+    the ``i0000000000`` unwrap. The result is nd2's with those keys removed.
     """
     data = _to_bytes(data)
     parsed = _parse(data, _parser())
@@ -427,7 +427,13 @@ def decode_xml_variant(data: bytes, *, strip_prefix: bool = False) -> dict[str, 
             offset=_element_offset(data, parsed, element),
         ) from exc.cause
 
-    if isinstance(value, dict) and len(value) == 1 and "i0000000000" in value:
+    if (
+        isinstance(value, dict)
+        and len(value) == 1
+        and "i0000000000" in value
+        # nd2 keeps comments / PIs of the root as extra keys, which block this
+        and all(type(node.tag) is str for node in root)
+    ):
         value = value["i0000000000"]
     result: Any = value if name == "variant" else {name: value}
     return result  # noqa: RET504 - typed Any on purpose (may be a scalar)
@@ -436,6 +442,49 @@ def decode_xml_variant(data: bytes, *, strip_prefix: bool = False) -> dict[str, 
 # ---------------------------------------------------------------------------
 # records with byte offsets
 # ---------------------------------------------------------------------------
+
+#: One token of markup in a *well-formed* document. A ``<`` outside comments,
+#: CDATA sections, processing instructions and the DOCTYPE always opens markup
+#: (character data and attribute values cannot contain it), so scanning the
+#: text once with this pattern finds every start tag; quoted attribute values
+#: may contain ``>`` and ``/>`` and are skipped as a whole. ``lastgroup`` tells
+#: the token kind: "open" (start tag), "empty" (empty-element tag), "end"
+#: (end tag) or None (anything else). Possessive quantifiers: no backtracking.
+_MARKUP = re.compile(
+    r"""
+      <!--.*?-->
+    | <!\[CDATA\[.*?\]\]>
+    | <\?.*?\?>
+    | <!DOCTYPE(?:[^\["'>]++|"[^"]*+"|'[^']*+')*+
+        (?:\[(?:<!--.*?-->|<\?.*?\?>|"[^"]*+"|'[^']*+'|[^\]"'<]++|<)*+\][ \t\r\n]*+)?>
+    | (?P<end></)[^>]*+>
+    | <(?P<open>[^ \t\r\n/>]++)(?:[^>"'/]++|/(?!>)|"[^"]*+"|'[^']*+')*+(?:(?P<empty>/)>|>)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_TAG_NAME = re.compile(r"<([^ \t\r\n/>]+)")
+_LOOKAHEAD = 64  # tags searched per element when the scan and tree disagree
+
+
+def _scan_start_tags(text: str) -> tuple[list[int], list[int]]:
+    """Positions and depths of every start tag of a well-formed document."""
+    starts: list[int] = []
+    depths: list[int] = []
+    add_start = starts.append
+    add_depth = depths.append
+    depth = 0
+    for match in _MARKUP.finditer(text):
+        kind = match.lastgroup
+        if kind is None:
+            continue
+        if kind == "end":
+            depth -= 1
+        else:
+            add_start(match.start())
+            add_depth(depth)
+            if kind == "open":
+                depth += 1
+    return starts, depths
 
 
 def _source_name(element: Any) -> str:
@@ -447,77 +496,25 @@ def _source_name(element: Any) -> str:
     return f"{element.prefix}:{local}" if element.prefix else local
 
 
-def _skip_declaration(text: str, i: int) -> int:
-    """Return the index after a ``<!DOCTYPE ...>``-like declaration at `i`."""
-    n = len(text)
-    j = i + 2
-    in_subset = False
-    while j < n:
-        c = text[j]
-        if in_subset and text.startswith("<!--", j):
-            k = text.find("-->", j + 4)
-            j = n if k < 0 else k + 3
+def _tree_depths(root: Any) -> list[int]:
+    """Depth of each element of `root` (document order, elements only)."""
+    depths: list[int] = []
+    depth = -1
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        if type(element.tag) is not str:  # entity reference
             continue
-        if in_subset and text.startswith("<?", j):
-            k = text.find("?>", j + 2)
-            j = n if k < 0 else k + 2
-            continue
-        if c == '"' or c == "'":
-            k = text.find(c, j + 1)
-            j = n if k < 0 else k + 1
-            continue
-        if c == "[":
-            in_subset = True
-        elif c == "]":
-            in_subset = False
-        elif c == ">" and not in_subset:
-            return j + 1
-        j += 1
-    return n
-
-
-def _scan_start_tags(text: str) -> list[tuple[int, str]]:
-    """(index, name) of every start tag of a well-formed document, in order.
-
-    In well-formed XML a ``<`` outside comments, CDATA sections, processing
-    instructions and the DOCTYPE can only open markup (attribute values and
-    character data cannot contain it), so one pass over ``<`` is enough.
-    """
-    out: list[tuple[int, str]] = []
-    n = len(text)
-    find = text.find
-    startswith = text.startswith
-    name_at = _NAME_AT.match
-    i = find("<")
-    while 0 <= i < n:
-        nxt = text[i + 1 : i + 2]
-        if nxt == "!":
-            if startswith("<!--", i):
-                k = find("-->", i + 4)
-                i = n if k < 0 else k + 3
-            elif startswith("<![CDATA[", i):
-                k = find("]]>", i + 9)
-                i = n if k < 0 else k + 3
-            else:
-                i = _skip_declaration(text, i)
-        elif nxt == "?":
-            k = find("?>", i + 2)
-            i = n if k < 0 else k + 2
-        elif nxt == "/":
-            i += 2
+        if event == "start":
+            depth += 1
+            depths.append(depth)
         else:
-            match = name_at(text, i + 1)
-            if match is not None:
-                out.append((i, match.group()))
-            i += 1
-        i = find("<", i)
-    return out
+            depth -= 1
+    return depths
 
 
 class _Locator:
     """Maps elements of a parsed document to byte offsets of their start tags."""
 
-    def __init__(self, data: bytes, parsed: _Parsed) -> None:
+    def __init__(self, parsed: _Parsed) -> None:
         self.base = parsed.base
         self.wide: tuple[str, int] | None
         if parsed.mode == "utf-16":
@@ -529,23 +526,27 @@ class _Locator:
             self.text = parsed.body[bom:].decode(codec, "replace")
         else:
             # ASCII-compatible: latin-1 maps each byte to one character, so
-            # text indices are byte indices
+            # text indices are byte indices (also for the "utf-8" fallback,
+            # whose dropped bytes cannot change the markup)
             self.wide = None
             self.text = parsed.body.decode("latin-1")
-        self._encoded_upto = (0, 0)  # (text index, encoded length) cache
+        self.starts, self.depths = _scan_start_tags(self.text)
 
-    def byte_offset(self, index: int) -> int:
-        """Byte offset in `data` of text index `index` (indices must ascend for
-        linear cost; any order is correct)."""
+    def byte_offsets(self, indices: list[int]) -> list[int]:
+        """Byte offsets in the data of ascending text `indices`."""
+        base = self.base
         if self.wide is None:
-            return self.base + index
+            return [base + index for index in indices]
         codec, bom = self.wide
-        done, length = self._encoded_upto
-        if index < done:
-            done, length = 0, 0
-        length += len(self.text[done:index].encode(codec, "surrogatepass"))
-        self._encoded_upto = (index, length)
-        return self.base + bom + length
+        out = []
+        done = length = 0
+        for index in indices:
+            if index < done:
+                done = length = 0
+            length += len(self.text[done:index].encode(codec, "surrogatepass"))
+            done = index
+            out.append(base + bom + length)
+        return out
 
     def source_name(self, name: str) -> str:
         """`name` as it appears in ``self.text``."""
@@ -553,37 +554,48 @@ class _Locator:
             return name.encode("utf-8", "surrogatepass").decode("latin-1")
         return name
 
-    def line_start(self, line: int | None) -> int:
-        return _nth_line_start(self.text, line or 1, "\n")
+    def locate(self, elements: list[Any]) -> tuple[list[int], list[int] | None]:
+        """Byte offsets of the start tags of `elements` (all elements of the
+        document, in order) and their depths (None when the scan does not
+        match the tree one to one)."""
+        starts, depths = self.starts, self.depths
+        if len(starts) == len(elements):
+            return self.byte_offsets(starts), depths
+        # not one to one (not expected for a well-formed document): match by
+        # name, falling back to the start of the element's line
+        text = self.text
+        names = [_TAG_NAME.match(text, i).group(1) for i in starts]  # type: ignore[union-attr]
+        indices = []
+        k = 0
+        for element in elements:
+            want = self.source_name(_source_name(element))
+            j, stop = k, min(len(starts), k + _LOOKAHEAD)
+            while j < stop and names[j] != want:
+                j += 1
+            if j < stop:
+                indices.append(starts[j])
+                k = j + 1
+            else:  # a miss does not consume the remaining tags
+                indices.append(_nth_line_start(text, element.sourceline or 1, "\n"))
+        # byte_offsets wants ascending indices: sort, map, put back
+        order = sorted(range(len(indices)), key=indices.__getitem__)
+        mapped = self.byte_offsets([indices[i] for i in order])
+        offsets = [0] * len(indices)
+        for i, off in zip(order, mapped):
+            offsets[i] = off
+        return offsets, None
 
-    def offsets(self, elements: list[Any]) -> list[int]:
-        """Byte offsets of the start tags of `elements` (document order)."""
-        scanned = _scan_start_tags(self.text)
-        if len(scanned) == len(elements):
-            indices = [index for index, _ in scanned]
-        else:
-            # some elements do not appear literally (e.g. from entity
-            # expansion): match by name, fall back to the start of the line
-            indices = []
-            k = 0
-            for element in elements:
-                want = self.source_name(_source_name(element))
-                while k < len(scanned) and scanned[k][1] != want:
-                    k += 1
-                if k < len(scanned):
-                    indices.append(scanned[k][0])
-                    k += 1
-                else:
-                    indices.append(self.line_start(element.sourceline))
-        return [self.byte_offset(index) for index in indices]
+
+def _elements(root: Any) -> list[Any]:
+    return [el for el in root.iter() if type(el.tag) is str]
 
 
 def _element_offset(data: bytes, parsed: _Parsed, target: Any) -> int:
     """Best-effort byte offset of `target`'s start tag (error reporting)."""
     try:
-        elements = [el for el in parsed.root.iter() if type(el.tag) is str]
+        elements = _elements(parsed.root)
         position = next(i for i, el in enumerate(elements) if el is target)
-        return _Locator(data, parsed).offsets(elements)[position]
+        return _Locator(parsed).locate(elements)[0][position]
     except Exception:  # noqa: BLE001 - only used to decorate an error
         return 0
 
@@ -619,25 +631,21 @@ def iter_xml_records(data: bytes) -> Iterator[tuple[int, str, str, str | None, i
     """
     data = _to_bytes(data)
     parsed = _parse(data, _parser(resolve_entities=False))
-    records: list[tuple[int, Any]] = []
-    depth = -1
-    for event, element in etree.iterwalk(parsed.root, events=("start", "end")):
-        if event == "start":
-            depth += 1
-            records.append((depth, element))
-        else:
-            depth -= 1
-    offsets = _Locator(data, parsed).offsets([element for _, element in records])
-    return _records(records, offsets)
+    elements = _elements(parsed.root)
+    offsets, depths = _Locator(parsed).locate(elements)
+    if depths is None:
+        depths = _tree_depths(parsed.root)
+    return _records(elements, depths, offsets)
 
 
 def _records(
-    records: list[tuple[int, Any]], offsets: list[int]
+    elements: list[Any], depths: list[int], offsets: list[int]
 ) -> Iterator[tuple[int, str, str, str | None, int]]:
-    for (depth, element), offset in zip(records, offsets):
+    for element, depth, offset in zip(elements, depths, offsets):
+        tag = element.tag
         yield (
             depth,
-            _source_name(element),
+            tag if tag[:1] != "{" else _source_name(element),
             element.get("runtype") or "",
             element.get("value"),
             offset,

@@ -1,0 +1,318 @@
+"""Inputs for ``python -m tools.bench``: corpus payloads and generated, realistic data.
+
+Everything here is deterministic (fixed seeds) so that two runs time the same bytes.
+Building the inputs is not timed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+from nd2kit._generated.fast import nd2_container as _nc
+from nd2kit.codecs import chunk_map as _cmap
+from nd2kit.codecs import container
+from nd2kit.codecs import lite_variant as lv
+
+CORPUS_REAL = Path(os.environ.get("ND2KIT_BENCH_CORPUS", "/work/shared/corpus/real"))
+
+#: First payload byte of a LiteVariant chunk: LEVEL (11) or COMPRESS (76, ``'L'``).
+LV_FIRST_BYTES = (11, 76)
+
+
+# ----------------------------------------------------------------------------- corpus
+
+
+def corpus_lite_variant_payloads(root: Path = CORPUS_REAL) -> list[tuple[str, bytes]]:
+    """Every LiteVariant chunk payload of every ``.nd2`` file under `root`.
+
+    Returns ``[("file.nd2:ChunkName!", payload), ...]`` in a stable order.
+    Files whose chunk map cannot be read (legacy JPEG 2000 files) are skipped.
+    """
+    out: list[tuple[str, bytes]] = []
+    for path in sorted(root.glob("*.nd2")):
+        buf = path.read_bytes()
+        try:
+            _, cm = container.read_chunk_map(buf)
+        except Exception:  # noqa: BLE001 - not a modern container: nothing to take
+            continue
+        for name in cm:
+            _, data = container.chunk_data(buf, cm, name)
+            if len(data) and data[0] in LV_FIRST_BYTES:
+                out.append((f"{path.name}:{name}", bytes(data)))
+    return out
+
+
+# ----------------------------------------------------------------------------- LiteVariant
+
+
+def _u32(v: int) -> lv.LvRecord:
+    return lv.LvRecord(lv.LvType.UINT32, "", v)
+
+
+def _u64(v: int) -> lv.LvRecord:
+    return lv.LvRecord(lv.LvType.UINT64, "", v)
+
+
+def _autofocus(rng: random.Random) -> dict[str, Any]:
+    return {
+        "eType": _u32(rng.choice((0, 1, 4))),
+        "dStep": rng.uniform(0.1, 2.0),
+        "dRange": rng.uniform(5.0, 50.0),
+        "dPrecision": 0.05,
+        "dSpeed": rng.uniform(10.0, 200.0),
+        "dOffset": rng.uniform(-5.0, 5.0),
+        "aFocusPlane": {"iDegree": 0, "uiValues": _u32(0), "pCoeff": {}},
+        "uiFlags": _u32(0),
+        "iFocusCriterion": 0,
+        "sZDrive": "Ti2 ZDrive",
+        "bPiezoZTriggered": False,
+        "wszOptConf": "",
+        "wszPreferedAFChannel": "",
+    }
+
+
+def _spectrum(rng: random.Random, n: int) -> dict[str, Any]:
+    pts = {
+        f"Point{i}": {"eType": _u32(4), "dWavelength": rng.uniform(400, 700),
+                      "dTValue": rng.uniform(0, 100)}
+        for i in range(n)
+    }
+    return {"uiCount": _u32(n), "pPoint": pts, "bPoints": n > 1}
+
+
+def _plane(rng: random.Random, k: int) -> dict[str, Any]:
+    return {
+        "uiCompCount": _u32(1),
+        "uiSampleIndex": _u32(k),
+        "uiModalityMask": _u64(134218241),
+        "pFluorescentProbe": {
+            "m_sName": f"Probe {k}",
+            "m_uiColor": _u32(rng.randrange(1 << 24)),
+            "m_ExcitationSpectrum": _spectrum(rng, 0),
+            "m_EmissionSpectrum": _spectrum(rng, 0),
+        },
+        "pFilterPath": {
+            "m_sDescr": "",
+            "m_uiCount": _u32(1),
+            "m_pFilter": [
+                {
+                    "m_sUserName": f"Filter {k}",
+                    "m_sName": f"Filter {k}",
+                    "m_ePlacement": _u32(3),
+                    "m_eNature": _u32(0),
+                    "m_eSpctType": _u32(1),
+                    "m_uiColor": _u32(rng.randrange(1 << 24)),
+                    "m_ExcitationSpectrum": _spectrum(rng, 1),
+                    "m_EmissionSpectrum": _spectrum(rng, 1),
+                    "m_MirrorSpectrum": _spectrum(rng, 1),
+                }
+            ],
+        },
+        "dLampVoltage": 0.0,
+        "dFadingCorr": 0.0,
+        "uiColor": _u32(rng.randrange(1 << 24)),
+        "sDescription": ("DAPI", "FITC", "TRITC", "Cy5")[k % 4],
+        "dAcqTime": rng.uniform(10, 500),
+        "dPinholeDiameter": rng.uniform(20, 80),
+        "iChannelSeriesIndex": -1,
+        "dObjCalibration1to1": 0.248592227760896,
+        "sizeObjFullChip.cx": 2048,
+        "sizeObjFullChip.cy": 2048,
+    }
+
+
+def generated_lite_variant_value(n_points: int = 420, n_events: int = 2200,
+                                 n_periods: int = 60, n_rd: int = 300,
+                                 seed: int = 20240611) -> dict[str, Any]:
+    """A NIS-like experiment + event record tree (plain Python, for ``from_python``).
+
+    Shapes follow the real chunks of the corpus and the format notes (§6.4, §7.2):
+    an ND loop with a long XY ``Points`` list (each point carrying its autofocus
+    settings), many time ``pPeriod`` items, recorded-data keys, picture planes
+    ``a0..a3`` with filter spectra, a ``pItemValid`` byte array, and an
+    ``RLxExperimentRecord``-style ``pEvents`` list. Integers that NIS stores
+    unsigned are UINT32/UINT64, the others INT32.
+    """
+    rng = random.Random(seed)
+    points = [
+        {
+            "pAutoFocus": _autofocus(rng),
+            "wsCommandAfterCapture": "",
+            "wsCommandBeforeCapture": "",
+            "pZStackPos": 0,
+            "pdOffset": rng.uniform(-3.0, 3.0),
+            "dPosX": rng.uniform(-50000.0, 50000.0),
+            "dPosY": rng.uniform(-35000.0, 35000.0),
+            "dPosZ": rng.uniform(1000.0, 9000.0),
+            "dPFSOffset": rng.choice((-1.0, rng.uniform(5000, 12000))),
+            "dPosName": f"Well {chr(65 + i // 24 % 16)}{i % 24 + 1:02d} #{i}",
+            "bChecked": rng.random() > 0.05,
+        }
+        for i in range(n_points)
+    ]
+    periods = [
+        {
+            "uiCount": _u32(rng.randrange(1, 500)),
+            "dStart": rng.uniform(0, 1e7),
+            "dPeriod": rng.choice((1000.0, 5000.0, 60000.0)),
+            "dDuration": rng.uniform(0, 1e6),
+            "uiGroup": _u32(0),
+            "uiStimulationCount": _u32(0),
+            "uiTreatment": _u32(0),
+            "dIncubationDuration": 0.0,
+            "bDurationPref": False,
+            "uiLoopType": _u32(0),
+            "dMaxPeriodDiff": rng.uniform(0, 50),
+            "dMinPeriodDiff": rng.uniform(-50, 0),
+            "dAvgPeriodDiff": rng.uniform(-5, 5),
+            "wsPhaseName": f"Phase {i}",
+            "sAutoFocusBeforeCapture": _autofocus(rng),
+        }
+        for i in range(n_periods)
+    ]
+    rd_keys = [
+        {"wsRDKey": k, "bRDCheck": True, "eRecord": _u32(1)}
+        for k in (["X", "Y", "Z", "Z1", "PFS_OFFSET", "PFS_STATUS"]
+                  + [f"Camera_CH{i}LaserPower" for i in range(n_rd - 6)])
+    ]
+    events = []
+    t = 0.0
+    for i in range(n_events):
+        t += rng.expovariate(1 / 850.0)
+        events.append({
+            "T": t,
+            "T2": t + rng.uniform(0, 2),
+            "M": _u32(rng.choice((1, 7, 14, 21, 22, 23, 24, 41, 42))),
+            "D": rng.choice(("Autofocus", "Before XY move", "After XY move",
+                             "Before Z series", "After capture", "Command executed")),
+            "A": f"pos={i % max(n_points, 1)};z={rng.uniform(1000, 9000):.3f}",
+            "I": _u32(i),
+        })
+    return {
+        "eType": _u32(6),
+        "wsApplicationDesc": "ND Acquisition",
+        "wsUserDesc": "generated for tools.bench",
+        "aMeasProbesBase64": "",
+        "wsCameraName": "Andor Zyla VSC-04459",
+        "pItemValid": bytes(1 if rng.random() > 0.02 else 0 for _ in range(n_points)),
+        "uLoopPars": {
+            "bIsMain": False,
+            "uiCount": _u32(n_points),
+            "bUseZ": True,
+            "bUsePFS": True,
+            "bRelativeXY": False,
+            "dReferenceX": 0.0,
+            "dReferenceY": 0.0,
+            "bRedrawCentered": True,
+            "bKeepPFSOn": True,
+            "sZDevice": "Ti2 ZDrive",
+            "Points": points,
+            "pPeriod": periods,
+            "pPlanes": {
+                "uiCount": _u32(4),
+                "uiCompCount": _u32(4),
+                "sPlaneNew": {f"a{k}": _plane(rng, k) for k in range(4)},
+            },
+        },
+        "sRecordedData": {"uiCount": _u32(len(rd_keys)), "pRecordedDataList": rd_keys},
+        "RLxExperimentRecord": {"uiCount": _u32(n_events), "pEvents": events},
+        "uiRepeatCount": _u32(1),
+        "uiNextLevelCount": _u32(0),
+    }
+
+
+def generated_lite_variant(**kw: Any) -> bytes:
+    """Encode :func:`generated_lite_variant_value` under the root ``SLxExperiment``."""
+    rec = lv.from_python("SLxExperiment", generated_lite_variant_value(**kw))
+    return lv.encode(rec)
+
+
+# ----------------------------------------------------------------------------- chunk map
+
+#: Metadata chunks of a large NIS ND acquisition (names as in the corpus files).
+_META_NAMES = [
+    "ImageAttributesLV!", "ImageTextInfoLV!", "ImageMetadataLV!", "ImageMetadataSeqLV|0!",
+    "ImageCalibrationLV|0!", "ImageEventsLV!", "CustomData|X!", "CustomData|Y!",
+    "CustomData|Z!", "CustomData|Z1!", "CustomData|PFS_OFFSET!", "CustomData|PFS_STATUS!",
+    "CustomData|Camera_ExposureTime1!", "CustomData|AcqTimesCache!",
+    "CustomData|AcqTimes2Cache!", "CustomData|AcqFramesCache!", "CustomData|TimeSourceCache!",
+    "CustomData|RoiMetadata_v1!", "CustomData|GUIDStore!", "CustomData|CustomDescriptionV1_0!",
+    "CustomDataVar|AppInfo_V1_0!", "CustomDataVar|CustomDataV2_0!",
+    "CustomDataVar|GrabberCameraSettingsV1_0!", "CustomDataVar|LUTDataV1_0!",
+    "CustomDataVar|StreamDataV1_0!", "CustomDataVar|NDControlV1_0!",
+    "CustomDataVar|AcqTimeV1_0!", "CustomDataVar|ScanAreaDescV1_0!",
+]
+
+ALIGN = 4096
+
+
+def _ceil4k(x: int) -> int:
+    return -(-x // ALIGN) * ALIGN
+
+
+def generated_chunk_map_entries(n_frames: int = 100_000, frame_bytes: int = 512 * 512 * 2,
+                                seed: int = 7) -> tuple[list[str], list[int], list[int]]:
+    """Names, offsets and sizes of the map of a big uncompressed ND acquisition.
+
+    Layout as NIS/limnd2 write it (§1.3): signature page, then ``n_frames``
+    ``ImageDataSeq|N!`` chunks (name field 4072 + 8-byte timestamp + pixels, each on a
+    4 KiB boundary), then the metadata chunks with assorted sizes; with the defaults
+    the last chunk ends near 53 GB, so the u64 offset fields contain every byte value
+    (0x21 ``!`` included). Two entries use the real-file quirk size == offset.
+    Entries are in reverse lexicographic name order, as in NIS and limnd2 files.
+    """
+    rng = random.Random(seed)
+    entries: list[tuple[str, int, int]] = []
+    pos = ALIGN
+    data_len = 8 + frame_bytes
+    footprint = _ceil4k(16 + 4072 + data_len)
+    for i in range(n_frames):
+        entries.append((f"ImageDataSeq|{i}!", pos, data_len))
+        pos += footprint
+    for k, name in enumerate(_META_NAMES):
+        size = rng.choice((8 * n_frames, 4 * n_frames, rng.randrange(100, 200_000)))
+        entries.append((name, pos, -1 if k in (16, 21) else size))
+        pos += _ceil4k(16 + len(name) + 20 + size)
+    entries.sort(key=lambda e: e[0].encode("latin-1"), reverse=True)
+    return [e[0] for e in entries], [e[1] for e in entries], [e[2] for e in entries]
+
+
+def generated_chunk_map_file(n_frames: int = 100_000, **kw: Any) -> tuple[bytes, int]:
+    """A small file holding only a signature page and a big chunk map.
+
+    Bytes: signature chunk zero-padded to 4 KiB, then the map chunk at 0x1000 laid out
+    as NIS writes it (name field 4128 = name + 4096 zeros; payload = entries + end
+    marker + zero padding + 40-byte trailer, ending on a 4 KiB boundary). The entries
+    describe the chunks of a ~53 GB file that are not present: both readers only
+    read the map. Returns ``(file_bytes, number_of_entries)``.
+    """
+    names, offsets, sizes = generated_chunk_map_entries(n_frames, **kw)
+    map_offset = ALIGN
+    body = _cmap.build_chunk_map_body(names, offsets, sizes, map_offset)
+    sig = _nc.SignatureChunk(
+        magic=container.CHUNK_MAGIC_BYTES, name_len=32, data_len=64,
+        name=container.SIGNATURE_NAME.encode(), version=b"Ver3.0".ljust(64, b"\0"),
+    ).to_bytes()
+    fn = container.FILEMAP_NAME.encode()
+    name_len = len(fn) + ALIGN
+    trailer = _nc.MapTrailer(signature=container.MAP_SIGNATURE.encode(),
+                             map_offset=map_offset).to_bytes()
+    data_len = _ceil4k(16 + len(fn) + len(body) + len(trailer)) - 16 - len(fn)
+    payload = body + bytes(data_len - len(body) - len(trailer)) + trailer
+    head = _nc.ChunkHeader(magic=container.CHUNK_MAGIC_BYTES, name_len=name_len,
+                           data_len=data_len).to_bytes()
+    buf = (sig + bytes(ALIGN - len(sig)) + head + fn + bytes(name_len - len(fn)) + payload)
+    return buf, len(names)
+
+
+def count_bang_in_fields(offsets: list[int], sizes: list[int]) -> int:
+    """Number of map entries whose stored offset/size bytes contain ``!`` (0x21)."""
+    n = 0
+    for off, size in zip(offsets, sizes):
+        stored = off if size < 0 else size
+        if b"!" in off.to_bytes(8, "little") + stored.to_bytes(8, "little"):
+            n += 1
+    return n
