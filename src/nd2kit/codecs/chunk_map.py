@@ -114,6 +114,44 @@ class ChunkMap(Mapping[str, ChunkRef]):
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self._find(name) >= 0
 
+    def sequence(self, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+        """Entries named ``<prefix><N>!`` (e.g. ``ImageDataSeq|N!``), vectorised.
+
+        Returns
+        -------
+        (numbers, rows)
+            ``numbers[k]`` is N of the k-th such entry and ``rows[k]`` its row in
+            ``offsets``/``sizes``, sorted by N. Duplicate N keep the last entry.
+        """
+        raw = np.frombuffer(self._raw, dtype=np.uint8)
+        pre = np.frombuffer(prefix.encode("latin-1"), dtype=np.uint8)
+        starts, ends = self._name_start, self._name_end
+        ndig = ends - starts - len(pre) - 1
+        ok = (ndig >= 1) & (ndig <= 18)
+        rows = np.flatnonzero(ok)
+        if len(rows) and len(pre):
+            head = raw[starts[rows, None] + np.arange(len(pre))]
+            rows = rows[(head == pre).all(axis=1)]
+        if not len(rows):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        width = int(ndig[rows].max())
+        first = starts[rows] + len(pre)
+        pos = first[:, None] + np.arange(width)
+        valid = np.arange(width) < ndig[rows, None]
+        digits = raw[np.minimum(pos, len(raw) - 1)].astype(np.int64) - 48
+        good = np.where(valid, (digits >= 0) & (digits <= 9), True).all(axis=1)
+        rows, digits, valid = rows[good], digits[good], valid[good]
+        digits = np.where(valid, digits, 0)
+        # right-align digits so that place values line up
+        shift = width - ndig[rows]
+        place = (width - 1 - np.arange(width))[None, :] - shift[:, None]
+        numbers = (digits * np.where(valid, 10 ** np.clip(place, 0, 18), 0)).sum(axis=1)
+        order = np.lexsort((rows, numbers))
+        numbers, rows = numbers[order], rows[order]
+        last = np.ones(len(numbers), bool)
+        last[:-1] = numbers[1:] != numbers[:-1]
+        return numbers[last], rows[last]
+
     def entry_positions(self) -> np.ndarray:
         """Absolute file offsets of each entry's name (for error reports)."""
         return self._name_start + self.base

@@ -104,27 +104,37 @@ def read_trailer(buf: Any, size: int | None = None) -> int:
         raise e.at("<trailer>") from None
 
 
+#: bytes after a chunk header that are read to find the chunk name
+NAME_WINDOW = 4096
+
+
 def read_chunk(buf: Any, offset: int, *, expect: str | None = None) -> ChunkInfo:
     """Parse the chunk header and name at `offset` and check the payload fits the file."""
     size = len(buf)
     if offset < 0 or offset + HEADER_SIZE > size:
         raise CorruptChunkError(f"chunk offset {offset} outside the file ({size} bytes)",
                                 chunk=expect, offset=offset)
+    head = bytes(buf[offset : offset + HEADER_SIZE + NAME_WINDOW])
+    return parse_chunk_head(head, offset, size, expect=expect)
+
+
+def parse_chunk_head(head: bytes, offset: int, file_size: int, *, expect: str | None = None) -> ChunkInfo:
+    """Like :func:`read_chunk`, from the bytes that start at `offset` (header + name window)."""
     try:
-        h = _g.ChunkHeader.parse(buf, offset, size)
+        h = _g.ChunkHeader.parse(head, 0)
     except Nd2Error as e:
-        raise e.at(expect) from None
+        raise e.at(expect, offset) from None
     name_at = offset + HEADER_SIZE
-    if h.name_len > size - name_at:
+    if h.name_len > file_size - name_at:
         raise CorruptChunkError(f"name_len {h.name_len} runs past the end of the file",
                                 chunk=expect, offset=offset + 4)
-    raw = bytes(buf[name_at : name_at + min(h.name_len, 4096)])
+    raw = head[HEADER_SIZE : HEADER_SIZE + min(h.name_len, NAME_WINDOW)]
     bang = raw.find(b"!")
     name = raw[: bang + 1].decode("latin-1") if bang >= 0 else raw.split(b"\0", 1)[0].decode("latin-1")
     data_offset = name_at + h.name_len
-    if h.data_len > size - data_offset:
+    if h.data_len > file_size - data_offset:
         raise CorruptChunkError(
-            f"data_len {h.data_len} runs past the end of the file ({size} bytes)",
+            f"data_len {h.data_len} runs past the end of the file ({file_size} bytes)",
             chunk=expect or name, offset=offset + 8,
         )
     if expect is not None and name != expect:

@@ -1,0 +1,348 @@
+"""Format-level reader for chunked ND2 files (versions 2.x and 3.x).
+
+``ModernReader`` sits between the store and the public APIs: it finds chunks through
+the chunk map, decodes metadata chunks to raw dicts (LiteVariant for 3.x, XML for
+2.x) and decodes frames to numpy arrays. It knows nothing about nd2's or limnd2's
+object models; ``nd2kit.model`` builds those from the raw dicts.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._generated.fast import nd2_container as _g
+from .codecs import container
+from .codecs.chunk_map import ChunkMap, parse_chunk_map
+from .codecs.lite_variant import decode as decode_lv
+from .errors import ChunkNotFoundError, CorruptChunkError, Nd2Error, UnsupportedFormatError
+from .store import Store
+
+__all__ = ["ModernReader", "FrameLayout", "FRAME_PREFIX"]
+
+FRAME_PREFIX = "ImageDataSeq|"
+_HEAD = _g.ChunkHeader.SIZE
+_TIMESTAMP = 8  # f64 before the pixels (spec: image_frame.timestamp)
+
+#: metadata chunk names by version: (3.x LiteVariant, 2.x XML) and root struct names
+META_CHUNKS = {
+    "attributes": ("ImageAttributesLV!", "ImageAttributes!", "SLxImageAttributes"),
+    "metadata": ("ImageMetadataSeqLV|0!", "ImageMetadataSeq|0!", "SLxPictureMetadata"),
+    "experiment": ("ImageMetadataLV!", "ImageMetadata!", "SLxExperiment"),
+    "text_info": ("ImageTextInfoLV!", "ImageTextInfo!", "SLxImageTextInfo"),
+}
+
+
+@dataclass(frozen=True)
+class FrameLayout:
+    """How frame pixels sit in a chunk payload.
+
+    Attributes
+    ----------
+    height, width, components : int
+        Frame geometry (``components`` = all interleaved components, uiComp).
+    stride : int
+        Bytes per row (uiWidthBytes).
+    dtype : numpy.dtype
+        Little-endian sample type.
+    compressed : bool
+        Frames are zlib streams (eCompression 0).
+    lossy : bool
+        Frames use the unknown lossy codec (eCompression 1).
+    """
+
+    height: int
+    width: int
+    components: int
+    stride: int
+    dtype: np.dtype
+    compressed: bool
+    lossy: bool
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of one frame's pixel block (rows including their padding)."""
+        return self.height * self.stride
+
+    @property
+    def row_bytes(self) -> int:
+        return self.width * self.components * self.dtype.itemsize
+
+
+def pixel_dtype(bits: int, pixel_type: int | None) -> np.dtype:
+    """numpy dtype from uiBpcInMemory and ePixelType (0 signed, 1 unsigned, 2 float).
+
+    Without ePixelType the rule both readers share applies: 32 bits -> float32.
+    """
+    size = max(bits // 8, 1)
+    if pixel_type == 2 or (pixel_type is None and bits == 32):
+        kind = "f"
+    elif pixel_type == 0:
+        kind = "i"
+    else:
+        kind = "u"
+    return np.dtype(f"<{kind}{size}")
+
+
+class ModernReader:
+    """Chunks, raw metadata and frames of a version 2.x/3.x file.
+
+    Parameters
+    ----------
+    store : Store
+        Where the bytes come from.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        head = store.read_into_bytes(0, min(store.size, 4096))
+        major, minor = container.sniff_version(head)
+        if major < 2:
+            raise UnsupportedFormatError(
+                "legacy JPEG 2000 ND2 (version 1.0) files are not supported yet", offset=0
+            )
+        self.version: tuple[int, int] = (major, minor)
+        self._lock = threading.Lock()
+        self._decoded: dict[tuple[str, bool], Any] = {}
+        self._layout: FrameLayout | None = None
+        self._frame_numbers: np.ndarray | None = None
+        self._frame_rows: np.ndarray | None = None
+        self._frame_data: np.ndarray | None = None
+        self.map_offset, self.chunkmap = self._read_map()
+
+    # ------------------------------------------------------------------ chunks
+    def _read_map(self) -> tuple[int, ChunkMap]:
+        size = self.store.size
+        if size < container.TRAILER_SIZE + _HEAD:
+            raise CorruptChunkError(f"file too short ({size} bytes)", offset=0)
+        tail = self.store.read_into_bytes(size - container.TRAILER_SIZE, container.TRAILER_SIZE)
+        try:
+            map_offset = _g.MapTrailer.parse(tail).map_offset
+        except Nd2Error as e:
+            raise e.at("<trailer>", size - container.TRAILER_SIZE) from None
+        info = self.chunk_info_at(map_offset, expect=container.FILEMAP_NAME)
+        body = self.store.read_into_bytes(info.data_offset, info.data_len)
+        return map_offset, parse_chunk_map(body, base=info.data_offset)
+
+    def chunk_info_at(self, offset: int, *, expect: str | None = None) -> container.ChunkInfo:
+        """Parse the chunk header (and name) at `offset`."""
+        size = self.store.size
+        if offset < 0 or offset + _HEAD > size:
+            raise CorruptChunkError(f"chunk offset {offset} outside the file ({size} bytes)",
+                                    chunk=expect, offset=offset)
+        n = min(size - offset, _HEAD + container.NAME_WINDOW)
+        return container.parse_chunk_head(self.store.read_into_bytes(offset, n), offset, size,
+                                          expect=expect)
+
+    def chunk_info(self, name: str) -> container.ChunkInfo:
+        """Header info of the chunk `name` (located through the map)."""
+        return self.chunk_info_at(self.chunkmap[name].offset, expect=name)
+
+    def chunk_payload(self, name: str) -> bytes | memoryview:
+        """Payload of the chunk `name` (zero-copy for mmap and in-memory stores)."""
+        info = self.chunk_info(name)
+        return self.store.read(info.data_offset, info.data_len)
+
+    def decode_chunk(self, name: str, strip_prefix: bool = False) -> Any:
+        """Decode a metadata chunk: XML variant if it starts with ``<``, else LiteVariant."""
+        key = (name, strip_prefix)
+        if key not in self._decoded:
+            info = self.chunk_info(name)
+            data = self.store.read_into_bytes(info.data_offset, info.data_len)
+            if data.lstrip()[:1] == b"<" or data[:3] == b"\xef\xbb\xbf":
+                from .codecs.xml_variant import decode_xml_variant
+
+                try:
+                    val = decode_xml_variant(data, strip_prefix=strip_prefix)
+                except Nd2Error as e:
+                    raise e.at(name, info.data_offset) from None
+            else:
+                val = decode_lv(data, strip_prefix=strip_prefix, chunk=name, base=info.data_offset)
+            self._decoded[key] = val
+        return self._decoded[key]
+
+    def meta_chunk_name(self, kind: str) -> str:
+        """The chunk holding `kind` (attributes, metadata, experiment, text_info)."""
+        lv, xml, _ = META_CHUNKS[kind]
+        return lv if self.version >= (3, 0) else xml
+
+    def raw(self, kind: str) -> dict:
+        """Raw decoded dict of a metadata kind, root struct unwrapped; {} if absent."""
+        name = self.meta_chunk_name(kind)
+        if name not in self.chunkmap:
+            if kind == "attributes":
+                raise ChunkNotFoundError(f"required chunk {name!r} is missing", chunk=name)
+            return {}
+        d = self.decode_chunk(name)
+        if isinstance(d, dict):
+            return d.get(META_CHUNKS[kind][2], d)
+        return {}
+
+    # ------------------------------------------------------------------ frames
+    def frame_layout(self) -> FrameLayout:
+        """Frame geometry and sample type from the image attributes."""
+        if self._layout is None:
+            a = self.raw("attributes")
+            try:
+                width, height = int(a["uiWidth"]), int(a["uiHeight"])
+                comp = int(a["uiComp"])
+                bits = int(a["uiBpcInMemory"])
+            except KeyError as e:
+                raise CorruptChunkError(f"image attributes lack {e.args[0]}",
+                                        chunk=self.meta_chunk_name("attributes")) from None
+            dt = pixel_dtype(bits, a.get("ePixelType"))
+            stride = int(a.get("uiWidthBytes") or width * comp * dt.itemsize)
+            if stride < width * comp * dt.itemsize:
+                raise CorruptChunkError(
+                    f"uiWidthBytes {stride} < width {width} x {comp} components x {dt.itemsize} bytes",
+                    chunk=self.meta_chunk_name("attributes"))
+            ecomp = a.get("eCompression", 2)
+            self._layout = FrameLayout(height, width, comp, stride, dt, ecomp == 0, ecomp == 1)
+        return self._layout
+
+    def _frames(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._frame_numbers is None:
+            self._frame_numbers, self._frame_rows = self.chunkmap.sequence(FRAME_PREFIX)
+        return self._frame_numbers, self._frame_rows  # type: ignore[return-value]
+
+    def frame_numbers(self) -> np.ndarray:
+        """Sequence numbers N of the ``ImageDataSeq|N!`` chunks present, sorted."""
+        return self._frames()[0]
+
+    def frame_data_offsets(self) -> np.ndarray:
+        """Offset of each present frame's payload (timestamp), in frame_numbers order.
+
+        Read from every frame's chunk header at once when the store exposes a buffer
+        (mmap or bytes); frames whose header is damaged get -1.
+        """
+        if self._frame_data is None:
+            numbers, rows = self._frames()
+            offs = self.chunkmap.offsets[rows].astype(np.int64)
+            out = np.full(len(offs), -1, np.int64)
+            buf = self.store.buffer
+            if buf is not None and len(offs):
+                u8 = np.frombuffer(buf, dtype=np.uint8)
+                ok = (offs >= 0) & (offs + _HEAD <= len(u8))
+                o = offs[ok]
+                head = u8[o[:, None] + np.arange(_HEAD)]
+                magic_ok = (head[:, :4] == np.frombuffer(container.CHUNK_MAGIC_BYTES, np.uint8)).all(1)
+                name_len = head[:, 4:8].copy().view("<u4").ravel().astype(np.int64)
+                data_len = head[:, 8:16].copy().view("<u8").ravel()
+                data_off = o + _HEAD + name_len
+                fits = magic_ok & (data_off + data_len.astype(np.float64) <= len(u8))
+                res = np.where(fits, data_off, -1)
+                out[np.flatnonzero(ok)] = res
+            else:
+                for k, off in enumerate(offs.tolist()):
+                    try:
+                        out[k] = self.chunk_info_at(off).data_offset
+                    except Nd2Error:
+                        out[k] = -1
+            self._frame_data = out
+        return self._frame_data
+
+    def _locate(self, index: int) -> int:
+        """Payload offset of frame `index`, or -1 when the chunk is missing/damaged."""
+        numbers = self.frame_numbers()
+        k = int(np.searchsorted(numbers, index))
+        if k >= len(numbers) or numbers[k] != index:
+            return -1
+        return int(self.frame_data_offsets()[k])
+
+    def has_frame(self, index: int) -> bool:
+        return self._locate(index) >= 0
+
+    def frame_name(self, index: int) -> str:
+        return f"{FRAME_PREFIX}{index}!"
+
+    def read_frame(self, index: int, *, copy: bool = False) -> np.ndarray:
+        """Frame `index` as a ``(height, width, components)`` array in stored order.
+
+        Uncompressed frames from mmap/in-memory stores are zero-copy read-only views
+        (row padding skipped through strides) unless `copy`. Missing frames read as
+        zeros with a warning; lossy frames raise UnsupportedFormatError.
+        """
+        lay = self.frame_layout()
+        name = self.frame_name(index)
+        if lay.lossy:
+            raise UnsupportedFormatError(
+                f"frame {index} uses lossy compression (eCompression 1), whose codec is unknown",
+                chunk=name)
+        off = self._locate(index)
+        if off < 0:
+            warnings.warn(f"frame {index} ({name}) is missing; returning zeros", stacklevel=3)
+            return np.zeros((lay.height, lay.width, lay.components), lay.dtype)
+        if lay.compressed:
+            info = self.chunk_info(name)
+            raw = self.store.read_into_bytes(info.data_offset + _TIMESTAMP, info.data_len - _TIMESTAMP)
+            d = zlib.decompressobj()
+            try:
+                block = d.decompress(raw, lay.nbytes + 1)
+            except zlib.error as e:
+                raise CorruptChunkError(f"frame {index}: bad zlib stream ({e})", chunk=name,
+                                        offset=info.data_offset + _TIMESTAMP) from None
+            if len(block) != lay.nbytes:
+                raise CorruptChunkError(
+                    f"frame {index}: inflates to {len(block)} bytes, expected {lay.nbytes}",
+                    chunk=name, offset=info.data_offset + _TIMESTAMP)
+            return self._view(block, 0, lay)
+        start = off + _TIMESTAMP
+        if start + lay.nbytes > self.store.size:
+            raise CorruptChunkError(f"frame {index}: pixels run past the end of the file",
+                                    chunk=name, offset=start)
+        if self.store.buffer is not None:
+            arr = self._view(self.store.buffer, start, lay)
+            return arr.copy() if copy else arr
+        return self._view(self.store.read_into_bytes(start, lay.nbytes), 0, lay)
+
+    def read_rows(self, index: int, y0: int, y1: int) -> np.ndarray:
+        """Rows ``y0:y1`` of frame `index`, touching only those rows when uncompressed."""
+        lay = self.frame_layout()
+        off = self._locate(index)
+        if lay.compressed or off < 0 or lay.lossy:
+            return self.read_frame(index)[y0:y1]
+        y0, y1 = max(0, y0), min(lay.height, y1)
+        start = off + _TIMESTAMP + y0 * lay.stride
+        n = max(0, y1 - y0) * lay.stride
+        if self.store.buffer is not None:
+            return _strided(self.store.buffer, start, y1 - y0, lay)
+        return _strided(self.store.read_into_bytes(start, n), 0, y1 - y0, lay)
+
+    def _view(self, buf: Any, start: int, lay: FrameLayout) -> np.ndarray:
+        return _strided(buf, start, lay.height, lay)
+
+    def frame_spacing(self) -> int | None:
+        """Constant distance between consecutive frames' pixel blocks, if there is one.
+
+        When frames 0..N-1 are all present, uncompressed and evenly spaced (as NIS
+        writes them), the whole series is one strided view of the memory map.
+        """
+        lay = self.frame_layout()
+        numbers = self.frame_numbers()
+        if lay.compressed or lay.lossy or self.store.buffer is None or not len(numbers):
+            return None
+        if numbers[0] != 0 or numbers[-1] != len(numbers) - 1:
+            return None
+        offs = self.frame_data_offsets()
+        if (offs < 0).any():
+            return None
+        if len(offs) == 1:
+            return lay.nbytes
+        d = np.diff(offs)
+        return int(d[0]) if (d == d[0]).all() and d[0] >= lay.nbytes else None
+
+
+def _strided(buf: Any, start: int, rows: int, lay: FrameLayout) -> np.ndarray:
+    item = lay.dtype.itemsize
+    return np.ndarray(
+        shape=(rows, lay.width, lay.components),
+        dtype=lay.dtype,
+        buffer=buf,
+        offset=start,
+        strides=(lay.stride, lay.components * item, item),
+    )
