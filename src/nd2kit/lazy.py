@@ -1,0 +1,155 @@
+"""A lazily-read N-D view of a file's frames, for dask (and anything that slices).
+
+:class:`FrameArray` knows the array's shape and how each coordinate maps to a frame
+(sequence index) and to a place inside the frame. Indexing it reads only the frames
+(and, for uncompressed frames, only the rows) it needs. It is picklable: it keeps
+the *source* (path, URL + storage options, or bytes), not an open handle, and reopens
+lazily after unpickling or after its file was closed — so dask graphs built from it
+stay valid after ``ND2File.close()`` and in other processes.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["FrameArray", "FrameSpec"]
+
+
+class FrameSpec:
+    """How frames map to the N-D array (shared by ND2File and Nd2Reader).
+
+    Parameters
+    ----------
+    coord_shape : tuple of int
+        Sizes of the loop axes, in array order.
+    to_seq : callable
+        Maps an ``(n, len(coord_shape))`` integer array of loop coordinates to
+        sequence indices.
+    frame_shape : tuple of int
+        Shape of one frame after `frame_transform`.
+    frame_transform : callable
+        Maps a ``(rows, width, components)`` frame (stored order) to its array form
+        (e.g. nd2's ``(C, Y, X[, S])``); must keep rows on the axis `row_axis`.
+    row_axis : int
+        Axis of the transformed frame that holds image rows.
+    """
+
+    def __init__(self, coord_shape: tuple[int, ...], to_seq: Callable[[np.ndarray], np.ndarray],
+                 frame_shape: tuple[int, ...], frame_transform: Callable[[np.ndarray], np.ndarray],
+                 row_axis: int) -> None:
+        self.coord_shape = coord_shape
+        self.to_seq = to_seq
+        self.frame_shape = frame_shape
+        self.frame_transform = frame_transform
+        self.row_axis = row_axis
+
+
+class FrameArray:
+    """Array-like (``shape``, ``dtype``, ``ndim``, ``__getitem__``) over a file's frames.
+
+    Parameters
+    ----------
+    opener : callable
+        Zero-argument picklable callable returning a ``ModernReader``-like object
+        with ``read_frame(i)`` and ``read_rows(i, y0, y1)``.
+    spec : FrameSpec
+    dtype : numpy dtype
+    """
+
+    def __init__(self, opener: Callable[[], Any], spec: FrameSpec, dtype: np.dtype,
+                 threads: int = 2) -> None:
+        self._opener = opener
+        self.spec = spec
+        self.dtype = np.dtype(dtype)
+        self.shape = tuple(spec.coord_shape) + tuple(spec.frame_shape)
+        self.ndim = len(self.shape)
+        self._threads = threads
+        self._reader: Any = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        d = self.__dict__.copy()
+        d["_reader"] = None
+        d["_lock"] = None
+        return d
+
+    def __setstate__(self, d: dict[str, Any]) -> None:
+        self.__dict__.update(d)
+        self._lock = threading.Lock()
+
+    def _rdr(self) -> Any:
+        if self._reader is None:
+            with self._lock:
+                if self._reader is None:
+                    self._reader = self._opener()
+        return self._reader
+
+    def __len__(self) -> int:
+        return self.shape[0] if self.shape else 0
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self[tuple(slice(None) for _ in self.shape)]
+        return out if dtype is None else out.astype(dtype)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if not isinstance(key, tuple):
+            key = (key,)
+        if any(k is Ellipsis for k in key):
+            i = next(i for i, k in enumerate(key) if k is Ellipsis)
+            fill = self.ndim - (len(key) - 1)
+            key = key[:i] + (slice(None),) * fill + key[i + 1 :]
+        key = key + (slice(None),) * (self.ndim - len(key))
+        nc = len(self.spec.coord_shape)
+        ckey, fkey = key[:nc], key[nc:]
+        # coordinate axes: each key becomes an index array (ints drop the axis)
+        idx_lists = []
+        keep = []
+        for k, n in zip(ckey, self.spec.coord_shape):
+            if isinstance(k, (int, np.integer)):
+                kk = int(k) + (n if k < 0 else 0)
+                if not 0 <= kk < n:
+                    raise IndexError(f"index {k} out of range for axis of size {n}")
+                idx_lists.append(np.array([kk]))
+                keep.append(False)
+            elif isinstance(k, slice):
+                idx_lists.append(np.arange(n)[k])
+                keep.append(True)
+            else:
+                idx_lists.append(np.arange(n)[np.asarray(k)])
+                keep.append(True)
+        grid = np.stack(np.meshgrid(*idx_lists, indexing="ij"), -1).reshape(-1, nc) if nc else np.zeros((1, 0), int)
+        seqs = self.spec.to_seq(grid) if nc else np.zeros(1, np.int64)
+        # rows to read (uncompressed frames: only these rows are touched)
+        ra = self.spec.row_axis
+        rk = fkey[ra]
+        h = self.spec.frame_shape[ra]
+        if isinstance(rk, slice) and (rk.step in (None, 1)):
+            y0, y1, _ = rk.indices(h)
+            y1 = max(y0, y1)
+            fkey = fkey[:ra] + (slice(None),) + fkey[ra + 1 :]
+        else:
+            y0, y1 = 0, h
+        rdr = self._rdr()
+
+        def one(s: int) -> np.ndarray:
+            raw = rdr.read_rows(int(s), y0, y1) if (y0, y1) != (0, h) else rdr.read_frame(int(s))
+            return np.asarray(self.spec.frame_transform(raw))[fkey]
+
+        seq_list = [int(s) for s in seqs]
+        first = one(seq_list[0])
+        out = np.empty((len(seq_list),) + first.shape, dtype=self.dtype)
+        out[0] = first
+        if len(seq_list) > 1:
+            if self._threads > 1 and len(seq_list) > 2:
+                with ThreadPoolExecutor(self._threads) as ex:
+                    for i, arr in enumerate(ex.map(one, seq_list[1:]), start=1):
+                        out[i] = arr
+            else:
+                for i, s in enumerate(seq_list[1:], start=1):
+                    out[i] = one(s)
+        shape = [len(ix) for ix, k in zip(idx_lists, keep) if k]
+        return out.reshape(tuple(shape) + first.shape)
