@@ -50,14 +50,18 @@ types:
         if: len == 1
         doc: Extended box length (only when len == 1).
       - id: body
-        size: 'len == 1 ? len_ext - 16 : len - 8'
-        if: len != 0
-        doc: The box payload.
+        size: len - 8
+        if: len >= 8
+        doc: The box payload (boxes with a 32-bit length).
         type:
           switch-on: box_type
           cases:
             '"jp2h"': box_list
             '"ihdr"': image_header
+      - id: body_ext
+        size: len_ext - 16
+        if: len == 1
+        doc: The payload of a box with an extended (64-bit) length, unparsed.
       - id: body_to_end
         size-eos: true
         if: len == 0

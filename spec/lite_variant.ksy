@@ -29,7 +29,22 @@ types:
       - id: type
         type: u1
         enum: lv_type
-        doc: Type code of the value.
+        valid:
+          any-of:
+            - lv_type::bool
+            - lv_type::int32
+            - lv_type::uint32
+            - lv_type::int64
+            - lv_type::uint64
+            - lv_type::double
+            - lv_type::void_pointer
+            - lv_type::string
+            - lv_type::byte_array
+            - lv_type::level
+            - lv_type::compress
+        doc: |
+          Type code of the value. 0 (unknown) and 10 (deprecated) are invalid; 7
+          (void pointer) is read as u8 like nd2 does, but writers never emit it.
       - id: name_len
         type: u1
         doc: |

@@ -44,3 +44,15 @@ def test_check_detects_stale_output(tmp_path, monkeypatch):
     f = copy / "fast" / "lite_variant.py"
     f.write_text(f.read_text() + "# hand edit\n")
     assert codegen.main(["--check"]) == 1
+
+
+def test_every_package_is_in_pyproject():
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT / "src").parts)
+             for p in (ROOT / "src").rglob("__init__.py")}
+    found |= {"nd2kit._generated" + ("." + ".".join(p.parent.relative_to(ROOT / "generated").parts)
+                                     if p.parent != ROOT / "generated" else "")
+              for p in (ROOT / "generated").rglob("__init__.py")}
+    assert found <= listed, f"packages missing from pyproject.toml: {sorted(found - listed)}"

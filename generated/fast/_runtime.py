@@ -10,8 +10,9 @@ import numpy as _np
 
 from ...errors import CorruptChunkError
 
-#: Largest inflated size accepted from one zlib stream (guards decompression bombs).
-MAX_INFLATE = 1 << 31
+#: Largest inflated size accepted from one zlib stream (guards decompression bombs);
+#: metadata and mask streams are far smaller (frames use their exact expected size).
+MAX_INFLATE = 1 << 28
 
 
 def _truncated(tname: str, field: str, pos: int, need: int, end: int) -> CorruptChunkError:
@@ -67,6 +68,8 @@ def _inflate(raw: bytes, tname: str, field: str, pos: int, limit: int = MAX_INFL
         out = d.decompress(raw, limit)
     except _zlib.error as e:
         raise CorruptChunkError(f"{tname}.{field}: bad zlib stream ({e})", offset=pos) from None
+    except MemoryError:
+        raise CorruptChunkError(f"{tname}.{field}: not enough memory to inflate", offset=pos) from None
     if d.unconsumed_tail:
         raise CorruptChunkError(f"{tname}.{field}: inflates to more than {limit} bytes", offset=pos)
     return out
@@ -108,8 +111,8 @@ class Node:
         for name in self.__slots__:
             if not name.startswith("_"):
                 setattr(self, name, fields.pop(name, None))
-        for name in dir(type(self)):
-            if name.startswith("_raw_"):
+        for name in self.__slots__:
+            if name.startswith(("_raw_", "_tail_")):
                 setattr(self, name, None)
         if fields:
             raise TypeError(f"{type(self).__name__}: unknown fields {sorted(fields)}")

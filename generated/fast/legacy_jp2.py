@@ -151,13 +151,15 @@ class Box(Node):
     len_ext
         Extended box length (only when len == 1).
     body
-        The box payload.
+        The box payload (boxes with a 32-bit length).
+    body_ext
+        The payload of a box with an extended (64-bit) length, unparsed.
     body_to_end
         The payload of a box that runs to the end of the stream.
     """
 
-    __slots__ = ("len", "box_type", "len_ext", "body", "body_to_end", )
-    FIELDS = ("len", "box_type", "len_ext", "body", "body_to_end", )
+    __slots__ = ("len", "box_type", "len_ext", "body", "body_ext", "body_to_end", "_tail_body", )
+    FIELDS = ("len", "box_type", "len_ext", "body", "body_ext", "body_to_end", )
 
     @classmethod
     def _parse(cls, buf: Any, pos: int, _base: int, _end: int, parent: Any, root: Any) -> tuple["Box", int]:
@@ -169,6 +171,7 @@ class Box(Node):
         self._base = _base
         self._end = _end
         self._cache = {}
+        self._tail_body = None
         if pos + 4 > _end: raise _truncated('box', 'len', pos, 4, _end)
         self.len, = _S_beI.unpack_from(buf, pos)
         pos += 4
@@ -183,19 +186,28 @@ class Box(Node):
             pos += 8
         else:
             self.len_ext = None
-        if (self.len!=0):
-            n = (((self.len_ext-16) if (self.len==1) else (self.len-8)))
+        if (self.len>=8):
+            n = (self.len-8)
             if n < 0 or pos + n > _end: raise _bad_size('box', 'body', pos, n, _end)
             on = (self.box_type)
             if on == ('jp2h'):
-                self.body = BoxList._parse(buf, pos, pos, pos + n, self, root)[0]
+                self.body, k = BoxList._parse(buf, pos, pos, pos + n, self, root)
+                self._tail_body = bytes(buf[k:pos + n])
             elif on == ('ihdr'):
-                self.body = ImageHeader._parse(buf, pos, pos, pos + n, self, root)[0]
+                self.body, k = ImageHeader._parse(buf, pos, pos, pos + n, self, root)
+                self._tail_body = bytes(buf[k:pos + n])
             else:
                 self.body = buf[pos:pos + n]
             pos += n
         else:
             self.body = None
+        if (self.len==1):
+            n = (self.len_ext-16)
+            if n < 0 or pos + n > _end: raise _bad_size('box', 'body_ext', pos, n, _end)
+            self.body_ext = buf[pos:pos + n]
+            pos += n
+        else:
+            self.body_ext = None
         if (self.len==0):
             n = _end - pos
             self.body_to_end = buf[pos:pos + n]
@@ -214,16 +226,24 @@ class Box(Node):
         out.append(data)
         if (self.len==1):
             out.append(_S_beQ.pack(self.len_ext))
-        if (self.len!=0):
+        if (self.len>=8):
             on = (self.box_type)
             if on == ('jp2h'):
                 self.body._parent = self
-                out.append(self.body.to_bytes())
+                data = self.body.to_bytes() + (getattr(self, '_tail_body', None) or b'')
             elif on == ('ihdr'):
                 self.body._parent = self
-                out.append(self.body.to_bytes())
+                data = self.body.to_bytes() + (getattr(self, '_tail_body', None) or b'')
             else:
-                out.append(bytes(self.body))
+                data = bytes(self.body)
+            n = (self.len-8)
+            if len(data) != n: raise ValueError(f'body: {len(data)} bytes but size says {n}')
+            out.append(data)
+        if (self.len==1):
+            data = bytes(self.body_ext)
+            n = (self.len_ext-16)
+            if len(data) != n: raise ValueError(f'body_ext: {len(data)} bytes but size says {n}')
+            out.append(data)
         if (self.len==0):
             data = bytes(self.body_to_end)
             out.append(data)

@@ -28,7 +28,7 @@ from ._runtime import (
 )
 from ...errors import CorruptChunkError
 
-__all__ = ["LiteVariant", "Record", "StringValue", "ByteArray", "Level", "LevelBody", "Compressed", "LvRecord", "decode_tree_items", "decode_tree_record", "encode_tree_record", "T_BOOL", "T_INT32", "T_UINT32", "T_INT64", "T_UINT64", "T_DOUBLE", "T_VOID_POINTER", "T_STRING", "T_BYTE_ARRAY", "T_LEVEL", "T_COMPRESS", ]
+__all__ = ["LiteVariant", "Record", "StringValue", "ByteArray", "Level", "LevelBody", "Compressed", "LvRecord", "decode_tree", "decode_tree_items", "decode_tree_record", "encode_tree_record", "T_BOOL", "T_INT32", "T_UINT32", "T_INT64", "T_UINT64", "T_DOUBLE", "T_VOID_POINTER", "T_STRING", "T_BYTE_ARRAY", "T_LEVEL", "T_COMPRESS", ]
 
 _S_leB = _struct.Struct('<B')
 _S_leBB = _struct.Struct('<BB')
@@ -104,7 +104,8 @@ class Record(Node):
     Fields
     ------
     type
-        Type code of the value.
+        Type code of the value. 0 (unknown) and 10 (deprecated) are invalid; 7 (void
+        pointer) is read as u8 like nd2 does, but writers never emit it.
     name_len
         Number of UTF-16 code units of the name including the terminating NUL. In a
         COMPRESS record this byte is the first of 11 opaque bytes.
@@ -131,6 +132,7 @@ class Record(Node):
         if pos + 2 > _end: raise _truncated('record', 'type', pos, 2, _end)
         self.type, self.name_len = _S_leBB.unpack_from(buf, pos)
         pos += 2
+        if self.type not in ((1), (2), (3), (4), (5), (6), (7), (8), (9), (11), (76),): raise _invalid('record', 'type', pos - 2, self.type, 'one of the allowed values')
         if (self.type!=76):
             n = (self.name_len*2)
             if n < 0 or pos + n > _end: raise _bad_size('record', 'name', pos, n, _end)
@@ -191,33 +193,34 @@ class Record(Node):
             out.append(data)
         on = (self.type)
         if on == (1):
-            out.append(_S_leB.pack(self.value))
+            data = _S_leB.pack(self.value)
         elif on == (2):
-            out.append(_S_lei.pack(self.value))
+            data = _S_lei.pack(self.value)
         elif on == (3):
-            out.append(_S_leI.pack(self.value))
+            data = _S_leI.pack(self.value)
         elif on == (4):
-            out.append(_S_leq.pack(self.value))
+            data = _S_leq.pack(self.value)
         elif on == (5):
-            out.append(_S_leQ.pack(self.value))
+            data = _S_leQ.pack(self.value)
         elif on == (6):
-            out.append(_S_led.pack(self.value))
+            data = _S_led.pack(self.value)
         elif on == (7):
-            out.append(_S_leQ.pack(self.value))
+            data = _S_leQ.pack(self.value)
         elif on == (8):
             self.value._parent = self
-            out.append(self.value.to_bytes())
+            data = self.value.to_bytes() + (getattr(self, '_tail_value', None) or b'')
         elif on == (9):
             self.value._parent = self
-            out.append(self.value.to_bytes())
+            data = self.value.to_bytes() + (getattr(self, '_tail_value', None) or b'')
         elif on == (11):
             self.value._parent = self
-            out.append(self.value.to_bytes())
+            data = self.value.to_bytes() + (getattr(self, '_tail_value', None) or b'')
         elif on == (76):
             self.value._parent = self
-            out.append(self.value.to_bytes())
+            data = self.value.to_bytes() + (getattr(self, '_tail_value', None) or b'')
         else:
             raise ValueError(f'value: no case for {on!r}')
+        out.append(data)
         return None
 
 
@@ -317,7 +320,7 @@ class Level(Node):
         by child name, readers ignore it.
     """
 
-    __slots__ = ("item_count", "length", "body", "offsets", )
+    __slots__ = ("item_count", "length", "body", "offsets", "_tail_body", )
     FIELDS = ("item_count", "length", "body", "offsets", )
 
     @classmethod
@@ -330,12 +333,14 @@ class Level(Node):
         self._base = _base
         self._end = _end
         self._cache = {}
+        self._tail_body = None
         if pos + 12 > _end: raise _truncated('level', 'item_count', pos, 12, _end)
         self.item_count, self.length = _S_leIQ.unpack_from(buf, pos)
         pos += 12
         n = (self.length-(14+parent.name_len*2))
         if n < 0 or pos + n > _end: raise _bad_size('level', 'body', pos, n, _end)
-        self.body = LevelBody._parse(buf, pos, pos, pos + n, self, root)[0]
+        self.body, k = LevelBody._parse(buf, pos, pos, pos + n, self, root)
+        self._tail_body = bytes(buf[k:pos + n])
         pos += n
         cnt = (self.item_count)
         if cnt < 0 or pos + cnt * 8 > _end: raise _bad_size('level', 'offsets', pos, cnt * 8, _end)
@@ -347,7 +352,7 @@ class Level(Node):
     def _build(self, out: list[bytes]) -> None:
         out.append(_S_leIQ.pack(self.item_count, self.length))
         self.body._parent = self
-        data = self.body.to_bytes()
+        data = self.body.to_bytes() + (self._tail_body or b'')
         n = (self.length-(14+self._parent.name_len*2))
         if len(data) != n: raise ValueError(f'body: {len(data)} bytes but size says {n}')
         out.append(data)
@@ -465,6 +470,7 @@ T_COMPRESS = 76
 _TR_NAME_UNIT = 2  # UTF-16LE code units; name_len counts them incl. the NUL
 _TR_LEVEL_HEAD = _struct.Struct('<IQ')  # item_count, length
 _TR_LEVEL_HEAD_SIZE = 12
+_TR_LENGTH_AT = 4  # offset of `length` in the LEVEL header
 _TR_OFFSET = _struct.Struct('<Q')
 _TR_OFFSET_SIZE = 8
 _TR_OFFSETS_DTYPE = _np.dtype('<u8')
@@ -587,11 +593,17 @@ def decode_tree_items(
             q = p + 2 + buf[p + 1] * _TR_NAME_UNIT
         except IndexError:
             raise _tr_err("record header truncated", p) from None
+        if t == T_COMPRESS:
+            # no name: byte 1 is the first of the opaque bytes before the zlib stream
+            start = p + 1 + _TR_COMPRESS_SKIP
+            if start > end:
+                raise _tr_err("compressed record truncated", p)
+            inner = _inflate(bytes(buf[start:end]), "record", "compress", start)
+            if not inner:
+                return {}
+            return decode_tree_items(inner, 0, len(inner), 1, strip, lists)
         if q > end:
-            if t == T_COMPRESS:
-                q = p
-            else:
-                raise _tr_err("record name truncated", p)
+            raise _tr_err("record name truncated", p)
         if q - p > 2 + _TR_NAME_UNIT:
             raw = buf[p + 2 : q - _TR_NAME_UNIT]
             name = _names.get(raw) or _tr_name(raw, p)
@@ -607,10 +619,15 @@ def decode_tree_items(
             body = q + _TR_LEVEL_HEAD_SIZE
             body_end = body + ((length-(14+nl*2)))
             p = body_end + n_items * _TR_OFFSET_SIZE
-            if body_end < body or p > end:
-                raise _tr_err(f"LEVEL length {length} / count {n_items} do not fit", q)
+            if body_end < body or body_end > end:
+                raise _tr_err(f"LEVEL length {length} does not fit", q + _TR_LENGTH_AT)
             val = decode_tree_items(buf, body, body_end, n_items, strip, lists)
+            if p > end:
+                raise _tr_err(f"LEVEL length {length} leaves no room for the offset table of "
+                              f"{n_items} items", q + _TR_LENGTH_AT)
             if len(val) == 1 and "" in val:
+                # nd2 0.12's rule, kept for compatible shapes: a lone value that is
+                # already a list (e.g. a BYTEARRAY item) is taken as the item list
                 value = val[""]
                 if not isinstance(value, list):
                     value = [value]
@@ -672,7 +689,7 @@ def decode_tree_items(
             value = None
             if _tr_looks_like_record(raw_value):
                 try:
-                    value = decode_tree_items(raw_value, 0, len(raw_value), 1, strip, lists)
+                    value = decode_tree(raw_value, 0, len(raw_value), strip, lists)
                 except CorruptChunkError:
                     value = None
             if not value:
@@ -683,25 +700,23 @@ def decode_tree_items(
             if p > end:
                 raise _tr_err("value truncated", q)
             value = _u_void_pointer(buf, q)[0]
-        elif t == 76:  # compress
-            start = p + 1 + _TR_COMPRESS_SKIP
-            if start > end:
-                raise _tr_err("compressed record truncated", p)
-            inner = _inflate(bytes(buf[start:end]), "record", "compress", start)
-            if not inner:
-                return {}
-            return decode_tree_items(inner, 0, len(inner), 1, strip, lists)
         else:
             raise _tr_err(f"unknown record type {t}", p)
         if name or "" not in out:
             out[name] = value
         else:
+            # nd2 0.12's rule: a second unnamed value joins the first one's list
             prev = out[""]
             if isinstance(prev, list):
                 prev.append(value)
             else:
                 out[""] = [prev, value]
     return out
+
+
+def decode_tree(buf: bytes, p: int, end: int, strip: bool, lists: bool) -> dict[str, Any]:
+    """Decode the first record at `p` to ``{name: value}`` (nd2's JSON shape)."""
+    return decode_tree_items(buf, p, end, 1, strip, lists)
 
 
 class LvRecord:
@@ -797,13 +812,16 @@ def decode_tree_record(buf: bytes, p: int, end: int) -> tuple[LvRecord, int]:
         body = q + _TR_LEVEL_HEAD_SIZE
         body_end = body + ((length-(14+nl*2)))
         stop = body_end + n_items * _TR_OFFSET_SIZE
-        if body_end < body or stop > end:
-            raise _tr_err(f"LEVEL length {length} / count {n_items} do not fit", q)
+        if body_end < body or body_end > end:
+            raise _tr_err(f"LEVEL length {length} does not fit", q + _TR_LENGTH_AT)
         children = []
         c = body
         for _ in range(n_items):
             child, c = decode_tree_record(buf, c, body_end)
             children.append(child)
+        if stop > end:
+            raise _tr_err(f"LEVEL length {length} leaves no room for the offset table of "
+                          f"{n_items} items", q + _TR_LENGTH_AT)
         offsets = tuple(_np.frombuffer(buf, _TR_OFFSETS_DTYPE, n_items, body_end).tolist())
         return LvRecord(t, name, children, offsets=offsets, gap=bytes(buf[c:body_end]),
                         name_raw=name_raw, pos=p), stop

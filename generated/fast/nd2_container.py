@@ -324,7 +324,7 @@ class ChunkMapChunk(Node):
         The map entries, the end marker and padding.
     """
 
-    __slots__ = ("header", "name", "body", )
+    __slots__ = ("header", "name", "body", "_tail_body", )
     FIELDS = ("header", "name", "body", )
 
     @classmethod
@@ -337,6 +337,7 @@ class ChunkMapChunk(Node):
         self._base = _base
         self._end = _end
         self._cache = {}
+        self._tail_body = None
         self.header, pos = ChunkHeader._parse(buf, pos, _base, _end, self, root)
         n = (self.header.name_len)
         if n < 0 or pos + n > _end: raise _bad_size('chunk_map_chunk', 'name', pos, n, _end)
@@ -344,7 +345,8 @@ class ChunkMapChunk(Node):
         pos += n
         n = (self.header.data_len)
         if n < 0 or pos + n > _end: raise _bad_size('chunk_map_chunk', 'body', pos, n, _end)
-        self.body = ChunkMap._parse(buf, pos, pos, pos + n, self, root)[0]
+        self.body, k = ChunkMap._parse(buf, pos, pos, pos + n, self, root)
+        self._tail_body = bytes(buf[k:pos + n])
         pos += n
         self._end_pos = pos
         return self, pos
@@ -357,7 +359,7 @@ class ChunkMapChunk(Node):
         if len(data) != n: raise ValueError(f'name: {len(data)} bytes but size says {n}')
         out.append(data)
         self.body._parent = self
-        data = self.body.to_bytes()
+        data = self.body.to_bytes() + (self._tail_body or b'')
         n = (self.header.data_len)
         if len(data) != n: raise ValueError(f'body: {len(data)} bytes but size says {n}')
         out.append(data)
@@ -575,11 +577,7 @@ def parse_chunk_map_table(buf: Any, pos: int = 0, end: int | None = None) -> Chu
     """
     end = len(buf) if end is None else end
     data = _np.frombuffer(buf, dtype=_np.uint8, count=end - pos, offset=pos)
-    e = buf.find(_TB_END, pos, end)
-    if e < 0:
-        raise CorruptChunkError("chunk_map: no end marker", offset=pos)
-    rel_e = e - pos
-    cands = _np.flatnonzero(data[:rel_e] == _TB_TERM)
+    cands = _np.flatnonzero(data == _TB_TERM)
     # A terminator more than _TB_TAIL bytes after the previous one is always real (the
     # sequential parse stops at the first terminator past the previous entry's fields);
     # only the rare ones closer than that ("suspects", a terminator byte inside the
@@ -596,17 +594,24 @@ def parse_chunk_map_table(buf: Any, pos: int = 0, end: int | None = None) -> Chu
                 if cl[i] - cl[j] <= _TB_TAIL:
                     real[i] = False
             cands = cands[real]
-    n = len(cands)
-    starts = _np.empty(n, dtype=_np.int64)
-    if n:
+    starts = _np.empty(len(cands), dtype=_np.int64)
+    if len(cands):
         starts[0] = 0
         starts[1:] = cands[:-1] + 1 + _TB_TAIL
-        if not (bool(_np.all(starts < cands)) and int(cands[-1]) + 1 + _TB_TAIL == rel_e):
-            bad = int(_np.flatnonzero(starts >= cands)[0]) if not _np.all(starts < cands) else n - 1
-            raise CorruptChunkError("chunk_map: entries do not line up with the end marker",
-                                    offset=pos + int(starts[bad]))
-    elif rel_e != 0:
-        raise CorruptChunkError("chunk_map: bytes before the end marker are not entries", offset=pos)
+    # the end marker is the first entry whose whole name is the marker
+    lens = cands - starts + 1
+    marker = _np.frombuffer(_TB_END, dtype=_np.uint8)
+    at = _np.flatnonzero(lens == len(marker))
+    hit = -1
+    if len(at):
+        names = data[starts[at][:, None] + _np.arange(len(marker))]
+        eq = _np.flatnonzero((names == marker).all(axis=1))
+        hit = int(at[eq[0]]) if len(eq) else -1
+    if hit < 0:
+        raise CorruptChunkError("chunk_map: no end marker", offset=pos)
+    e = pos + int(starts[hit])
+    cands, starts = cands[:hit], starts[:hit]
+    n = len(cands)
     idx = (cands + 1)[:, None] + _np.arange(_TB_TAIL)
     fields = data[idx].reshape(-1).view(_TB_DTYPE) if n else _np.zeros(0, _TB_DTYPE)
     tail_at = e + len(_TB_END)

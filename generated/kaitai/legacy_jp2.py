@@ -61,22 +61,26 @@ class LegacyJp2(KaitaiStruct):
                 pass
                 self.len_ext = self._io.read_u8be()
 
-            if self.len != 0:
+            if self.len >= 8:
                 pass
                 _on = self.box_type
                 if _on == u"ihdr":
                     pass
-                    self._raw_body = self._io.read_bytes((self.len_ext - 16 if self.len == 1 else self.len - 8))
+                    self._raw_body = self._io.read_bytes(self.len - 8)
                     _io__raw_body = KaitaiStream(BytesIO(self._raw_body))
                     self.body = LegacyJp2.ImageHeader(_io__raw_body, self, self._root)
                 elif _on == u"jp2h":
                     pass
-                    self._raw_body = self._io.read_bytes((self.len_ext - 16 if self.len == 1 else self.len - 8))
+                    self._raw_body = self._io.read_bytes(self.len - 8)
                     _io__raw_body = KaitaiStream(BytesIO(self._raw_body))
                     self.body = LegacyJp2.BoxList(_io__raw_body, self, self._root)
                 else:
                     pass
-                    self.body = self._io.read_bytes((self.len_ext - 16 if self.len == 1 else self.len - 8))
+                    self.body = self._io.read_bytes(self.len - 8)
+
+            if self.len == 1:
+                pass
+                self.body_ext = self._io.read_bytes(self.len_ext - 16)
 
             if self.len == 0:
                 pass
@@ -88,7 +92,7 @@ class LegacyJp2(KaitaiStruct):
             if self.len == 1:
                 pass
 
-            if self.len != 0:
+            if self.len >= 8:
                 pass
                 _on = self.box_type
                 if _on == u"ihdr":
@@ -99,6 +103,9 @@ class LegacyJp2(KaitaiStruct):
                     self.body._fetch_instances()
                 else:
                     pass
+
+            if self.len == 1:
+                pass
 
             if self.len == 0:
                 pass

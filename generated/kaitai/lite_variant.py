@@ -162,6 +162,8 @@ class LiteVariant(KaitaiStruct):
 
         def _read(self):
             self.type = KaitaiStream.resolve_enum(LiteVariant.LvType, self._io.read_u1())
+            if not  ((self.type == LiteVariant.LvType.bool) or (self.type == LiteVariant.LvType.int32) or (self.type == LiteVariant.LvType.uint32) or (self.type == LiteVariant.LvType.int64) or (self.type == LiteVariant.LvType.uint64) or (self.type == LiteVariant.LvType.double) or (self.type == LiteVariant.LvType.void_pointer) or (self.type == LiteVariant.LvType.string) or (self.type == LiteVariant.LvType.byte_array) or (self.type == LiteVariant.LvType.level) or (self.type == LiteVariant.LvType.compress)) :
+                raise kaitaistruct.ValidationNotAnyOfError(self.type, self._io, u"/types/record/seq/0")
             self.name_len = self._io.read_u1()
             if self.type != LiteVariant.LvType.compress:
                 pass

@@ -136,6 +136,7 @@ def _tagged_tree(spec: Spec, lw: Lowerer, tname: str) -> dict[str, Any]:
                     "length": length.id,
                     "head_fmt": cnt.prim.endian + cnt.prim.code + length.prim.code,  # type: ignore[union-attr]
                     "head_size": cnt.prim.size + length.prim.size,  # type: ignore[union-attr]
+                    "length_at": cnt.prim.size,  # type: ignore[union-attr]
                     "body_size": body_size,
                     "offset_fmt": offs.prim.endian + offs.prim.code,  # type: ignore[union-attr]
                     "offset_size": offs.prim.size,  # type: ignore[union-attr]
@@ -186,6 +187,9 @@ def render_fast(specs: list[Spec]) -> dict[str, str]:
         for tname, t in spec.types.items():
             tc = lw.lower(t)
             raw = [f"_raw_{a.id}" for a in t.seq if a.process]
+            raw += [f"_tail_{a.id}" for a in t.seq
+                    if (a.size is not None or a.size_eos) and not a.process and not a.repeat
+                    and (a.user or any(isinstance(c, str) for c in a.cases.values()))]
             tc.__dict__["raw_slots"] = raw
             types.append(tc)
             fast = t.hints.get("fast")
@@ -196,7 +200,7 @@ def render_fast(specs: list[Spec]) -> dict[str, str]:
             elif fast == "tagged_tree":
                 tr = _tagged_tree(spec, lw, tname)
                 extra_blocks.append(env.get_template("tagged_tree.py.j2").render(tr=tr))
-                extra_all += ["LvRecord", "decode_tree_items", "decode_tree_record",
+                extra_all += ["LvRecord", "decode_tree", "decode_tree_items", "decode_tree_record",
                               "encode_tree_record"]
                 extra_all += [f"T_{c['label'].upper()}" for c in tr["cases"]]
             elif fast is not None:
@@ -243,13 +247,34 @@ def run_ksc(specs: list[Spec], target: str) -> tuple[str, dict[str, dict[str, st
 _CONSTRUCT_DEF = re.compile(r"^(\w+) = Struct\($(.*?)^\)$", re.M | re.S)
 
 
+def _drop_io_structs(src: str) -> str:
+    """Replace struct definitions that use ``_io`` (which the construct target leaves
+    undefined, so the module would not import) by construct's ``Error``."""
+
+    def repl(m: re.Match[str]) -> str:
+        if not re.search(r"\b_io\b", m.group(2)):
+            return m.group(0)
+        return (f"# {m.group(1)}: uses _io (stream size/position), which the construct target\n"
+                f"# cannot express; rendered as Error so that the module imports.\n"
+                f"{m.group(1)} = Error")
+
+    return _CONSTRUCT_DEF.sub(repl, src)
+
+
 def construct_faithful(src: str) -> dict[str, str]:
     """Map every construct struct name to 'faithful' or the reason it is not."""
     defs = {m.group(1): m.group(2) for m in _CONSTRUCT_DEF.finditer(src)}
     status: dict[str, str] = {}
+    for name in re.findall(r"^(\w+) = Error$", src, re.M):
+        defs[name] = ""
+        status[name] = "uses _io (stream size/position): rendered as Error"
     for name, body in defs.items():
         if "Error" in re.findall(r"\b(Error)\b", body):
             status[name] = "uses process: (rendered as Error by the construct target)"
+            continue
+        if re.search(r"\bif this\.", body):
+            status[name] = ("a ?: expression is rendered as a Python conditional, evaluated once "
+                            "at import instead of per value")
             continue
         fields = re.findall(r"^\t'(\w+)' / (.*)$", body, re.M)
         seen: set[str] = set()
@@ -260,6 +285,10 @@ def construct_faithful(src: str) -> dict[str, str]:
                 status[name] = f"field {fname!r} refers to a later field ({', '.join(sorted(refs & later))})"
                 break
             seen.add(fname)
+    for name, body in defs.items():
+        if name not in status and "include=True" in body and "NullTerminated" in body:
+            status[name] = ("partial: parse only (NullTerminated(include=True) appends the "
+                            "terminator again when building)")
     changed = True
     while changed:
         changed = False
@@ -270,8 +299,12 @@ def construct_faithful(src: str) -> dict[str, str]:
                 if ref in status:
                     # reached only through one case of a Switch: usable for other cases
                     via_switch = re.search(rf"'[^']*': LazyBound\(lambda: {ref}\)", body)
-                    status[name] = (f"partial: not for values that reach {ref}" if via_switch
-                                    else f"contains {ref}")
+                    if status[ref].startswith("partial"):
+                        status[name] = f"partial: as {ref} ({status[ref]})"
+                    elif via_switch:
+                        status[name] = f"partial: not for values that reach {ref}"
+                    else:
+                        status[name] = f"contains {ref}"
                     changed = True
                     break
     return {n: status.get(n, "faithful") for n in defs}
@@ -287,6 +320,7 @@ def render_reference(specs: list[Spec]) -> tuple[dict[str, str], dict[str, Any]]
             for fname, src in srcs.items():
                 if target == "construct":
                     src = src.replace("???", "Error")
+                    src = _drop_io_structs(src)
                     manifest["construct"][sid] = construct_faithful(src)
                 files[f"{sub}/{fname}"] = f"{HEADER}\n# Official kaitai-struct-compiler {version}, target {target}.\n{src}"
         files[f"{sub}/__init__.py"] = f'{HEADER}\n"""Reference codecs: official Kaitai compiler, {target} target."""\n'

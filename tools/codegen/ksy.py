@@ -82,6 +82,7 @@ class Attr:
     cond: str | None = None
     process: str | None = None
     valid: Any = None
+    valid_any: list[str] | None = None
     enum: str | None = None
 
     @property
@@ -204,7 +205,10 @@ def _attr(spec_id: str, tname: str, raw: dict[str, Any], endian: str) -> Attr:
         a.process = "zlib"
     if "valid" in raw:
         v = raw["valid"]
-        a.valid = v["eq"] if isinstance(v, dict) else v
+        if isinstance(v, dict) and "any-of" in v:
+            a.valid_any = [str(x) for x in v["any-of"]]
+        else:
+            a.valid = v["eq"] if isinstance(v, dict) else v
     a.enum = raw.get("enum")
     return a
 

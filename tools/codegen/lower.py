@@ -104,6 +104,11 @@ class Lowerer:
                 pl.append(f"{targets} = {sc}.unpack_from(buf, pos)")
                 pl.append(f"pos += {size}")
                 for g in group:
+                    if g.valid_any is not None:
+                        allowed = ", ".join(ex.to_py(v, pscope) for v in g.valid_any)
+                        pl.append(
+                            f"if self.{g.id} not in ({allowed},): raise _invalid({t.name!r}, {g.id!r}, pos - {size}, self.{g.id}, 'one of the allowed values')"
+                        )
                     if g.valid is not None:
                         pl.append(
                             f"if self.{g.id} != {g.valid!r}: raise _invalid({t.name!r}, {g.id!r}, pos - {size}, self.{g.id}, {g.valid!r})"
@@ -259,10 +264,13 @@ class Lowerer:
                 return p, b
             if sized:
                 p = self._size_lines(t, a, ex, pscope) + [
-                    f"self.{a.id} = {cls}._parse(buf, pos, pos, pos + n, self, root)[0]",
+                    f"self.{a.id}, k = {cls}._parse(buf, pos, pos, pos + n, self, root)",
+                    f"self._tail_{a.id} = bytes(buf[k:pos + n])",
                     "pos += n",
                 ]
-                b = [f"self.{a.id}._parent = self", f"data = self.{a.id}.to_bytes()"] + self._build_size_check(a, ex, bscope, pad=False) + ["out.append(data)"]
+                b = [f"self.{a.id}._parent = self",
+                     f"data = self.{a.id}.to_bytes() + (self._tail_{a.id} or b'')"]
+                b += self._build_size_check(a, ex, bscope, pad=False) + ["out.append(data)"]
                 return p, b
             return (
                 [f"self.{a.id}, pos = {cls}._parse(buf, pos, _base, _end, self, root)"],
@@ -324,25 +332,28 @@ class Lowerer:
                 ]
                 if not sized:
                     p.append(f"    pos += {target.size}")
-                b.append(f"    out.append({sc}.pack(self.{a.id}))")
+                b.append(f"    data = {sc}.pack(self.{a.id})")
             else:
                 cls = class_name(target)
                 if sized:
-                    p.append(f"    self.{a.id} = {cls}._parse(buf, pos, pos, pos + n, self, root)[0]")
+                    p.append(f"    self.{a.id}, k = {cls}._parse(buf, pos, pos, pos + n, self, root)")
+                    p.append(f"    self._tail_{a.id} = bytes(buf[k:pos + n])")
                 else:
                     p.append(f"    self.{a.id}, pos = {cls}._parse(buf, pos, _base, _end, self, root)")
                 b.append(f"    self.{a.id}._parent = self")
-                b.append(f"    out.append(self.{a.id}.to_bytes())")
+                b.append(f"    data = self.{a.id}.to_bytes() + (getattr(self, '_tail_{a.id}', None) or b'')")
         p.append("else:")
         b.append("else:")
         if sized:
             p.append(f"    self.{a.id} = buf[pos:pos + n]")
-            b.append(f"    out.append(bytes(self.{a.id}))")
+            b.append(f"    data = bytes(self.{a.id})")
         else:
             p.append(f"    raise _bad_switch({t.name!r}, {a.id!r}, pos, on)")
             b.append(f"    raise ValueError(f'{a.id}: no case for {{on!r}}')")
         if sized:
             p.append("pos += n")
+        b += self._build_size_check(a, ex, bscope, pad=False)
+        b.append("out.append(data)")
         return p, b
 
     def lower_repeat(

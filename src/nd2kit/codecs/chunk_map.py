@@ -34,24 +34,43 @@ class ChunkMap(Mapping[str, ChunkRef]):
     ----------
     offsets : ndarray of uint64
         Chunk header offsets, in map order.
-    sizes : ndarray of int64
-        data_len per entry; -1 where the file stores size == offset (unknown).
+    stored_sizes : ndarray of uint64
+        The size field exactly as stored.
+    sizes : ndarray
+        data_len per entry, -1 where the file stores size == offset (unknown);
+        int64 (an exact object array in the impossible case of sizes >= 2**63).
     end_value : int
         The u64 after the end marker (limnd2 writes the map's own offset).
     """
 
     def __init__(self, raw: bytes, name_start: np.ndarray, name_end: np.ndarray,
-                 offsets: np.ndarray, sizes: np.ndarray, end_value: int, base: int = 0) -> None:
+                 offsets: np.ndarray, stored_sizes: np.ndarray, end_value: int, base: int = 0) -> None:
         self._raw = raw
         self._name_start = name_start
         self._name_end = name_end
         self.offsets = offsets
-        self.sizes = sizes
+        self.stored_sizes = stored_sizes
+        self._sizes: np.ndarray | None = None
         self.end_value = end_value
         self.base = base
         self._names: list[str] | None = None
         self._index: dict[str, int] | None = None
         self._probes = 0
+
+    @property
+    def sizes(self) -> np.ndarray:
+        if self._sizes is None:
+            st, unknown = self.stored_sizes, self.stored_sizes == self.offsets
+            if len(st) and int(st.max()) >= 2**63:
+                self._sizes = np.array([-1 if u else int(v) for v, u in zip(st.tolist(), unknown.tolist())],
+                                       dtype=object)
+            else:
+                self._sizes = np.where(unknown, -1, st.astype(np.int64))
+        return self._sizes
+
+    def _ref(self, i: int) -> ChunkRef:
+        off, st = int(self.offsets[i]), int(self.stored_sizes[i])
+        return ChunkRef(off, -1 if st == off else st)
 
     @property
     def names(self) -> list[str]:
@@ -103,7 +122,7 @@ class ChunkMap(Mapping[str, ChunkRef]):
         i = self._find(name)
         if i < 0:
             raise ChunkNotFoundError(f"no chunk named {name!r} in the chunk map", chunk=name)
-        return ChunkRef(int(self.offsets[i]), int(self.sizes[i]))
+        return self._ref(i)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._idx())
@@ -173,9 +192,8 @@ def parse_chunk_map(body: Any, *, base: int = 0, chunk: str = "ND2 FILEMAP SIGNA
     except Nd2Error as e:
         raise e.at(chunk, base) from None
     offsets = tb.fields["offset"].astype(np.uint64)
-    sizes = tb.fields["size"].astype(np.int64)
-    sizes[tb.fields["size"] == tb.fields["offset"]] = -1
-    return ChunkMap(raw, tb.name_start, tb.name_end, offsets, sizes,
+    stored = tb.fields["size"].astype(np.uint64)
+    return ChunkMap(raw, tb.name_start, tb.name_end, offsets, stored,
                     int(tb.end_fields["offset"][0]), base)
 
 
@@ -185,8 +203,13 @@ def build_chunk_map_body(names: list[str], offsets: Any, sizes: Any, end_value: 
     `sizes` may hold -1 for "unknown", written as size == offset (the real-file quirk).
     """
     offs = np.asarray(offsets, dtype=np.uint64)
-    sz = np.asarray(sizes, dtype=np.int64)
-    stored = np.where(sz < 0, offs, sz.astype(np.uint64))
+    if isinstance(sizes, np.ndarray) and sizes.dtype == np.uint64:
+        stored = sizes
+    elif isinstance(sizes, np.ndarray) and sizes.dtype.kind == "i":
+        stored = np.where(sizes < 0, offs, sizes.astype(np.uint64))
+    else:
+        stored = np.array([int(o) if int(s) < 0 else int(s) for o, s in zip(offs.tolist(), list(sizes))],
+                          dtype=np.uint64)
     fields = np.empty(len(names), dtype=_g._TB_DTYPE)
     fields["offset"] = offs
     fields["size"] = stored

@@ -34,15 +34,17 @@ class Box:
         if self.box_type in _SUPERBOXES or self.children:
             body: Any = _g.BoxList(boxes=[c.to_node() for c in self.children])
             n = 8 + len(body.to_bytes())
-        elif self.box_type == "ihdr":
+        elif self.box_type == "ihdr" and len(self.payload) == _g.ImageHeader.SIZE:
             body = _g.ImageHeader.parse(self.payload)
             n = 8 + _g.ImageHeader.SIZE
         else:
             body = self.payload
             n = 8 + len(body)
         if n < 2**32:
-            return _g.Box(len=n, box_type=self.box_type, len_ext=None, body=body, body_to_end=None)
-        return _g.Box(len=1, box_type=self.box_type, len_ext=n + 8, body=body, body_to_end=None)
+            return _g.Box(len=n, box_type=self.box_type, len_ext=None, body=body, body_ext=None,
+                          body_to_end=None)
+        return _g.Box(len=1, box_type=self.box_type, len_ext=n + 8, body=None, body_ext=body,
+                      body_to_end=None)
 
     def encode(self) -> bytes:
         """Serialize the box (and its children)."""
@@ -63,13 +65,12 @@ class LegacyFile:
         return [pos[o] for t, g, o in self.entries if g == tag and o in pos]
 
 
-def _to_box(b: Any) -> Box:
-    body = b.body if b.len != 0 else b.body_to_end
-    if isinstance(body, _g.BoxList):
-        return Box(b.box_type, b"", [_to_box(c) for c in body.boxes], offset=b._pos)
-    if isinstance(body, _g.ImageHeader):
-        return Box(b.box_type, body.to_bytes(), offset=b._pos)
-    return Box(b.box_type, bytes(body), offset=b._pos)
+def _to_box(b: Any, buf: Any) -> Box:
+    if isinstance(b.body, _g.BoxList):
+        return Box(b.box_type, b"", [_to_box(c, buf) for c in b.body.boxes], offset=b._pos)
+    head = 16 if b.len == 1 else 8
+    # payload as stored (an ihdr body may be longer than the 14 bytes the spec names)
+    return Box(b.box_type, bytes(buf[b._pos + head : b._end_pos]), offset=b._pos)
 
 
 def read_legacy(buf: Any) -> LegacyFile:
@@ -87,9 +88,11 @@ def read_legacy(buf: Any) -> LegacyFile:
         boxes = f.boxes
     except Nd2Error as e:
         raise e.at("<jp2 boxes>") from None
+    except RecursionError:
+        raise CorruptChunkError("JP2 superboxes nested too deeply", chunk="<jp2 boxes>", offset=0) from None
     entries = [(e["box_type"], e["tag"], e["offset"]) for e in
                ({"box_type": x.box_type, "tag": x.tag, "offset": x.offset} for x in bmap.entries)]
-    out = [_to_box(b) for b in boxes.boxes]
+    out = [_to_box(b, buf) for b in boxes.boxes]
     tags = {o: g for _, g, o in entries}
     for b in out:
         b.tag = tags.get(b.offset)

@@ -99,7 +99,7 @@ def decode(
     if not buf:
         return {}
     try:
-        return _g.decode_tree_items(buf, 0, len(buf), 1, strip_prefix, lists_to_indexed_dicts)
+        return _g.decode_tree(buf, 0, len(buf), strip_prefix, lists_to_indexed_dicts)
     except Nd2Error as e:
         raise e.at(chunk, base) from None
     except RecursionError:

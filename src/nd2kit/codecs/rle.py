@@ -17,7 +17,7 @@ from ..errors import CorruptChunkError, Nd2Error
 __all__ = ["decode_rle_mask", "encode_rle_mask"]
 
 #: Largest mask (pixels) decoded from header fields, guarding huge allocations.
-MAX_PIXELS = 1 << 31
+MAX_PIXELS = 1 << 30
 
 
 def decode_rle_mask(payload: Any, *, dtype: Any = np.uint32, chunk: str | None = None,
@@ -42,7 +42,11 @@ def decode_rle_mask(payload: Any, *, dtype: Any = np.uint32, chunk: str | None =
     w, h = s.header.width, s.header.height
     if w * h > MAX_PIXELS:
         raise CorruptChunkError(f"mask of {w}x{h} pixels is too large", chunk=chunk, offset=base + 4)
-    out = np.zeros((h, w), dtype=dtype)
+    try:
+        out = np.zeros((h, w), dtype=dtype)
+    except MemoryError:
+        raise CorruptChunkError(f"not enough memory for a {w}x{h} mask", chunk=chunk,
+                                offset=base + 4) from None
     xs, ls, ys, ids = [], [], [], []
     for obj in s.objects:
         oid = obj.header.object_id
@@ -67,9 +71,16 @@ def decode_rle_mask(payload: Any, *, dtype: Any = np.uint32, chunk: str | None =
         )
     starts = y * w + x
     total = int(n.sum())
+    flat = out.reshape(-1)
+    if total > 2 * out.size + 65536:
+        # overlapping runs: paint run by run (in file order, last wins) so that work and
+        # memory stay proportional to the mask, not to the sum of run lengths
+        for s, k, v in zip(starts.tolist(), n.tolist(), oid.tolist()):
+            flat[s : s + k] = v
+        return out
     csum = np.cumsum(n) - n
     idx = np.repeat(starts - csum, n) + np.arange(total)
-    out.reshape(-1)[idx] = np.repeat(oid, n).astype(dtype)
+    flat[idx] = np.repeat(oid, n).astype(dtype)
     return out
 
 

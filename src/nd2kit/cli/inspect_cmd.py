@@ -1,0 +1,157 @@
+"""``nd2kit inspect FILE [--chunk NAME] [--json] [--bytes N]``.
+
+Exit codes: 0 shown (also for damaged files: the output says where reading
+stopped), 1 ``--chunk`` names no chunk, 2 the file cannot be opened or is not an
+ND2 file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+from ..inspect import ChunkDetail, InspectResult, inspect_chunk, inspect_file
+from . import add_subcommand
+
+__all__ = ["configure", "format_detail", "format_result", "run"]
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="the .nd2 file")
+    p.add_argument(
+        "--chunk",
+        metavar="NAME",
+        help="decode one chunk (e.g. 'ImageAttributesLV!'); for legacy files a box tag or type, "
+        "optionally with '#k' for the k-th one (e.g. 'VIMD#1')",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output (stable keys)")
+    p.add_argument(
+        "--bytes",
+        type=int,
+        default=256,
+        metavar="N",
+        help="bytes shown in hex dumps (default 256; 0 = whole payload)",
+    )
+
+
+def _hx(n: int | None, width: int = 8) -> str:
+    return "-" if n is None else f"0x{n:0{width}X}"
+
+
+def format_result(res: InspectResult) -> str:
+    out: list[str] = []
+    out.append(f"file: {res.path or '<bytes>'} ({res.size} bytes)")
+    if res.format == "modern":
+        ver = f"{res.version[0]}.{res.version[1]}" if res.version else "unknown"
+        out.append(
+            f"format: modern chunk container, version {ver}"
+            + (f" (signature {res.version_string!r})" if res.version_string else "")
+        )
+        if res.map_offset is not None:
+            out.append(f"chunk map: at {_hx(res.map_offset)}, {res.map_entries} entries")
+        w = max([len(r.name) for r in res.chunks] + [4])
+        out.append("")
+        out.append(f"  {'name':<{w}}  {'offset':>10}  {'data size':>10}  {'kind':<12}  note")
+        for r in res.chunks:
+            size = r.data_len if r.data_len is not None else r.size
+            note = r.problem or ("" if r.source == "map" else f"({r.source})")
+            out.append(
+                f"  {r.name:<{w}}  {_hx(r.offset)}  {('-' if size is None else size):>10}  "
+                f"{r.kind:<12}  {note}".rstrip()
+            )
+    elif res.format == "legacy":
+        out.append("format: legacy JPEG 2000 container, version 1.0")
+        if res.map_offset is not None:
+            out.append(f"box map: at {_hx(res.map_offset)}, {res.map_entries} entries")
+        out.append("")
+        out.append(f"  {'type':<6}  {'tag':<6}  {'offset':>10}  {'length':>8}  note")
+        for b in res.boxes:
+            out.append(
+                f"  {b.box_type!r:<6}  {(b.tag or '-'):<6}  {_hx(b.offset)}  "
+                f"{('-' if b.length is None else b.length):>8}  {b.problem or ''}".rstrip()
+            )
+    for p in res.problems:
+        where = f" at {_hx(p.offset)} ({p.offset})" if p.offset is not None else ""
+        out.append(f"problem{where}: {p.message}")
+    if res.format != "unknown" and res.problems:
+        out.append("(reading stopped early; the listing above is what the bytes allowed)")
+    return "\n".join(out)
+
+
+def format_detail(det: ChunkDetail) -> str:
+    out = [
+        f"chunk {det.name!r} at {_hx(det.offset)}: kind {det.kind}, name_len {det.name_len}, "
+        f"data {det.data_len} bytes at {_hx(det.data_offset)}"
+    ]
+    for k, v in det.info.items():
+        out.append(f"  {k}: {v}")
+    if det.records is not None:
+        out.append(f"  {'offset':>10}  {'type':<11}  name = value")
+        for r in det.records:
+            off = _hx(r["offset"]) if r["offset"] is not None else f"+{r['inflated_offset']}z"
+            ind = "  " * r["depth"]
+            name = r["name"] if r["name"] else "''"
+            text = r.get("text") or ""
+            if r.get("items") is not None:
+                text = f"({r['items']} items)"
+            out.append(
+                f"  {off:>10}  {str(r['type'])[:11]:<11}  {ind}{name}"
+                + (f" = {text}" if text else "")
+            )
+    if det.hexdump is not None:
+        for row in det.hexdump:
+            out.append(f"  {_hx(row['offset'])}  {row['hex']:<47}  |{row['ascii']}|")
+        if det.truncated:
+            out.append("  ... (use --bytes N for more)")
+    for p in det.problems:
+        where = f" at {_hx(p.offset)} ({p.offset})" if p.offset is not None else ""
+        out.append(f"problem{where}: {p.message}")
+    return "\n".join(out)
+
+
+def _emit(obj: Any, text: str, as_json: bool, stream: TextIO) -> None:
+    if as_json:
+        json.dump(obj, stream, indent=2, ensure_ascii=False, allow_nan=False)
+        stream.write("\n")
+    else:
+        stream.write(text + "\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        res = inspect_file(args.file)
+    except OSError as e:
+        print(f"nd2kit inspect: cannot open {args.file}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    if res.format == "unknown":
+        _emit(res.to_dict(), format_result(res), args.json, sys.stdout)
+        return 2
+    if not args.chunk:
+        _emit(res.to_dict(), format_result(res), args.json, sys.stdout)
+        return 0
+    det = inspect_chunk(args.file, args.chunk, max_bytes=None if args.bytes <= 0 else args.bytes)
+    if det is None:
+        known = (
+            [r.name for r in res.chunks]
+            if res.format == "modern"
+            else sorted({b.tag or b.box_type for b in res.boxes})
+        )
+        print(
+            f"nd2kit inspect: no chunk named {args.chunk!r} in {args.file}; known: "
+            + ", ".join(known[:40])
+            + (" ..." if len(known) > 40 else ""),
+            file=sys.stderr,
+        )
+        return 1
+    _emit(det.to_dict(), format_detail(det), args.json, sys.stdout)
+    return 0
+
+
+add_subcommand(
+    "inspect",
+    "show the version and chunk table of an .nd2 file, or one chunk decoded",
+    configure,
+    run,
+)

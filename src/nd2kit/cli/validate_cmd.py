@@ -1,0 +1,79 @@
+"""``nd2kit validate FILE... [--json] [--roundtrip] [--quiet]``.
+
+Exit code: the worst over all files — 0 valid (warnings allowed), 1 invalid,
+2 unreadable (cannot open / not an ND2 file).
+
+``--json`` prints ``{"ok": bool, "exit_code": int, "files": [report, ...]}`` where
+each report is :meth:`nd2kit.validate.ValidationReport.to_dict`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..validate import ValidationReport, validate_file
+from . import add_subcommand
+
+__all__ = ["configure", "format_report", "run"]
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", metavar="FILE", help="the .nd2 file(s)")
+    p.add_argument("--json", action="store_true", help="machine-readable output (stable keys)")
+    p.add_argument(
+        "--roundtrip",
+        action="store_true",
+        help="also re-encode every LiteVariant chunk and the chunk map losslessly and report "
+        "the first byte that differs",
+    )
+    p.add_argument(
+        "--quiet", "-q", action="store_true", help="one summary line per file, no findings"
+    )
+
+
+def format_report(rep: ValidationReport, quiet: bool = False) -> str:
+    if not rep.readable:
+        status = "UNREADABLE"
+    else:
+        status = "OK" if rep.ok else "INVALID"
+    ver = f"{rep.version[0]}.{rep.version[1]}" if rep.version else "?"
+    n_err, n_warn = len(rep.errors), len(rep.warnings)
+    lines = [
+        f"{rep.path or '<bytes>'}: {status} ({rep.format}, version {ver}, {rep.size} bytes; "
+        f"{n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)}"
+        f"{', roundtrip checked' if rep.roundtrip else ''})"
+    ]
+    if quiet:
+        return lines[0]
+    for f in rep.findings:
+        where = "-" if f.offset is None else f"0x{f.offset:08X}"
+        lines.append(f"  {f.severity:<7}  {f.chunk or '-'}  @ {where}  [{f.spec}]")
+        lines.append(f"           {f.message}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    reports = [validate_file(f, roundtrip=args.roundtrip) for f in args.files]
+    code = max(r.exit_code for r in reports)
+    if args.json:
+        json.dump(
+            {"ok": code == 0, "exit_code": code, "files": [r.to_dict() for r in reports]},
+            sys.stdout,
+            indent=2,
+            ensure_ascii=False,
+        )
+        sys.stdout.write("\n")
+    else:
+        for r in reports:
+            print(format_report(r, quiet=args.quiet))
+    return code
+
+
+add_subcommand(
+    "validate",
+    "check .nd2 files against the format specs (exit 0 valid, 1 invalid, 2 unreadable)",
+    configure,
+    run,
+)

@@ -1,0 +1,252 @@
+"""Image attributes (``SLxImageAttributes``, format notes §7.1, §2.3–2.5).
+
+Also home of two small helpers shared by the other builders of
+:mod:`nd2kit.model`: :func:`collect_unknown` (the "unknown keys" walker) and
+:func:`byte_array` (normalisation of BYTEARRAY values from both encodings).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..structures import Attributes, CompressionType, PixelDataType
+
+__all__ = [
+    "KNOWN_ATTRIBUTE_KEYS",
+    "byte_array",
+    "collect_unknown",
+    "load_attributes",
+    "numpy_dtype",
+    "pixel_data_type",
+    "unknown_keys",
+]
+
+#: Keys of ``SLxImageAttributes`` that :func:`load_attributes` reads.
+KNOWN_ATTRIBUTE_KEYS = frozenset(
+    {
+        "uiWidth",
+        "uiWidthBytes",
+        "uiHeight",
+        "uiComp",
+        "uiBpcInMemory",
+        "uiBpcSignificant",
+        "uiSequenceCount",
+        "uiTileWidth",
+        "uiTileHeight",
+        "eCompression",
+        "dCompressionParam",
+        "ePixelType",
+    }
+)
+
+_COMPRESSION: dict[int, CompressionType] = {0: "lossless", 1: "lossy"}
+_PIXEL_TYPES: dict[int, PixelDataType] = {0: "signed", 1: "unsigned", 2: "float"}
+
+
+# ---------------------------------------------------------------------------
+# shared helpers
+# ---------------------------------------------------------------------------
+
+#: A schema for :func:`collect_unknown`: key -> ``None`` (the whole value is
+#: understood) or a nested schema; the key ``"*"`` applies to every key of a
+#: mapping (list items, planes, …) that has no explicit entry.
+Schema = Mapping[str, Any]
+
+
+def _walk(raw: Any, schema: Schema | None, path: str) -> Iterator[tuple[str, Any]]:
+    if schema is None or not isinstance(raw, Mapping):
+        return
+    wildcard = schema.get("*", False)
+    for key, value in raw.items():
+        key_s = str(key)
+        if key_s in schema and key_s != "*":
+            sub = schema[key_s]
+        elif wildcard is not False:
+            sub = wildcard
+        else:
+            yield (f"{path}/{key_s}" if path else key_s), value
+            continue
+        yield from _walk(value, sub, f"{path}/{key_s}" if path else key_s)
+
+
+def collect_unknown(raw: Any, schema: Schema | None, path: str = "") -> dict[str, Any]:
+    """Return the entries of a decoded tree that a schema does not cover.
+
+    Parameters
+    ----------
+    raw : Any
+        Decoded chunk (nested dicts).  Non-mappings yield nothing.
+    schema : Mapping or None
+        ``{key: None}`` marks a key (and everything below it) as understood,
+        ``{key: {...}}`` descends, ``{"*": ...}`` applies to any other key.
+        ``None`` means "everything understood".
+    path : str, optional
+        Prefix of the reported paths.
+
+    Returns
+    -------
+    dict
+        ``"a/b/c" -> value`` for every key not covered, in tree order.
+    """
+    return dict(_walk(raw, schema, path))
+
+
+def _b64_or_raw(data: bytes) -> bytes:
+    text = data.strip()
+    if not text:
+        return b""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return data
+
+
+def byte_array(value: Any) -> bytes | None:
+    """Normalise a BYTEARRAY value to raw bytes.
+
+    LiteVariant BYTEARRAYs arrive as a list of ints; the XML variant keeps
+    ``CLxByteArray`` values as the base64 *text* (format notes §4.1), which is
+    decoded here.
+
+    Parameters
+    ----------
+    value : Any
+        ``list[int]``, ``bytes``/``bytearray`` (base64 text) or anything else.
+
+    Returns
+    -------
+    bytes or None
+        None when `value` is not a byte array.
+    """
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _b64_or_raw(bytes(value))
+    if isinstance(value, (list, tuple)):
+        try:
+            return bytes(int(v) & 0xFF for v in value)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+
+
+# ---------------------------------------------------------------------------
+# attributes
+# ---------------------------------------------------------------------------
+
+
+def pixel_data_type(raw_attrs: Mapping[str, Any]) -> PixelDataType:
+    """Sample interpretation of a frame.
+
+    ``ePixelType`` decides when present (0 signed, 1 unsigned, 2 float, format
+    notes §2.3); without it a 32-bit container means float, anything else
+    unsigned (the only rule nd2 0.12 applies, even when ``ePixelType`` says
+    otherwise).
+
+    Parameters
+    ----------
+    raw_attrs : Mapping
+        Decoded ``SLxImageAttributes``.
+
+    Returns
+    -------
+    {"float", "unsigned", "signed"}
+    """
+    code = raw_attrs.get("ePixelType")
+    if code is not None and _int(code, -1) in _PIXEL_TYPES:
+        return _PIXEL_TYPES[_int(code)]
+    return "float" if _int(raw_attrs.get("uiBpcInMemory")) == 32 else "unsigned"
+
+
+def load_attributes(raw_attrs: Mapping[str, Any], n_channels: int) -> Attributes:
+    """Build :class:`~nd2kit.structures.Attributes` from ``SLxImageAttributes``.
+
+    Parameters
+    ----------
+    raw_attrs : Mapping
+        Decoded attributes chunk (root already unwrapped).
+    n_channels : int
+        Number of picture planes (``sPicturePlanes.uiCount`` of the picture
+        metadata, 1 when absent); see :func:`nd2kit.model.metadata.channel_count`.
+
+    Returns
+    -------
+    Attributes
+        Equal to nd2 0.12's value, except that ``pixelDataType`` follows
+        ``ePixelType`` (signed and 32-bit integer samples, format notes §2.3).
+        Missing required keys default to 0 instead of raising.
+    """
+    get = raw_attrs.get
+    bpc = _int(get("uiBpcInMemory"))
+    width = _int(get("uiWidth"))
+    height = _int(get("uiHeight"))
+
+    ecomp = _int(get("eCompression", 2), 2)
+    comp_type = _COMPRESSION.get(ecomp)
+    comp_level = get("dCompressionParam") if comp_type is not None else None
+
+    tile_w, tile_h = _int(get("uiTileWidth", 0)), _int(get("uiTileHeight", 0))
+    # tiles are only reported when smaller than the frame
+    untiled = (tile_w <= 0 or tile_w == width) and (tile_h <= 0 or tile_h == height)
+
+    return Attributes(
+        bitsPerComponentInMemory=bpc,
+        bitsPerComponentSignificant=_int(get("uiBpcSignificant")),
+        componentCount=_int(get("uiComp")),
+        heightPx=height,
+        pixelDataType=pixel_data_type(raw_attrs),
+        sequenceCount=_int(get("uiSequenceCount")),
+        widthBytes=_int(get("uiWidthBytes")),
+        widthPx=width,
+        compressionLevel=comp_level,
+        compressionType=comp_type,
+        tileHeightPx=None if untiled else tile_h,
+        tileWidthPx=None if untiled else tile_w,
+        channelCount=n_channels,
+    )
+
+
+def numpy_dtype(attrs: Attributes) -> np.dtype:
+    """Little-endian numpy dtype of one sample component.
+
+    Parameters
+    ----------
+    attrs : Attributes
+
+    Returns
+    -------
+    numpy.dtype
+        ``<u1``/``<u2``/``<u4``, ``<i1``/``<i2``/``<i4`` or ``<f4``/``<f8``;
+        a void type ``V<n>`` for container sizes numpy has no number type for.
+    """
+    kind = {"float": "f", "signed": "i"}.get(attrs.pixelDataType, "u")
+    size = max(int(attrs.bitsPerComponentInMemory) // 8, 1)
+    try:
+        return np.dtype(f"<{kind}{size}")
+    except TypeError:  # e.g. 24-bit containers: raw bytes per component
+        return np.dtype(f"V{size}")
+
+
+def unknown_keys(raw_attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Entries of ``SLxImageAttributes`` not represented in :class:`Attributes`.
+
+    Parameters
+    ----------
+    raw_attrs : Mapping
+
+    Returns
+    -------
+    dict
+        ``key -> value`` (e.g. ``uiVirtualComponents``).
+    """
+    return collect_unknown(raw_attrs, {k: None for k in KNOWN_ATTRIBUTE_KEYS})
