@@ -422,6 +422,10 @@ def chunk_names() -> st.SearchStrategy[str]:
     ).filter(lambda n: n != MAP_SIGNATURE)
 
 
+#: the map signature's first two u64 words: fields that start spelling the end marker
+_SIG_WORDS = struct.unpack("<QQ", MAP_SIGNATURE.encode()[:16])
+
+
 def u64_fields(max_value: int = U64) -> st.SearchStrategy[int]:
     """u64 values, often made of 0x21 ('!') bytes, which look like name terminators."""
     bang_bytes = st.lists(st.sampled_from([0x00, 0x21, 0x21, 0xFF, 0x20, 0x4E, 0x01]),
@@ -429,7 +433,7 @@ def u64_fields(max_value: int = U64) -> st.SearchStrategy[int]:
     s = st.one_of(
         st.integers(0, max_value),
         st.sampled_from([0, 1, 0x21, 0x2100, 0x21 << 56, 0x2121212121212121, 4096, 0x1000_0000,
-                         2**63 - 1, 2**63, U64]),
+                         2**63 - 1, 2**63, U64, *_SIG_WORDS]),
         bang_bytes,
     )
     return s.map(lambda v: v if v <= max_value else v & max_value)

@@ -32,10 +32,23 @@ C = construct_module(SPEC)
 MAP_SIGNATURE = b"LABORATORY IMAGING ND BOX MAP 00"
 
 
+def three_way_boxes(raw: bytes) -> Any:
+    """A box sequence: fast, kaitai and (where the manifest allows) construct agree;
+    the fast codec writes it back byte for byte."""
+    fast = F.BoxList.parse(raw)
+    ref = plain(fast)
+    assert plain(K.BoxList(KaitaiStream(BytesIO(raw)))) == ref
+    if construct_usable(SPEC, "legacy_jp2__box_list"):
+        assert plain(C.legacy_jp2__box_list.parse(raw)) == ref
+        for b in fast.boxes:  # and box by box (GreedyRange would hide a failing box)
+            assert plain(C.legacy_jp2__box.parse(raw[b._pos:b._end_pos])) == plain(b)
+    assert fast.to_bytes() == raw
+    return fast
+
+
 def three_way_file(buf: bytes) -> dict[str, Any]:
-    """Fast and kaitai agree on trailer, box map and boxes; construct agrees on the
-    trailer and the box map (its box structs are the strict xfail below; its top-level
-    struct refers to a later field and is unfaithful per the manifest)."""
+    """Fast and kaitai agree on trailer, box map and boxes; construct (whose top-level
+    struct uses _io and is rendered as Error) on each of them separately."""
     assert not construct_usable(SPEC, "legacy_jp2")
     fast = F.LegacyJp2.parse(buf)
     kai = K.from_bytes(buf)
@@ -52,11 +65,12 @@ def three_way_file(buf: bytes) -> dict[str, Any]:
     bmap = C.legacy_jp2__box_map.parse(buf[map_at:])
     assert plain(bmap) == ref["box_map"]
     # box map entries have no derived field: construct rebuilds each one
+    assert construct_usable(SPEC, "legacy_jp2__box_map_entry", mode="build")
     for i, e in enumerate(bmap.entries):
         at = map_at + 4 + 16 * i
         assert C.legacy_jp2__box_map_entry.build(e) == buf[at:at + 16]
         assert F.BoxMapEntry(**plain(e)).to_bytes() == buf[at:at + 16]
-    assert fast.boxes.to_bytes() == buf[:map_at]
+    assert plain(three_way_boxes(buf[:map_at])) == ref["boxes"]
     return ref
 
 
@@ -93,25 +107,10 @@ def test_generated_three_parsers_agree(boxes: list[Box]) -> None:
     assert len(ref["boxes"]["boxes"]) == len(boxes)
 
 
-def _ihdr_with_extra_bytes(node: Any) -> bool:
-    """An ihdr box whose body is longer than the 14-byte image header (strict xfail
-    test_box_with_longer_ihdr_body_serializes_its_length below)."""
-    for b in node.boxes:
-        if b.box_type == "ihdr" and b.len != 0:
-            if (b.len_ext - 16 if b.len == 1 else b.len - 8) != F.ImageHeader.SIZE:
-                return True
-        if isinstance(b.body, F.BoxList) and _ihdr_with_extra_bytes(b.body):
-            return True
-    return False
-
-
 @given(jp2_box_list_bytes())
-def test_raw_box_lists_fast_and_kaitai_agree(raw: bytes) -> None:
-    # every length form: plain, extended (len 1 + u64) and 0 ("to the end")
-    fast = F.BoxList.parse(raw)
-    assert plain(K.BoxList(KaitaiStream(BytesIO(raw)))) == plain(fast)
-    if not _ihdr_with_extra_bytes(fast):
-        assert fast.to_bytes() == raw
+def test_raw_box_lists_all_parsers_agree(raw: bytes) -> None:
+    # every length form: plain, extended (len 1 + u64), short (2..7) and 0 ("to the end")
+    three_way_boxes(raw)
 
 
 @given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), st.integers(0, 0xFFFF),
@@ -149,7 +148,7 @@ def test_corpus_legacy16(corpus_dir: Path) -> None:
     assert all(b.payload[:4] == b"\xff\x4f\xff\x51" for b in f.by_tag("LUNK"))
 
 
-# --------------------------------------------------------------------------- known bugs
+# ------------------------------------------------------------- known bugs and regressions
 
 
 def _some_boxes() -> list[Box]:
@@ -159,10 +158,9 @@ def _some_boxes() -> list[Box]:
 
 
 def test_construct_box_structs_only_if_manifest_says_so() -> None:
-    # legacy_jp2__box renders `len == 1 ? len_ext - 16 : len - 8` as a Python conditional
-    # evaluated once at import (always len_ext - 16): a normal box fails with TypeError
-    # and box_list (GreedyRange) silently returns no boxes. The manifest must not call
-    # these structs faithful while they disagree with the fast codec.
+    # regression (construct target): legacy_jp2__box used to render a `?:` size as a
+    # Python conditional evaluated once at import (a normal box failed with TypeError and
+    # box_list, a GreedyRange, silently returned no boxes) while marked faithful
     buf = build_legacy(_some_boxes())
     fast = F.LegacyJp2.parse(buf)
     raw = buf[: len(buf) - fast.trailer.distance]
@@ -176,14 +174,27 @@ def test_construct_box_structs_only_if_manifest_says_so() -> None:
     assert agree or not construct_usable(SPEC, "legacy_jp2__box_list")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "template (fast _build of a sized field with a user type): Box.to_bytes() writes the "
-    "ImageHeader's 14 bytes but keeps the stored len, so an ihdr box whose body is "
-    "longer than 14 bytes is serialized with a len that no longer matches (corrupt "
-    "output, no error; Level._build checks this case and raises). jp2.read_legacy also "
-    "drops those bytes (Box.payload = ImageHeader.to_bytes())"))
-def test_box_with_longer_ihdr_body_serializes_its_length() -> None:
-    body = struct.pack(">IIHBBBB", 4, 6, 1, 15, 7, 0, 0) + b"\x07"  # 15 bytes
-    raw = struct.pack(">I", 8 + len(body)) + b"ihdr" + body
-    assert plain(K.BoxList(KaitaiStream(BytesIO(raw)))) == plain(F.BoxList.parse(raw))
-    assert F.BoxList.parse(raw).to_bytes() == raw
+def _longer_ihdr_file() -> tuple[bytes, bytes]:
+    """A legacy file whose jp2h holds an ihdr box with a 15-byte body."""
+    body = struct.pack(">IIHBBBB", 4, 6, 1, 15, 7, 0, 0) + b"\x07"
+    ihdr = struct.pack(">I", 8 + len(body)) + b"ihdr" + body
+    jp2h = struct.pack(">I", 8 + len(ihdr)) + b"jp2h" + ihdr
+    buf = struct.pack(">I", 12) + b"jP  \r\n\x87\n" + jp2h
+    bmap = (struct.pack(">I", 2) + b"jP  jP  " + struct.pack("<Q", 0)
+            + b"jp2hjp2h" + struct.pack("<Q", 12))
+    return buf + bmap + MAP_SIGNATURE + struct.pack("<Q", len(bmap) + 40), body
+
+
+def test_box_with_longer_ihdr_body_roundtrips() -> None:
+    # regression (template): an ihdr body longer than the 14-byte image header used to
+    # be written back as 14 bytes under the stored len (corrupt output), and
+    # read_legacy dropped the extra bytes
+    buf, body = _longer_ihdr_file()
+    three_way_file(buf)
+    f = read_legacy(buf)
+    assert f.boxes[1].children[0].payload == body
+
+
+def test_build_legacy_with_longer_ihdr_body() -> None:
+    buf, _ = _longer_ihdr_file()
+    assert build_legacy(read_legacy(buf).boxes) == buf

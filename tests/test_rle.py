@@ -235,10 +235,6 @@ def test_corpus_mask_all_decoders_agree(path: Path, name: str) -> None:
     assert np.array_equal(decode_rle_mask(encode_rle_mask(ours)), ours)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "codec API rle.encode_rle_mask: labels that do not fit the u32 object_id (uint64 "
-    "values >= 2**32, negative ints) fail inside the generated packer with struct.error "
-    "instead of a ValueError naming the label"))
 @pytest.mark.parametrize("label,dtype", [(2**32 + 5, np.uint64), (-1, np.int16)])
 def test_encode_rejects_labels_beyond_u32_with_value_error(label: int, dtype: Any) -> None:
     m = np.zeros((2, 3), dtype)

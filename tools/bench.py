@@ -6,7 +6,14 @@ status is 0 whatever the results: targets are checked by reading the file.
 
 Adding a benchmark: write a setup function that returns a :class:`Prepared` (the two
 callables doing the *same* work, a check that their outputs are equal, the input
-size) and decorate it with :func:`case`. Cases run in registration order.
+size) and decorate it with :func:`case`. Cases run in registration order. The second
+callable is nd2 0.12's unless the case names another ``reference`` (e.g. nd2kit's own
+``imread`` for the dask case); :class:`Ref` adds reference timings that are shown but
+not judged; ``group`` registers one case per input (the per-corpus-file metadata
+cases, selectable together with ``--only open_meta``); ``kind="memory"`` cases return a
+:class:`MemoryPrepared` and are judged on peak memory instead of time. Large generated
+inputs come from ``tools.bench_data.sample_file`` (written once into a cache folder
+outside the repository and reused).
 
 Methodology (also written into the report):
 
@@ -28,7 +35,9 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import datetime as _dt
+import functools
 import gc
 import io
 import os
@@ -40,7 +49,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
+
+from tools import bench_data
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "docs" / "benchmarks.md"
@@ -50,13 +61,30 @@ DEFAULT_OUT = ROOT / "docs" / "benchmarks.md"
 
 
 @dataclass
+class Ref:
+    """A reference timing shown next to a case, not judged (e.g. nd2's own dask path).
+
+    Timed `runs` times after the case's rounds (``quick_runs`` with ``--quick``;
+    0 = skipped there). `vs` names another reference of the same case to show the
+    ratio to (e.g. nd2's dask path vs nd2's imread).
+    """
+
+    label: str
+    fn: Callable[[], Any]
+    runs: int = 3
+    quick_runs: int | None = None
+    vs: str | None = None
+
+
+@dataclass
 class Prepared:
     """What a case's setup returns.
 
     Attributes
     ----------
     nd2kit, nd2 : callables without arguments
-        One unit of the same work done by each library; the return value is ignored
+        One unit of the same work done by nd2kit and by the case's reference
+        (nd2 0.12 unless the case says otherwise); the return value is ignored
         (and freed after the clock stops).
     check : callable
         Raises ``AssertionError`` (with a message) when the two outputs differ.
@@ -64,6 +92,14 @@ class Prepared:
         Input bytes processed per call (for MB/s), if meaningful.
     input : str
         One line describing the input (shown in the table).
+    refs : list of Ref
+        Extra reference timings (not judged).
+    notes : list of str
+        Facts shown under the case in the report (generation time, checks done...);
+        `check` may append to it.
+    profile : callable, optional
+        What ``--profile`` runs instead of `nd2kit` (e.g. with a single-threaded
+        scheduler, so that cProfile sees the work); `profile_note` says so.
     """
 
     nd2kit: Callable[[], Any]
@@ -71,43 +107,93 @@ class Prepared:
     check: Callable[[], None]
     nbytes: int | None = None
     input: str = ""
+    refs: list[Ref] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    profile: Callable[[], Any] | None = None
+    profile_note: str = ""
+
+
+@dataclass
+class MemoryPrepared:
+    """What the setup of a ``kind="memory"`` case returns.
+
+    `measure` returns ``{library: {"rss": probe, "tracemalloc": probe}}`` with the
+    dicts of :func:`tools.bench_data.memory_probe`; `nbytes` is the array's size;
+    `profile` (optional) returns a text showing where nd2kit allocates.
+    """
+
+    measure: Callable[[], dict[str, dict[str, dict[str, Any]]]]
+    check: Callable[[], None]
+    nbytes: int
+    input: str = ""
+    notes: list[str] = field(default_factory=list)
+    profile: Callable[[], str] | None = None
 
 
 @dataclass
 class Case:
     """A registered benchmark.
 
-    ``target`` applies to the time ratio nd2kit / nd2 (ratio of medians);
-    ``direction`` ``"<="`` means the ratio must be at most the target (nd2kit
-    faster), ``">="`` at least.
+    ``target`` applies to the ratio nd2kit / reference (time ratio of medians, or
+    for memory cases peak memory / array bytes); ``direction`` ``"<="`` means the
+    ratio must be at most the target, ``">="`` at least. ``max_ms`` adds an absolute
+    bound on nd2kit's median time. ``reference`` names what the second callable is
+    (nd2 0.12 by default). Cases of one ``group`` share their description. ``rounds``
+    / ``quick_rounds`` (min, max), ``budget_s`` and ``warmup`` override the run-wide
+    settings for costly calls.
     """
 
     name: str
     title: str
     measures: str
-    setup: Callable[[], Prepared]
+    setup: Callable[[], Any]
     target: float
     direction: str = "<="
+    reference: str = "nd2 0.12"
+    quantity: str = "time ratio"
+    max_ms: float | None = None
+    kind: str = "time"
+    group: str = ""
+    rounds: tuple[int, int] | None = None
+    quick_rounds: tuple[int, int] | None = None
+    budget_s: float | None = None
+    warmup: int | None = None
 
     def target_text(self) -> str:
-        return f"time ratio {self.direction} {self.target:g}"
+        text = f"{self.quantity} {self.direction} {self.target:g}"
+        if self.max_ms is not None:
+            text += f" and nd2kit median <= {self.max_ms:g} ms"
+        return text
 
-    def passes(self, ratio: float) -> bool:
-        return ratio <= self.target if self.direction == "<=" else ratio >= self.target
+    def passes(self, ratio: float, kit_ms: float | None = None) -> bool:
+        ok = ratio <= self.target if self.direction == "<=" else ratio >= self.target
+        if self.max_ms is not None:
+            ok = ok and kit_ms is not None and kit_ms <= self.max_ms
+        return ok
 
 
 CASES: dict[str, Case] = {}
 
 
-def case(name: str, *, title: str, measures: str, target: float, direction: str = "<="):
-    """Decorator registering a setup function as benchmark `name`."""
-    if direction not in ("<=", ">="):
+def register(c: Case) -> Case:
+    """Add a case to the registry (cases run in registration order)."""
+    if c.direction not in ("<=", ">="):
         raise ValueError("direction must be '<=' or '>='")
+    if c.kind not in ("time", "memory"):
+        raise ValueError("kind must be 'time' or 'memory'")
+    if c.name in CASES:
+        raise ValueError(f"duplicate benchmark {c.name!r}")
+    CASES[c.name] = c
+    return c
 
-    def deco(setup: Callable[[], Prepared]) -> Callable[[], Prepared]:
-        if name in CASES:
-            raise ValueError(f"duplicate benchmark {name!r}")
-        CASES[name] = Case(name, title, " ".join(measures.split()), setup, target, direction)
+
+def case(name: str, *, title: str, measures: str, target: float, direction: str = "<=",
+         **options: Any):
+    """Decorator registering a setup function as benchmark `name` (options: see Case)."""
+
+    def deco(setup: Callable[[], Any]) -> Callable[[], Any]:
+        register(Case(name, title, " ".join(measures.split()), setup, target, direction,
+                      **options))
         return setup
 
     return deco
@@ -270,6 +356,337 @@ def _chunk_map_100k() -> Prepared:
     return Prepared(run_nd2kit, run_nd2, check, None, text)
 
 
+# ----------------------------------------------------------------------------- reader cases
+
+
+def _plain(v: Any) -> Any:
+    """Dataclasses (``dataclasses.asdict``) and NamedTuples (``_asdict``) as plain dicts."""
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return _plain(dataclasses.asdict(v))
+    if isinstance(v, tuple) and hasattr(v, "_asdict"):
+        return {k: _plain(x) for k, x in v._asdict().items()}
+    if isinstance(v, Mapping):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if isinstance(v, tuple):
+        return tuple(_plain(x) for x in v)
+    return v
+
+
+def _base_chain(a: Any) -> list[Any]:
+    out = []
+    while a is not None:
+        out.append(a)
+        a = getattr(a, "base", None) if hasattr(a, "base") else getattr(a, "obj", None)
+    return out
+
+
+def _sizes_text(sizes: Mapping[str, int]) -> str:
+    return " ".join(f"{k}{v}" for k, v in sizes.items())
+
+
+_META_PARTS = ("metadata", "attributes", "experiment", "text_info", "sizes")
+
+_OPEN_META_MEASURES = """Opening one real corpus file and reading all of its metadata, as in
+codspeed's benchmark set: `with ND2File(p) as f: f.metadata; f.attributes; f.experiment;
+f.text_info; f.sizes` with `nd2kit.ND2File` vs `nd2.ND2File` (local path, memory-mapped by
+both; the file stays in the page cache). One row per file of `/work/shared/corpus/real`.
+Before timing, the five values are compared: `dict(sizes)` (keys, order and sizes) and
+`dataclasses.asdict` of the structures (`_asdict` for NamedTuples, the dicts as they are)
+must be equal and of the same class names, else the case is INVALID."""
+
+
+def _open_meta_setup(path: Path) -> Prepared:
+    import nd2
+
+    import nd2kit
+
+    p = str(path)
+
+    def load(mod: Any) -> tuple[Any, ...]:
+        with mod.ND2File(p) as f:
+            return f.metadata, f.attributes, f.experiment, f.text_info, f.sizes
+
+    def check() -> None:
+        ours, theirs = load(nd2kit), load(nd2)
+        for part, a, b in zip(_META_PARTS, ours, theirs):
+            ta, tb = type(a).__name__, type(b).__name__
+            if part == "sizes":
+                a, b, ta, tb = dict(a), dict(b), "dict", "dict"
+                assert list(a) == list(b), f"sizes: axis order {list(a)} vs {list(b)}"
+            assert ta == tb, f"{part}: class {ta} vs {tb}"
+            pa, pb = _plain(a), _plain(b)
+            assert pa == pb, f"{part}: {_first_difference(pa, pb)}"
+
+    with nd2kit.ND2File(p) as f:
+        sizes = dict(f.sizes)
+    text = f"`{path.name.rsplit('__', 1)[-1]}`, {path.stat().st_size:,} bytes, {_sizes_text(sizes)}"
+    return Prepared(lambda: load(nd2kit), lambda: load(nd2), check, None, text)
+
+
+def _missing_corpus() -> Prepared:
+    raise RuntimeError(f"no .nd2 files under {bench_data.CORPUS_REAL}")
+
+
+def _register_open_meta() -> None:
+    files = bench_data.corpus_files()
+    measures = " ".join(_OPEN_META_MEASURES.split())
+    opts: dict[str, Any] = dict(target=0.5, group="open_meta", budget_s=4.0, rounds=(25, 400))
+    if not files:
+        register(Case("open_meta", "Open + all metadata, real corpus", measures,
+                      _missing_corpus, **opts))
+    for short, path in files:
+        register(Case(f"open_meta:{short}", f"Open + all metadata, {short}", measures,
+                      functools.partial(_open_meta_setup, path), **opts))
+
+
+_register_open_meta()
+
+
+def _pattern_check(arr: Any, frames: list[int], params: dict[str, Any], what: str) -> None:
+    """Frames of `arr` (T, [C,] Y, X) equal ``samples.sample_frames``'s pattern."""
+    import numpy as np
+
+    for n in frames:
+        want = bench_data.sample_pattern_frame(n, params["height"], params["width"],
+                                               params["channels"], params["dtype"])
+        got = np.asarray(arr[n]).reshape(want.shape)
+        assert np.array_equal(got, want), f"{what}: frame {n} differs from the written pattern"
+
+
+def _sample_shape_text(params: dict[str, Any]) -> str:
+    dims = [params["t"], *([params["channels"]] if params["channels"] > 1 else []),
+            params["height"], params["width"]]
+    return "×".join(map(str, dims)) + f" {params['dtype']}"
+
+
+_MEM_NOTE = ("`samples.sample_file_bytes` builds the whole file in memory (the int64 test "
+             "pattern of all frames, the frames, the chunk list and the joined file), so "
+             "writing it needs several times the file size of RAM; it runs in a subprocess "
+             "whose peak RSS is given here")
+
+
+@case(
+    "imread_1gb",
+    title="imread of a ~1 GB 2-channel uint16 file",
+    measures="""`nd2kit.imread(p)` vs `nd2.imread(p)` on a generated file of 60 frames of
+    2048×2048 pixels with 2 interleaved uint16 channels (T60 C2 Y2048 X2048, 1.007 GB of
+    pixels; `nd2kit.samples.write_sample_file`, written once into the cache folder and
+    reused, see below). Both open the file (memory map), read every frame and return a
+    new C-contiguous (60, 2, 2048, 2048) array; the file is in the page cache. Before
+    timing, the two arrays are compared in full, and frames 0, 30 and 59 against the
+    pattern the generator wrote.""",
+    target=1.0,
+    rounds=(10, 40), quick_rounds=(3, 5), budget_s=8.0, warmup=1,
+)
+def _imread_1gb() -> Prepared:
+    import nd2
+    import numpy as np
+
+    import nd2kit
+
+    sf = bench_data.sample_file(**bench_data.BIG_SAMPLE)
+    p, params = str(sf.path), sf.params
+    notes = [f"Generation: {sf.describe_generation()}. {_MEM_NOTE}."]
+
+    def check() -> None:
+        a = nd2kit.imread(p)
+        _pattern_check(a, [0, params["t"] // 2, params["t"] - 1], params, "nd2kit")
+        b = nd2.imread(p)
+        assert a.shape == b.shape and a.dtype == b.dtype, (
+            f"shape/dtype {a.shape} {a.dtype} vs {b.shape} {b.dtype}")
+        assert a.flags.c_contiguous, "nd2kit's array is not C-contiguous"
+        assert np.array_equal(a, b), "arrays differ"
+        notes.append(f"Checked: both arrays {a.shape} {a.dtype}, equal in full "
+                     f"({a.nbytes:,} bytes).")
+
+    nbytes = int(np.prod([params[k] for k in ("t", "channels", "height", "width")])) * 2
+    text = f"{_sample_shape_text(params)}, file {sf.size:,} bytes"
+    return Prepared(lambda: nd2kit.imread(p), lambda: nd2.imread(p), check, nbytes, text,
+                    notes=notes)
+
+
+@case(
+    "imread_zero_copy",
+    title="imread(copy=False): O(1) zero-copy view",
+    measures="""`nd2kit.imread(p, copy=False)` on the ~1 GB file of `imread_1gb` vs the
+    same call on a small file with the same layout (3 frames of 64×64, 2 channels,
+    uint16): the reference column is nd2kit itself, so the ratio shows whether the call
+    depends on the file's size (nd2 has no zero-copy mode). The call opens the file,
+    reads the metadata and returns a read-only strided view of the memory map; no pixel
+    is touched. Before timing, for both files: the result is read-only
+    (`flags.writeable` False, writing raises), does not own its data and has the
+    memory map in its `.base` chain, and frames 0, middle and last equal
+    `nd2.ND2File.read_frame` and the written pattern. A reference timing on the
+    50 000-frame file of `dask_50k` shows what the call does grow with: the number of
+    frames (chunk map and frame headers are parsed at open).""",
+    target=1.5, reference="nd2kit, small file", quantity="time ratio 1 GB / small file",
+    max_ms=1.0, budget_s=3.0, rounds=(25, 300),
+)
+def _imread_zero_copy() -> Prepared:
+    import mmap
+
+    import nd2
+    import numpy as np
+
+    import nd2kit
+
+    big = bench_data.sample_file(**bench_data.BIG_SAMPLE)
+    small = bench_data.sample_file(**bench_data.SMALL_SAMPLE)
+    many = bench_data.sample_file(**bench_data.MANY_FRAMES_SAMPLE)
+    pb, ps, pm = str(big.path), str(small.path), str(many.path)
+    notes: list[str] = []
+
+    def check() -> None:
+        for sf in (big, small):
+            p, t = str(sf.path), sf.params["t"]
+            v = nd2kit.imread(p, copy=False)
+            assert not v.flags.writeable, f"{sf.path.name}: view is writeable"
+            assert not v.flags.owndata, f"{sf.path.name}: result owns its data (a copy)"
+            assert any(isinstance(x, mmap.mmap) for x in _base_chain(v)), (
+                f"{sf.path.name}: the memory map is not in the .base chain")
+            try:
+                v[(0,) * v.ndim] = 1
+            except ValueError:
+                pass
+            else:
+                raise AssertionError(f"{sf.path.name}: writing into the view succeeded")
+            frames = sorted({0, t // 2, t - 1})
+            with nd2.ND2File(p) as f:
+                assert tuple(f.shape) == v.shape, f"shape {v.shape} vs nd2 {f.shape}"
+                for i in frames:
+                    assert np.array_equal(v[i], f.read_frame(i)), f"frame {i} differs from nd2"
+            _pattern_check(v, frames, sf.params, sf.path.name)
+            notes.append(f"Checked on {_sample_shape_text(sf.params)}: read-only view "
+                         f"{v.shape} {v.dtype}, strides {v.strides}, backed by the memory "
+                         f"map; frames {frames} equal nd2's and the pattern.")
+
+    refs = [Ref("`nd2kit.imread(p, copy=False)`, 50 000 frames of 32×32 (`dask_50k`'s file)",
+                lambda: nd2kit.imread(pm, copy=False), runs=10, quick_runs=3)]
+    text = (f"{_sample_shape_text(big.params)} ({big.size:,} bytes) vs "
+            f"{_sample_shape_text(small.params)} ({small.size:,} bytes)")
+    return Prepared(lambda: nd2kit.imread(pb, copy=False), lambda: nd2kit.imread(ps, copy=False),
+                    check, None, text, refs=refs, notes=notes)
+
+
+@case(
+    "dask_50k",
+    title="imread(dask=True).compute(), 50 000 frames",
+    measures="""`nd2kit.imread(p, dask=True).compute()` vs nd2kit's own `nd2kit.imread(p)`
+    on a generated file of 50 000 frames of 32×32 uint16, one channel (T50000 Y32 X32,
+    102 MB of pixels; each frame chunk is padded to 8 KiB as NIS writes them, hence the
+    file size). The dask graph is built inside the timed call; dask's default (threaded)
+    scheduler. Reference timings (not judged): `nd2.imread(p)`, and nd2's own dask path
+    `nd2.imread(p, dask=True).compute()` (one frame per chunk, run once; skipped with
+    `--quick`). Before timing, the three arrays (nd2kit dask, nd2kit imread, nd2 imread)
+    are compared in full, and frames 0, 25 000 and 49 999 against the written pattern.""",
+    target=2.0, reference="nd2kit imread(p)", quantity="time ratio dask / imread",
+    rounds=(5, 8), quick_rounds=(2, 3), budget_s=10.0, warmup=1,
+)
+def _dask_50k() -> Prepared:
+    import nd2
+    import numpy as np
+
+    import nd2kit
+
+    sf = bench_data.sample_file(**bench_data.MANY_FRAMES_SAMPLE)
+    p, params = str(sf.path), sf.params
+    gen = f"Generation: {sf.describe_generation()}"
+    if sf.gen_seconds > 60:
+        gen += " — **more than 60 s**"
+    notes = [gen + "."]
+
+    def run_kit() -> Any:
+        return nd2kit.imread(p, dask=True).compute()
+
+    def check() -> None:
+        d = nd2kit.imread(p, dask=True)
+        x = d.compute()
+        y = nd2kit.imread(p)
+        z = nd2.imread(p)
+        _pattern_check(x, [0, params["t"] // 2, params["t"] - 1], params, "nd2kit dask")
+        assert x.shape == y.shape == z.shape, f"shapes {x.shape} {y.shape} {z.shape}"
+        assert np.array_equal(x, y), "nd2kit dask differs from nd2kit imread"
+        assert np.array_equal(y, z), "nd2kit imread differs from nd2 imread"
+        nd = nd2.imread(p, dask=True)
+        notes.append(f"Checked: three arrays {x.shape} {x.dtype} equal. nd2kit's dask array "
+                     f"has chunks of {d.chunksize} ({d.npartitions:,} chunks); nd2's "
+                     f"{nd.chunksize} ({nd.npartitions:,} chunks).")
+
+    def run_profiled() -> Any:
+        import dask
+
+        with dask.config.set(scheduler="synchronous"):
+            return run_kit()
+
+    refs = [Ref("`nd2.imread(p)`", lambda: nd2.imread(p), runs=3, quick_runs=1),
+            Ref("`nd2.imread(p, dask=True).compute()`",
+                lambda: nd2.imread(p, dask=True).compute(), runs=1, quick_runs=0,
+                vs="`nd2.imread(p)`")]
+    text = f"{_sample_shape_text(params)}, file {sf.size:,} bytes"
+    return Prepared(run_kit, lambda: nd2kit.imread(p), check,
+                    params["t"] * params["height"] * params["width"] * 2, text, refs=refs,
+                    notes=notes, profile=run_profiled,
+                    profile_note="dask's synchronous scheduler, so that the work runs in "
+                                 "the profiled thread")
+
+
+@case(
+    "asarray_memory_1gb",
+    title="asarray peak memory, ~1 GB file",
+    measures="""Peak memory of `ND2File(p).asarray()` on the ~1 GB file of `imread_1gb`,
+    relative to the returned array's bytes. Each library runs in a fresh interpreter
+    (`tools/bench_data.py`, `memory_probe`): the file is opened and its metadata read
+    first, then `asarray()` is called once. Two probes per library: (1) `tracemalloc`
+    peak during the call — every allocation made through Python's and numpy's
+    allocators (numpy reports its data buffers to tracemalloc); (2) RSS: peak RSS
+    (`ru_maxrss`/`VmHWM`) minus RSS before the call; this includes the file's pages
+    mapped into the process by the memory map (`RssFile`, page cache shared with the
+    kernel, about the file's size for both libraries), so the anonymous peak is
+    estimated as peak RSS growth minus mapped-file growth. The judged value for nd2kit
+    is the larger of (1) and the anonymous estimate, divided by the array's bytes.""",
+    target=1.1, kind="memory", quantity="peak memory / array bytes",
+)
+def _asarray_memory() -> MemoryPrepared:
+    import nd2
+
+    import nd2kit
+
+    sf = bench_data.sample_file(**bench_data.BIG_SAMPLE)
+    p = str(sf.path)
+    with nd2kit.ND2File(p) as f:
+        nbytes, shape, dtype = f.nbytes, f.shape, f.dtype
+
+    def check() -> None:
+        with nd2.ND2File(p) as g:
+            assert tuple(g.shape) == shape and g.dtype == dtype, (
+                f"nd2: {g.shape} {g.dtype}, nd2kit: {shape} {dtype}")
+
+    def measure() -> dict[str, dict[str, dict[str, Any]]]:
+        return {lib: {mode: bench_data.memory_probe(lib, sf.path, mode)
+                      for mode in ("tracemalloc", "rss")} for lib in ("nd2kit", "nd2")}
+
+    def profile() -> str:
+        import tracemalloc
+
+        with nd2kit.ND2File(p) as f:
+            f.shape  # noqa: B018
+            tracemalloc.start(10)
+            a = f.asarray()
+            snap = tracemalloc.take_snapshot()
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            del a
+        lines = [f"tracemalloc peak {peak:,} bytes; largest live allocations by line:"]
+        for st in snap.statistics("lineno")[:10]:
+            lines.append(f"  {st.size:>15,} B  {st.count:>6} blocks  {st.traceback}")
+        return "\n".join(lines)
+
+    text = f"{_sample_shape_text(sf.params)}, array {nbytes:,} bytes"
+    return MemoryPrepared(measure, check, nbytes, text, profile=profile)
+
+
 # ----------------------------------------------------------------------------- timing
 
 
@@ -278,15 +695,25 @@ class Result:
     case: Case
     status: str  # "PASS", "FAIL", "INVALID", "ERROR"
     message: str = ""
-    prepared: Prepared | None = None
+    prepared: Any = None  # Prepared or MemoryPrepared
     kit_ns: list[int] = field(default_factory=list)
     nd2_ns: list[int] = field(default_factory=list)
     warmup: int = 0
     seconds: float = 0.0
+    #: reference timings: (ref, times in ns; empty when skipped)
+    refs: list[tuple[Ref, list[int]]] = field(default_factory=list)
+    #: memory cases: per library, the probes' numbers (bytes)
+    mem: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: memory cases: the judged value (peak / array bytes)
+    measured: float | None = None
 
     @property
     def timed(self) -> bool:
         return bool(self.kit_ns)
+
+    @property
+    def has_value(self) -> bool:
+        return self.timed or self.measured is not None
 
     def median(self, which: str) -> float:
         return statistics.median(self.kit_ns if which == "kit" else self.nd2_ns)
@@ -296,6 +723,8 @@ class Result:
 
     @property
     def ratio(self) -> float:
+        if self.measured is not None:
+            return self.measured
         return self.median("kit") / self.median("nd2")
 
     @property
@@ -318,10 +747,27 @@ class Settings:
     max_reps: int
     reps: int | None = None  # fixed number of rounds, overrides the budget
     keep_gc: bool = False  # leave the garbage collector on while timing
+    quick: bool = False
+
+    def for_case(self, c: Case) -> tuple[int, float, int, int]:
+        """(warm-up calls, budget s, min rounds, max rounds) for case `c`."""
+        budget = self.budget_s if c.budget_s is None else c.budget_s
+        warmup = self.warmup if c.warmup is None else c.warmup
+        lo, hi = self.min_reps, self.max_reps
+        if self.quick:
+            budget = min(budget, self.budget_s)
+            warmup = min(warmup, self.warmup)
+            if c.quick_rounds:
+                lo, hi = c.quick_rounds
+            elif c.rounds:
+                lo, hi = min(c.rounds[0], lo), min(c.rounds[1], hi)
+        elif c.rounds:
+            lo, hi = c.rounds
+        return warmup, budget, lo, hi
 
 
 FULL = Settings(warmup=3, budget_s=14.0, min_reps=25, max_reps=250)
-QUICK = Settings(warmup=1, budget_s=2.0, min_reps=5, max_reps=25)
+QUICK = Settings(warmup=1, budget_s=2.0, min_reps=5, max_reps=25, quick=True)
 
 
 def _time_once(fn: Callable[[], Any]) -> int:
@@ -332,31 +778,42 @@ def _time_once(fn: Callable[[], Any]) -> int:
     return t1 - t0
 
 
-def run_case(c: Case, s: Settings, log: Callable[[str], None]) -> Result:
-    t_start = time.perf_counter()
+def _prepare(c: Case) -> tuple[Any, Result | None]:
     try:
         prep = c.setup()
     except Exception as e:  # noqa: BLE001 - report and go on with the other cases
-        return Result(c, "ERROR", f"setup failed: {type(e).__name__}: {e}")
+        return None, Result(c, "ERROR", f"setup failed: {type(e).__name__}: {e}")
     try:
         prep.check()
     except AssertionError as e:
-        return Result(c, "INVALID", f"outputs differ: {e}", prep)
+        return prep, Result(c, "INVALID", f"outputs differ: {e}", prep)
     except Exception as e:  # noqa: BLE001
-        return Result(c, "ERROR", f"check raised {type(e).__name__}: {e}", prep)
+        return prep, Result(c, "ERROR", f"check raised {type(e).__name__}: {e}", prep)
+    return prep, None
 
-    res = Result(c, "FAIL", prepared=prep, warmup=s.warmup)
+
+def run_case(c: Case, s: Settings, log: Callable[[str], None]) -> Result:
+    if c.kind == "memory":
+        return run_memory_case(c, s, log)
+    t_start = time.perf_counter()
+    prep, failed = _prepare(c)
+    if failed is not None:
+        failed.seconds = time.perf_counter() - t_start
+        return failed
+
+    warmup, budget, lo, hi = s.for_case(c)
+    res = Result(c, "FAIL", prepared=prep, warmup=warmup)
     gc_was = gc.isenabled()
     gc.collect()
     if not s.keep_gc:
         gc.disable()
     try:
         est = []
-        for _ in range(max(1, s.warmup)):
+        for _ in range(max(1, warmup)):
             est.append(_time_once(prep.nd2kit) + _time_once(prep.nd2))
             gc.collect()
         per_round = min(est) / 1e9
-        reps = s.reps or max(s.min_reps, min(s.max_reps, int(s.budget_s / max(per_round, 1e-9))))
+        reps = s.reps or max(lo, min(hi, int(budget / max(per_round, 1e-9))))
         log(f"  {c.name}: {reps} rounds (~{per_round * 1e3:.1f} ms per round)")
         for i in range(reps):
             if i % 2 == 0:
@@ -370,32 +827,92 @@ def run_case(c: Case, s: Settings, log: Callable[[str], None]) -> Result:
         res.status, res.message = "ERROR", f"timing raised {type(e).__name__}: {e}"
         res.kit_ns.clear()
         res.nd2_ns.clear()
+    try:
+        for ref in prep.refs:
+            n = ref.runs if not s.quick or ref.quick_runs is None else ref.quick_runs
+            if n:
+                log(f"  {c.name}: reference {ref.label}, {n} run(s)")
+            times = []
+            for _ in range(n):
+                times.append(_time_once(ref.fn))
+                gc.collect()
+            res.refs.append((ref, times))
+    except Exception as e:  # noqa: BLE001 - a reference is not judged; note it
+        prep.notes.append(f"A reference timing raised {type(e).__name__}: {e}")
     finally:
         if gc_was:
             gc.enable()
     if res.timed:
-        res.status = "PASS" if c.passes(res.ratio) else "FAIL"
+        res.status = "PASS" if c.passes(res.ratio, res.median("kit") / 1e6) else "FAIL"
     res.seconds = time.perf_counter() - t_start
     return res
 
 
-def profile_nd2kit(res: Result, top: int = 15, calls: int = 5) -> str:
-    """cProfile of the nd2kit side of a case (top entries by own time)."""
+def _mem_summary(probes: dict[str, dict[str, Any]]) -> dict[str, float]:
+    tm, rss = probes["tracemalloc"], probes["rss"]
+    anon = rss["peak_growth"] - rss["file_growth"]
+    return {"nbytes": rss["nbytes"], "tracemalloc": tm["peak"], "rss_peak": rss["peak_growth"],
+            "rss_file": rss["file_growth"], "anon_est": anon,
+            "judged": max(tm["peak"], anon)}
+
+
+def run_memory_case(c: Case, s: Settings, log: Callable[[str], None]) -> Result:
+    t_start = time.perf_counter()
+    prep, failed = _prepare(c)
+    if failed is not None:
+        return failed
+    res = Result(c, "FAIL", prepared=prep)
+    try:
+        log(f"  {c.name}: memory probes in subprocesses")
+        data = prep.measure()
+        res.mem = {lib: _mem_summary(probes) for lib, probes in data.items()}
+        for lib, m in res.mem.items():
+            if m["nbytes"] != prep.nbytes:
+                raise AssertionError(f"{lib} returned {m['nbytes']:,} bytes, "
+                                     f"expected {prep.nbytes:,}")
+        res.measured = res.mem["nd2kit"]["judged"] / prep.nbytes
+        res.status = "PASS" if c.passes(res.measured) else "FAIL"
+    except AssertionError as e:
+        res.status, res.message = "INVALID", str(e)
+    except Exception as e:  # noqa: BLE001
+        res.status, res.message = "ERROR", f"measure raised {type(e).__name__}: {e}"
+    res.seconds = time.perf_counter() - t_start
+    return res
+
+
+def _pstats_text(pr: cProfile.Profile, sort: str, top: int) -> str:
+    out = io.StringIO()
+    st = pstats.Stats(pr, stream=out)
+    st.strip_dirs().sort_stats(sort).print_stats(top)
+    lines = out.getvalue().splitlines()
+    k = next((i for i, ln in enumerate(lines) if "function calls" in ln), 0)
+    return "\n".join(ln.rstrip() for ln in lines[k:] if ln.strip())
+
+
+def profile_nd2kit(res: Result, top: int = 15, calls: int | None = None,
+                   seconds: float = 1.0) -> str:
+    """cProfile of the nd2kit side of a case: top entries by own time and cumulative.
+
+    The number of calls profiled defaults to about `seconds` of work (1 to 500).
+    Memory cases give their own text (largest allocations) instead.
+    """
     prep = res.prepared
     if prep is None:
         return ""
+    if isinstance(prep, MemoryPrepared):
+        return prep.profile() if prep.profile else ""
+    fn = prep.profile or prep.nd2kit
+    if calls is None:
+        per = res.median("kit") / 1e9 if res.timed else 0.1
+        calls = max(1, min(500, int(seconds / max(per, 1e-6))))
     pr = cProfile.Profile()
     pr.enable()
     for _ in range(calls):
-        prep.nd2kit()
+        fn()
     pr.disable()
-    out = io.StringIO()
-    st = pstats.Stats(pr, stream=out)
-    st.strip_dirs().sort_stats("tottime").print_stats(top)
-    text = out.getvalue()
-    lines = text.splitlines()
-    k = next((i for i, ln in enumerate(lines) if "function calls" in ln), 0)
-    return "\n".join(ln.rstrip() for ln in lines[k:] if ln.strip())
+    head = f"{calls} call(s)" + (f"; {prep.profile_note}" if prep.profile_note else "")
+    return (f"{head}\n\nBy own time (tottime):\n{_pstats_text(pr, 'tottime', top)}\n\n"
+            f"By cumulative time:\n{_pstats_text(pr, 'cumulative', top)}")
 
 
 # ----------------------------------------------------------------------------- facts
@@ -468,6 +985,19 @@ def _mbps(nbytes: int | None, ns: float) -> str:
     return "—" if not nbytes else f"{nbytes / (ns / 1e9) / 1e6:.1f}"
 
 
+def _fmt_bytes(n: float) -> str:
+    return f"{n / 1e9:.3f} GB" if abs(n) >= 1e8 else f"{n / 1e6:.2f} MB"
+
+
+def _measured_text(r: Result) -> str:
+    if not r.has_value:
+        return "—"
+    text = f"{r.ratio:.3f}"
+    if r.case.max_ms is not None and r.timed:
+        text += f"; nd2kit {_fmt_ms(r.median('kit'))} ms"
+    return text
+
+
 def render(results: list[Result], facts: dict[str, str], argv: list[str], mode: str,
            total_s: float, profiles: dict[str, str]) -> str:
     L: list[str] = []
@@ -476,8 +1006,9 @@ def render(results: list[Result], facts: dict[str, str], argv: list[str], mode: 
     add("")
     add("<!-- Generated by `python -m tools.bench`; edit tools/bench.py, not this file. -->")
     add("")
-    add("nd2kit's codecs and the corresponding nd2 0.12 functions timed side by side, in "
-        "one process and one run, on the same inputs.")
+    add("nd2kit's codecs and reader and the corresponding nd2 0.12 functions timed side by "
+        "side, in one process and one run, on the same inputs; plus a few nd2kit-only "
+        "properties (zero-copy, dask overhead, peak memory) measured the same way.")
     add("")
     add("## How to reproduce")
     add("")
@@ -485,6 +1016,7 @@ def render(results: list[Result], facts: dict[str, str], argv: list[str], mode: 
     add(".venv/bin/python -m tools.bench            # all cases, writes docs/benchmarks.md")
     add(".venv/bin/python -m tools.bench --quick    # fewer rounds (smoke run, noisier)")
     add(".venv/bin/python -m tools.bench --only lv_corpus --only chunk_map_100k")
+    add(".venv/bin/python -m tools.bench --only open_meta   # a group: one case per corpus file")
     add(".venv/bin/python -m tools.bench --list     # registered cases")
     add(".venv/bin/python -m tools.bench --profile  # + cProfile of nd2kit for failing cases")
     add("```")
@@ -492,26 +1024,36 @@ def render(results: list[Result], facts: dict[str, str], argv: list[str], mode: 
     add("Other options: `--reps N` (fixed number of rounds), `--gc` (leave the garbage "
         "collector on while timing), `--out PATH`, `--no-write`. "
         "The exit status is always 0; the targets are judged from the table below. "
-        "The corpus location can be changed with `ND2KIT_BENCH_CORPUS`.")
+        "The corpus location can be changed with `ND2KIT_BENCH_CORPUS`. Generated sample "
+        "files (about 1.4 GB) are written once into `$ND2KIT_BENCH_CACHE` (default "
+        "`$TMPDIR/nd2kit-bench`, i.e. `/tmp/nd2kit-bench`), never into the repository, "
+        "and reused by later runs; the first run spends about half a minute writing them.")
     add("")
     add("## Method")
     add("")
-    add("* Inputs are built first and the two libraries' outputs are compared; a case "
+    add("* Inputs are built first and the two sides' outputs are compared; a case "
         "whose outputs differ is reported INVALID (counts as a failure) and is not timed.")
-    add("* Warm-up calls of both libraries, then *rounds*: each round times one nd2kit "
-        "call and one nd2 call with `time.perf_counter_ns`, alternating which library "
-        "goes first, so both see the same machine noise.")
+    add("* Warm-up calls of both sides, then *rounds*: each round times one nd2kit "
+        "call and one reference call (nd2 0.12 unless the table says otherwise) with "
+        "`time.perf_counter_ns`, alternating which goes first, so both see the same "
+        "machine noise.")
     add("* Rounds per case: as many as fit a time budget (full run: "
         f"{FULL.budget_s:g} s, {FULL.min_reps}–{FULL.max_reps} rounds; `--quick`: "
-        f"{QUICK.budget_s:g} s, {QUICK.min_reps}–{QUICK.max_reps} rounds).")
+        f"{QUICK.budget_s:g} s, {QUICK.min_reps}–{QUICK.max_reps} rounds), except where a "
+        "case sets its own (the per-file metadata cases: 4 s, 25–400 rounds; the "
+        "costly reader calls: fewer rounds, see the rounds column).")
     add("* The garbage collector is off while timing (as in `timeit`; `--gc` leaves it on) "
         "and runs between rounds; each call's result is freed after the clock stops. "
         "With it on, both libraries' absolute times grow (the decoders allocate many "
         "objects) but the comparison is the same work either way.")
-    add("* Reported: median and interquartile range (IQR, q1–q3) of each library's "
-        "times; **time ratio** = median(nd2kit) / median(nd2), the quantity the targets "
-        "apply to (below 1 = nd2kit faster; 0.5 = twice nd2's throughput); the median "
-        "and IQR of the per-round ratios show how stable the comparison was.")
+    add("* Reported: median and interquartile range (IQR, q1–q3) of each side's "
+        "times; **time ratio** = median(nd2kit) / median(reference), the quantity the "
+        "targets apply to (below 1 = nd2kit faster; 0.5 = twice the reference's "
+        "throughput); the median and IQR of the per-round ratios show how stable the "
+        "comparison was.")
+    add("* Reference timings (not judged) are timed a few times after a case's rounds.")
+    add("* Memory cases run each library once in a fresh interpreter and report peak "
+        "memory relative to the returned array's bytes (see the case description).")
     add("")
     add("## Machine")
     add("")
@@ -524,50 +1066,126 @@ def render(results: list[Result], facts: dict[str, str], argv: list[str], mode: 
     add("")
     add("## Results")
     add("")
-    add("Times in milliseconds per call: median [q1–q3]. MB/s = 10⁶ input bytes per second.")
+    add("Times in milliseconds per call: median [q1–q3]. MB/s = 10⁶ input bytes per second. "
+        "The reference is nd2 0.12 unless the column says otherwise.")
     add("")
-    add("| case | input | rounds | nd2kit ms | nd2 ms | time ratio nd2kit/nd2 | "
-        "per-round ratio [q1–q3] | nd2kit MB/s | nd2 MB/s |")
-    add("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    add("| case | input | rounds | nd2kit ms | reference | reference ms | "
+        "time ratio nd2kit/reference | per-round ratio [q1–q3] | nd2kit MB/s | "
+        "reference MB/s |")
+    add("| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
+        if r.case.kind != "time":
+            continue
         inp = r.prepared.input if r.prepared else "—"
+        ref = r.case.reference
         if not r.timed:
-            add(f"| `{r.case.name}` | {inp} | — | — | — | {r.status} | — | — | — |")
+            add(f"| `{r.case.name}` | {inp} | — | — | {ref} | — | {r.status} | — | — | — |")
             continue
         kq, nq = r.iqr("kit"), r.iqr("nd2")
         pq = _quartiles(r.paired)
         nb = r.prepared.nbytes if r.prepared else None
         add(f"| `{r.case.name}` | {inp} | {len(r.kit_ns)} | "
-            f"{_fmt_ms(r.median('kit'))} [{_fmt_ms(kq[0])}–{_fmt_ms(kq[1])}] | "
+            f"{_fmt_ms(r.median('kit'))} [{_fmt_ms(kq[0])}–{_fmt_ms(kq[1])}] | {ref} | "
             f"{_fmt_ms(r.median('nd2'))} [{_fmt_ms(nq[0])}–{_fmt_ms(nq[1])}] | "
-            f"**{r.ratio:.3f}** ({1 / r.ratio:.2f}× nd2's speed) | "
+            f"**{r.ratio:.3f}** ({1 / r.ratio:.2f}× the reference's speed) | "
             f"{statistics.median(r.paired):.3f} [{pq[0]:.3f}–{pq[1]:.3f}] | "
             f"{_mbps(nb, r.median('kit'))} | {_mbps(nb, r.median('nd2'))} |")
+    ref_rows = [(r, ref, times) for r in results for ref, times in r.refs]
+    if ref_rows:
+        add("")
+        add("### Reference timings (not judged)")
+        add("")
+        add("| case | call | runs | median ms [min–max] | × nd2kit's median | note |")
+        add("| --- | --- | ---: | ---: | ---: | --- |")
+        for r, ref, times in ref_rows:
+            if not times:
+                add(f"| `{r.case.name}` | {ref.label} | 0 | — | — | skipped with `--quick` |")
+                continue
+            med = statistics.median(times)
+            vs_kit = f"{med / r.median('kit'):.2f}×" if r.timed else "—"
+            note = ""
+            if ref.vs:
+                other = next((t for rf, t in r.refs if rf.label == ref.vs and t), None)
+                if other:
+                    note = f"{med / statistics.median(other):.1f}× {ref.vs}"
+            add(f"| `{r.case.name}` | {ref.label} | {len(times)} | {_fmt_ms(med)} "
+                f"[{_fmt_ms(min(times))}–{_fmt_ms(max(times))}] | {vs_kit} | {note} |")
+    mem_rows = [r for r in results if r.case.kind == "memory"]
+    if mem_rows:
+        add("")
+        add("### Memory")
+        add("")
+        add("Bytes during one `asarray()` call, and as a multiple of the array's bytes. "
+            "Peak RSS growth includes the file's pages mapped by the memory map "
+            "(page cache); the anonymous estimate subtracts them.")
+        add("")
+        add("| case | input | library | tracemalloc peak | peak RSS growth | "
+            "of which mapped file pages | anonymous estimate (RSS − file) | "
+            "judged: max(tracemalloc, anonymous) / array |")
+        add("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        for r in mem_rows:
+            inp = r.prepared.input if r.prepared else "—"
+            if not r.mem:
+                add(f"| `{r.case.name}` | {inp} | — | — | — | — | — | {r.status} |")
+                continue
+            for lib, m in r.mem.items():
+                nb = m["nbytes"]
+
+                def cell(key: str) -> str:
+                    return f"{_fmt_bytes(m[key])} ({m[key] / nb:.3f}×)"  # noqa: B023
+
+                judged = f"**{m['judged'] / nb:.3f}**" if lib == "nd2kit" else f"{m['judged'] / nb:.3f}"
+                add(f"| `{r.case.name}` | {inp} | {lib} | {cell('tracemalloc')} | "
+                    f"{cell('rss_peak')} | {cell('rss_file')} | {cell('anon_est')} | "
+                    f"{judged} |")
     add("")
     add("## Targets")
     add("")
-    add("| case | target | measured time ratio | result |")
+    add("| case | target | measured | result |")
     add("| --- | --- | ---: | --- |")
     for r in results:
-        meas = f"{r.ratio:.3f}" if r.timed else "—"
         note = f" — {r.message}" if r.message else ""
-        add(f"| `{r.case.name}` | {r.case.target_text()} | {meas} | **{r.status}**{note} |")
+        add(f"| `{r.case.name}` | {r.case.target_text()} | {_measured_text(r)} | "
+            f"**{r.status}**{note} |")
     n_pass = sum(r.status == "PASS" for r in results)
     add("")
     add(f"{n_pass} of {len(results)} targets met.")
     add("")
     add("## Cases")
     add("")
+    done_groups: set[str] = set()
     for r in results:
         c = r.case
-        add(f"### `{c.name}` — {c.title}")
-        add("")
-        add(c.measures)
-        add("")
-        add(f"Target: {c.target_text()} (nd2kit time / nd2 time, ratio of medians).")
+        if c.group:
+            if c.group in done_groups:
+                continue
+            done_groups.add(c.group)
+            members = [x for x in results if x.case.group == c.group]
+            add(f"### `{c.group}:*` — {c.title.split(',')[0]}, one case per file")
+            add("")
+            add(c.measures)
+            add("")
+            add("Files: " + "; ".join(
+                f"`{x.case.name}`" + (f" = `{_group_file(x)}`" if _group_file(x) else "")
+                for x in members) + ".")
+            add("")
+        else:
+            add(f"### `{c.name}` — {c.title}")
+            add("")
+            add(c.measures)
+            add("")
+        notes = [n for x in results if (x.case is c or (c.group and x.case.group == c.group))
+                 for n in (getattr(x.prepared, "notes", None) or [])]
+        for n in notes:
+            add(f"* {n}")
+        if notes:
+            add("")
+        what = ("peak memory / array bytes" if c.kind == "memory"
+                else f"nd2kit time / {c.reference} time, ratio of medians")
+        add(f"Target: {c.target_text()} ({what}).")
         add("")
     if profiles:
-        add("## Profiles of failing cases (nd2kit side, cProfile, by own time)")
+        add("## Profiles of failing cases (nd2kit side, cProfile)")
         add("")
         for name, text in profiles.items():
             add(f"### `{name}`")
@@ -579,6 +1197,14 @@ def render(results: list[Result], facts: dict[str, str], argv: list[str], mode: 
     return "\n".join(L).rstrip() + "\n"
 
 
+def _group_file(r: Result) -> str:
+    setup = r.case.setup
+    if isinstance(setup, functools.partial) and setup.args:
+        return Path(setup.args[0]).name
+    return ""
+
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -587,7 +1213,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer rounds (noisier)")
     ap.add_argument("--only", action="append", metavar="NAME",
-                    help="run only this case (repeatable, or comma-separated)")
+                    help="run only this case or group of cases (repeatable, or "
+                         "comma-separated; e.g. open_meta = every open_meta:* case)")
     ap.add_argument("--reps", type=int, help="fixed number of rounds per case")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT,
                     help="report path (default docs/benchmarks.md)")
@@ -601,20 +1228,23 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.list:
         for c in CASES.values():
-            print(f"{c.name:20s} {c.target_text():22s} {c.title}")
+            print(f"{c.name:36s} {c.target_text():50s} {c.title}")
         return 0
     names = list(CASES)
     if args.only:
         wanted = [n.strip() for item in args.only for n in item.split(",") if n.strip()]
-        unknown = [n for n in wanted if n not in CASES]
+        groups = {c.group for c in CASES.values() if c.group}
+        unknown = [n for n in wanted if n not in CASES and n not in groups]
         if unknown:
-            print(f"unknown case(s): {', '.join(unknown)}; known: {', '.join(CASES)}")
+            print(f"unknown case(s): {', '.join(unknown)}; known: {', '.join(CASES)}; "
+                  f"groups: {', '.join(sorted(groups))}")
             return 0
-        names = [n for n in names if n in wanted]
+        names = [n for n in names if n in wanted or CASES[n].group in wanted]
     s = QUICK if args.quick else FULL
     s = Settings(s.warmup, s.budget_s, s.min_reps, s.max_reps,
-                 reps=max(1, args.reps) if args.reps else None, keep_gc=args.gc)
-    mode = ("quick" if args.quick else "full") + (f", only {', '.join(names)}" if args.only else "")
+                 reps=max(1, args.reps) if args.reps else None, keep_gc=args.gc,
+                 quick=args.quick)
+    mode = ("quick" if args.quick else "full") + (f", only {', '.join(wanted)}" if args.only else "")
     if args.reps:
         mode += f", {args.reps} rounds"
     if args.gc:
@@ -639,15 +1269,25 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - t0
 
     print()
-    print(f"{'case':20s} {'nd2kit ms':>10s} {'nd2 ms':>10s} {'ratio':>7s}  target        result")
+    print(f"{'case':36s} {'nd2kit ms':>10s} {'ref ms':>10s} {'ratio':>7s}  target      result")
     for r in results:
+        tgt = f"{r.case.direction} {r.case.target:<8g}" + ("+ms" if r.case.max_ms else "   ")
         if r.timed:
-            print(f"{r.case.name:20s} {_fmt_ms(r.median('kit')):>10s} "
-                  f"{_fmt_ms(r.median('nd2')):>10s} {r.ratio:7.3f}  "
-                  f"{r.case.direction} {r.case.target:<10g} {r.status}")
+            print(f"{r.case.name:36s} {_fmt_ms(r.median('kit')):>10s} "
+                  f"{_fmt_ms(r.median('nd2')):>10s} {r.ratio:7.3f}  {tgt} {r.status}")
+        elif r.measured is not None:
+            print(f"{r.case.name:36s} {'(memory)':>10s} {'':>10s} {r.ratio:7.3f}  "
+                  f"{tgt} {r.status}")
         else:
-            print(f"{r.case.name:20s} {'—':>10s} {'—':>10s} {'—':>7s}  "
-                  f"{r.case.direction} {r.case.target:<10g} {r.status}: {r.message}")
+            print(f"{r.case.name:36s} {'—':>10s} {'—':>10s} {'—':>7s}  "
+                  f"{tgt} {r.status}: {r.message}")
+        for ref, times in r.refs:
+            med = f"{_fmt_ms(statistics.median(times))} ms" if times else "skipped"
+            print(f"    reference {ref.label}: {med}")
+        for lib, m in r.mem.items():
+            print(f"    {lib}: tracemalloc {m['tracemalloc'] / m['nbytes']:.3f}×, peak RSS "
+                  f"growth {m['rss_peak'] / m['nbytes']:.3f}× (mapped file "
+                  f"{m['rss_file'] / m['nbytes']:.3f}×)")
     n_pass = sum(r.status == "PASS" for r in results)
     print(f"\n{n_pass}/{len(results)} targets met "
           f"({'all PASS' if n_pass == len(results) else 'SOME FAIL'}); {total:.0f} s")

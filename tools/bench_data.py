@@ -1,13 +1,23 @@
 """Inputs for ``python -m tools.bench``: corpus payloads and generated, realistic data.
 
 Everything here is deterministic (fixed seeds) so that two runs time the same bytes.
-Building the inputs is not timed.
+Building the inputs is not timed. Large generated ``.nd2`` files are written once
+into a cache folder outside the repository (:data:`CACHE_DIR`) and reused.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import functools
+import hashlib
+import json
 import os
 import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +27,10 @@ from nd2kit.codecs import container
 from nd2kit.codecs import lite_variant as lv
 
 CORPUS_REAL = Path(os.environ.get("ND2KIT_BENCH_CORPUS", "/work/shared/corpus/real"))
+
+#: Where generated sample files are cached between runs (never inside the repo).
+CACHE_DIR = Path(os.environ.get("ND2KIT_BENCH_CACHE")
+                 or Path(tempfile.gettempdir()) / "nd2kit-bench")
 
 #: First payload byte of a LiteVariant chunk: LEVEL (11) or COMPRESS (76, ``'L'``).
 LV_FIRST_BYTES = (11, 76)
@@ -316,3 +330,207 @@ def count_bang_in_fields(offsets: list[int], sizes: list[int]) -> int:
         if b"!" in off.to_bytes(8, "little") + stored.to_bytes(8, "little"):
             n += 1
     return n
+
+
+
+# ----------------------------------------------------------------------------- corpus files
+
+
+def corpus_files(root: Path = CORPUS_REAL) -> list[tuple[str, Path]]:
+    """``[(short_name, path), ...]`` for every ``.nd2`` file under `root`, sorted by name.
+
+    The short name is the part after the last ``__`` of the file stem (the corpus
+    names files ``owner__repo__name.nd2``), made unique if needed.
+    """
+    out: list[tuple[str, Path]] = []
+    seen: set[str] = set()
+    for path in sorted(root.glob("*.nd2")):
+        short = path.stem.rsplit("__", 1)[-1]
+        if short in seen:
+            short = path.stem
+        seen.add(short)
+        out.append((short, path))
+    return out
+
+
+# ----------------------------------------------------------------------------- sample files
+
+#: ~1 GB: 60 frames of 2048 x 2048, 2 interleaved uint16 channels (16.8 MB per frame).
+BIG_SAMPLE: dict[str, Any] = dict(t=60, z=1, channels=2, height=2048, width=2048,
+                                  dtype="uint16")
+#: 50 000 small frames (32 x 32, 1 channel, uint16).
+MANY_FRAMES_SAMPLE: dict[str, Any] = dict(t=50_000, z=1, channels=1, height=32, width=32,
+                                          dtype="uint16")
+#: A small file with the big one's layout (3 frames of 64 x 64, 2 channels).
+SMALL_SAMPLE: dict[str, Any] = dict(t=3, z=1, channels=2, height=64, width=64, dtype="uint16")
+
+
+@dataclass
+class SampleFile:
+    """A generated sample file in the cache and how it was made."""
+
+    path: Path
+    params: dict[str, Any]
+    #: True when this run wrote it (False: reused from the cache)
+    generated_now: bool
+    #: wall time of ``samples.write_sample_file`` in its subprocess (when written)
+    gen_seconds: float
+    #: peak RSS of that subprocess, bytes (None if unknown)
+    gen_peak_rss: int | None
+    #: when it was written (UTC)
+    created: str
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    def describe_generation(self) -> str:
+        rss = (f", generator process peak RSS {self.gen_peak_rss / 1e9:.2f} GB"
+               if self.gen_peak_rss else "")
+        when = "this run" if self.generated_now else f"reused from cache, written {self.created}"
+        return (f"`samples.write_sample_file(path, {_kw_text(self.params)})` took "
+                f"{self.gen_seconds:.1f} s{rss} ({when}; `{self.path}`)")
+
+
+def _kw_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in params.items())
+
+
+def _samples_source_hash() -> str:
+    from nd2kit import samples
+
+    return hashlib.sha256(Path(samples.__file__).read_bytes()).hexdigest()[:10]
+
+
+_GEN_SCRIPT = ("import sys, json; from nd2kit.samples import write_sample_file; "
+               "write_sample_file(sys.argv[1], **json.loads(sys.argv[2]))")
+
+
+@functools.lru_cache(maxsize=None)
+def _sample_file_cached(key: str) -> SampleFile:
+    params = json.loads(key)
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    stem = ("sample-t{t}-z{z}-c{channels}-{height}x{width}-{dtype}".format(**params))
+    src_hash = _samples_source_hash()
+    path = CACHE_DIR / f"{stem}-{src_hash}.nd2"
+    side = path.with_suffix(".json")
+    if path.is_file() and side.is_file():
+        info = json.loads(side.read_text())
+        return SampleFile(path, params, False, info["seconds"], info.get("peak_rss"),
+                          info.get("created", "?"))
+    # files written by an older samples.py: same geometry, other source hash
+    for old in [*CACHE_DIR.glob(f"{stem}-*.nd2"), *CACHE_DIR.glob(f"{stem}-*.json")]:
+        if old.stem.rsplit("-", 1)[-1] != src_hash:
+            old.unlink(missing_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    t0 = time.perf_counter()
+    # a subprocess: sample_file_bytes builds the whole file in memory, and the
+    # benchmark process should not keep that heap (and its RSS) afterwards
+    proc = subprocess.Popen([sys.executable, "-c", _GEN_SCRIPT, str(tmp), json.dumps(params)])
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise RuntimeError(f"generating {path.name} failed (exit {proc.returncode})")
+    peak = ru.ru_maxrss * 1024 if sys.platform.startswith("linux") else ru.ru_maxrss
+    created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    os.replace(tmp, path)
+    side.write_text(json.dumps({"params": params, "seconds": seconds, "peak_rss": peak,
+                                "created": created, "bytes": path.stat().st_size}))
+    return SampleFile(path, params, True, seconds, peak, created)
+
+
+def sample_file(**params: Any) -> SampleFile:
+    """The cached sample file written by ``nd2kit.samples.write_sample_file(**params)``.
+
+    Written once into :data:`CACHE_DIR` (in a subprocess, atomically through a
+    temporary name) and reused by later runs; the name holds the parameters and a
+    hash of ``nd2kit/samples.py``, so a changed generator writes a new file (and the
+    old one is deleted).
+    """
+    return _sample_file_cached(json.dumps(params, sort_keys=False))
+
+
+def sample_pattern_frame(n: int, height: int, width: int, channels: int,
+                         dtype: str = "uint16") -> Any:
+    """Frame `n` of ``samples.sample_frames`` as ``(channels, height, width)`` (cheaply)."""
+    import numpy as np
+
+    dt = np.dtype(dtype)
+    yy, xx = np.mgrid[0:height, 0:width]
+    ch = np.arange(channels)[:, None, None]
+    img = xx[None] * 3 + yy[None] * 7 + n * 101 + ch * 1009
+    return (img % (np.iinfo(dt).max + 1)).astype(dt)
+
+
+# ----------------------------------------------------------------------------- memory probe
+
+_STATUS_KEYS = ("VmRSS", "VmHWM", "RssAnon", "RssFile")
+
+
+def _proc_status() -> dict[str, int]:
+    out: dict[str, int] = {}
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                k, _, v = line.partition(":")
+                if k in _STATUS_KEYS:
+                    out[k] = int(v.split()[0]) * 1024
+    except OSError:
+        pass
+    return out
+
+
+_PROBE_SCRIPT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                 "from tools.bench_data import _memory_probe_main; _memory_probe_main(sys.argv[2:])")
+
+
+def _memory_probe_main(argv: list[str]) -> None:
+    """Child side of :func:`memory_probe`: prints one JSON line."""
+    import gc
+    import resource
+
+    lib, path, mode = argv
+    mod = __import__(lib)
+    f = mod.ND2File(path)
+    try:
+        f.shape, f.dtype, f.sizes  # metadata decoded before the baseline  # noqa: B018
+        gc.collect()
+        s0 = _proc_status()
+        out: dict[str, Any] = {"lib": lib, "mode": mode}
+        if mode == "tracemalloc":
+            import tracemalloc
+
+            tracemalloc.start()
+            a = f.asarray()
+            cur, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            out.update(nbytes=int(a.nbytes), peak=peak, current=cur)
+        else:
+            a = f.asarray()
+            s1 = _proc_status()
+            hwm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            out.update(nbytes=int(a.nbytes), before=s0, after=s1, maxrss=hwm,
+                       peak_growth=max(hwm, s1.get("VmHWM", 0)) - s0.get("VmRSS", 0),
+                       file_growth=s1.get("RssFile", 0) - s0.get("RssFile", 0),
+                       anon_growth_end=s1.get("RssAnon", 0) - s0.get("RssAnon", 0))
+        del a
+    finally:
+        f.close()
+    print(json.dumps(out))
+
+
+def memory_probe(lib: str, path: Path, mode: str) -> dict[str, Any]:
+    """``lib.ND2File(path).asarray()`` in a fresh interpreter; memory it took.
+
+    `mode` ``"rss"``: RSS before, peak RSS (``ru_maxrss`` / VmHWM) and file-backed
+    RSS (mapped file pages, ``RssFile``) after; ``"tracemalloc"``: peak of the bytes
+    allocated through Python's and numpy's allocators during the call.
+    """
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-c", _PROBE_SCRIPT, str(root), lib, str(path), mode],
+                       capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError(f"memory probe {lib}/{mode} failed: {r.stderr.strip()[-500:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])

@@ -229,11 +229,17 @@ class Box(Node):
         if (self.len>=8):
             on = (self.box_type)
             if on == ('jp2h'):
-                self.body._parent = self
-                data = self.body.to_bytes() + (getattr(self, '_tail_body', None) or b'')
+                if isinstance(self.body, Node):
+                    self.body._parent = self
+                    data = self.body.to_bytes() + (getattr(self, '_tail_body', None) or b'')
+                else:  # raw bytes given for a typed case
+                    data = bytes(self.body)
             elif on == ('ihdr'):
-                self.body._parent = self
-                data = self.body.to_bytes() + (getattr(self, '_tail_body', None) or b'')
+                if isinstance(self.body, Node):
+                    self.body._parent = self
+                    data = self.body.to_bytes() + (getattr(self, '_tail_body', None) or b'')
+                else:  # raw bytes given for a typed case
+                    data = bytes(self.body)
             else:
                 data = bytes(self.body)
             n = (self.len-8)

@@ -207,17 +207,29 @@ class Record(Node):
         elif on == (7):
             data = _S_leQ.pack(self.value)
         elif on == (8):
-            self.value._parent = self
-            data = self.value.to_bytes() + (getattr(self, '_tail_value', None) or b'')
+            if isinstance(self.value, Node):
+                self.value._parent = self
+                data = self.value.to_bytes() + (getattr(self, '_tail_value', None) or b'')
+            else:  # raw bytes given for a typed case
+                data = bytes(self.value)
         elif on == (9):
-            self.value._parent = self
-            data = self.value.to_bytes() + (getattr(self, '_tail_value', None) or b'')
+            if isinstance(self.value, Node):
+                self.value._parent = self
+                data = self.value.to_bytes() + (getattr(self, '_tail_value', None) or b'')
+            else:  # raw bytes given for a typed case
+                data = bytes(self.value)
         elif on == (11):
-            self.value._parent = self
-            data = self.value.to_bytes() + (getattr(self, '_tail_value', None) or b'')
+            if isinstance(self.value, Node):
+                self.value._parent = self
+                data = self.value.to_bytes() + (getattr(self, '_tail_value', None) or b'')
+            else:  # raw bytes given for a typed case
+                data = bytes(self.value)
         elif on == (76):
-            self.value._parent = self
-            data = self.value.to_bytes() + (getattr(self, '_tail_value', None) or b'')
+            if isinstance(self.value, Node):
+                self.value._parent = self
+                data = self.value.to_bytes() + (getattr(self, '_tail_value', None) or b'')
+            else:  # raw bytes given for a typed case
+                data = bytes(self.value)
         else:
             raise ValueError(f'value: no case for {on!r}')
         out.append(data)

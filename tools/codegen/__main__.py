@@ -272,6 +272,10 @@ def construct_faithful(src: str) -> dict[str, str]:
         if "Error" in re.findall(r"\b(Error)\b", body):
             status[name] = "uses process: (rendered as Error by the construct target)"
             continue
+        if re.search(r"\bnot \(*this\.", body):
+            status[name] = ("`not` on a field is rendered as Python `not`, evaluated once at "
+                            "import instead of per value")
+            continue
         if re.search(r"\bif this\.", body):
             status[name] = ("a ?: expression is rendered as a Python conditional, evaluated once "
                             "at import instead of per value")

@@ -340,8 +340,11 @@ class Lowerer:
                     p.append(f"    self._tail_{a.id} = bytes(buf[k:pos + n])")
                 else:
                     p.append(f"    self.{a.id}, pos = {cls}._parse(buf, pos, _base, _end, self, root)")
-                b.append(f"    self.{a.id}._parent = self")
-                b.append(f"    data = self.{a.id}.to_bytes() + (getattr(self, '_tail_{a.id}', None) or b'')")
+                b.append(f"    if isinstance(self.{a.id}, Node):")
+                b.append(f"        self.{a.id}._parent = self")
+                b.append(f"        data = self.{a.id}.to_bytes() + (getattr(self, '_tail_{a.id}', None) or b'')")
+                b.append("    else:  # raw bytes given for a typed case")
+                b.append(f"        data = bytes(self.{a.id})")
         p.append("else:")
         b.append("else:")
         if sized:

@@ -96,6 +96,8 @@ def encode_rle_mask(mask: np.ndarray, *, version: int = 3) -> bytes:
     if version not in (2, 3):
         raise ValueError("version must be 2 or 3")
     h, w = m.shape
+    if m.size and (m.dtype.kind not in "iub" or int(m.min()) < 0 or int(m.max()) > 0xFFFFFFFF):
+        raise ValueError("mask labels must be integers in 0 .. 2**32-1 (u32 object ids)")
     v = m.astype(np.int64)
     # run starts: non-zero pixels whose left neighbour differs (or column 0)
     left = np.zeros_like(v)
