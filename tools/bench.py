@@ -100,6 +100,9 @@ class Prepared:
     profile : callable, optional
         What ``--profile`` runs instead of `nd2kit` (e.g. with a single-threaded
         scheduler, so that cProfile sees the work); `profile_note` says so.
+    breakdown : callable, optional
+        Returns a text of step timings added to the profile (for calls whose time is
+        spent inside one C call, where cProfile has nothing to show).
     """
 
     nd2kit: Callable[[], Any]
@@ -111,6 +114,7 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     profile: Callable[[], Any] | None = None
     profile_note: str = ""
+    breakdown: Callable[[], str] | None = None
 
 
 @dataclass
@@ -501,10 +505,43 @@ def _imread_1gb() -> Prepared:
         notes.append(f"Checked: both arrays {a.shape} {a.dtype}, equal in full "
                      f"({a.nbytes:,} bytes).")
 
+    def breakdown() -> str:
+        def ms(fn: Callable[[], Any], n: int = 3) -> str:
+            fn()
+            return _fmt_ms(statistics.median(_time_once(fn) for _ in range(n)))
+
+        view = nd2kit.imread(p, copy=False)
+        touched = np.empty(view.shape, view.dtype)
+        touched.fill(0)
+
+        def alloc() -> Any:
+            out = np.empty(view.shape, view.dtype)
+            out.fill(0)
+            return out
+
+        rows = [
+            ("nd2kit.imread(p)  (whole call)", ms(lambda: nd2kit.imread(p))),
+            ("nd2kit.imread(p, copy=False)  (open + metadata + strided view of the mmap)",
+             ms(lambda: nd2kit.imread(p, copy=False))),
+            ("np.empty(shape) + fill  (allocating and first-touching 1 GB)", ms(alloc)),
+            ("np.copyto(out, view)  (asarray's copy, into an already touched out)",
+             ms(lambda: np.copyto(touched, view))),
+            ("np.empty + np.copyto(out, view)  (what asarray does after the view)",
+             ms(lambda: np.copyto(np.empty(view.shape, view.dtype), view))),
+            ("np.stack(list(view))  (per-frame views stacked, as nd2 does, same view)",
+             ms(lambda: np.stack(list(view)))),
+            ("nd2.imread(p)  (whole call)", ms(lambda: nd2.imread(p))),
+        ]
+        width = max(len(a) for a, _ in rows)
+        lines = [f"Step timings (median of 3 after a warm-up, outside cProfile; view shape "
+                 f"{view.shape}, strides {view.strides}):"]
+        lines += [f"  {a:<{width}}  {b:>7} ms" for a, b in rows]
+        return "\n".join(lines)
+
     nbytes = int(np.prod([params[k] for k in ("t", "channels", "height", "width")])) * 2
     text = f"{_sample_shape_text(params)}, file {sf.size:,} bytes"
     return Prepared(lambda: nd2kit.imread(p), lambda: nd2.imread(p), check, nbytes, text,
-                    notes=notes)
+                    notes=notes, breakdown=breakdown)
 
 
 @case(
@@ -520,7 +557,8 @@ def _imread_1gb() -> Prepared:
     memory map in its `.base` chain, and frames 0, middle and last equal
     `nd2.ND2File.read_frame` and the written pattern. A reference timing on the
     50 000-frame file of `dask_50k` shows what the call does grow with: the number of
-    frames (chunk map and frame headers are parsed at open).""",
+    frames (chunk map and frame headers are parsed at open); one on a file with the 1 GB
+    file's 60 frames but 64×64 pixels separates frame count from file size.""",
     target=1.5, reference="nd2kit, small file", quantity="time ratio 1 GB / small file",
     max_ms=1.0, budget_s=3.0, rounds=(25, 300),
 )
@@ -562,7 +600,12 @@ def _imread_zero_copy() -> Prepared:
                          f"{v.shape} {v.dtype}, strides {v.strides}, backed by the memory "
                          f"map; frames {frames} equal nd2's and the pattern.")
 
-    refs = [Ref("`nd2kit.imread(p, copy=False)`, 50 000 frames of 32×32 (`dask_50k`'s file)",
+    s60 = bench_data.sample_file(**bench_data.SMALL_60_SAMPLE)
+    p60 = str(s60.path)
+    refs = [Ref(f"`nd2kit.imread(p, copy=False)`, {_sample_shape_text(s60.params)} "
+                f"({s60.size:,} bytes: the 1 GB file's frame count, tiny frames)",
+                lambda: nd2kit.imread(p60, copy=False), runs=50, quick_runs=10),
+            Ref("`nd2kit.imread(p, copy=False)`, 50 000 frames of 32×32 (`dask_50k`'s file)",
                 lambda: nd2kit.imread(pm, copy=False), runs=10, quick_runs=3)]
     text = (f"{_sample_shape_text(big.params)} ({big.size:,} bytes) vs "
             f"{_sample_shape_text(small.params)} ({small.size:,} bytes)")
@@ -641,7 +684,10 @@ def _dask_50k() -> Prepared:
     first, then `asarray()` is called once. Two probes per library: (1) `tracemalloc`
     peak during the call — every allocation made through Python's and numpy's
     allocators (numpy reports its data buffers to tracemalloc); (2) RSS: peak RSS
-    (`ru_maxrss`/`VmHWM`) minus RSS before the call; this includes the file's pages
+    during the call (`VmHWM`, reset to the current RSS just before the call through
+    `/proc/self/clear_refs`; `ru_maxrss` is not used because Linux carries the
+    benchmark process's own high-water mark into the child across fork + exec) minus
+    RSS before the call; this includes the file's pages
     mapped into the process by the memory map (`RssFile`, page cache shared with the
     kernel, about the file's size for both libraries), so the anonymous peak is
     estimated as peak RSS growth minus mapped-file growth. The judged value for nd2kit
@@ -905,14 +951,19 @@ def profile_nd2kit(res: Result, top: int = 15, calls: int | None = None,
     if calls is None:
         per = res.median("kit") / 1e9 if res.timed else 0.1
         calls = max(1, min(500, int(seconds / max(per, 1e-6))))
+    fn()  # warm-up, not profiled (page cache, lazy imports)
     pr = cProfile.Profile()
     pr.enable()
     for _ in range(calls):
         fn()
     pr.disable()
-    head = f"{calls} call(s)" + (f"; {prep.profile_note}" if prep.profile_note else "")
-    return (f"{head}\n\nBy own time (tottime):\n{_pstats_text(pr, 'tottime', top)}\n\n"
+    head = f"{calls} call(s) after one warm-up call" + (
+        f"; {prep.profile_note}" if prep.profile_note else "")
+    text = (f"{head}\n\nBy own time (tottime):\n{_pstats_text(pr, 'tottime', top)}\n\n"
             f"By cumulative time:\n{_pstats_text(pr, 'cumulative', top)}")
+    if prep.breakdown is not None:
+        text += "\n\n" + prep.breakdown()
+    return text
 
 
 # ----------------------------------------------------------------------------- facts
@@ -1180,9 +1231,9 @@ def render(results: list[Result], facts: dict[str, str], argv: list[str], mode: 
             add(f"* {n}")
         if notes:
             add("")
-        what = ("peak memory / array bytes" if c.kind == "memory"
-                else f"nd2kit time / {c.reference} time, ratio of medians")
-        add(f"Target: {c.target_text()} ({what}).")
+        what = ("" if c.kind == "memory"
+                else f" (nd2kit time / {c.reference} time, ratio of medians)")
+        add(f"Target: {c.target_text()}{what}.")
         add("")
     if profiles:
         add("## Profiles of failing cases (nd2kit side, cProfile)")

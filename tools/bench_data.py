@@ -363,6 +363,9 @@ MANY_FRAMES_SAMPLE: dict[str, Any] = dict(t=50_000, z=1, channels=1, height=32, 
                                           dtype="uint16")
 #: A small file with the big one's layout (3 frames of 64 x 64, 2 channels).
 SMALL_SAMPLE: dict[str, Any] = dict(t=3, z=1, channels=2, height=64, width=64, dtype="uint16")
+#: As many frames as BIG_SAMPLE, but tiny ones (60 frames of 64 x 64, 2 channels).
+SMALL_60_SAMPLE: dict[str, Any] = dict(t=60, z=1, channels=2, height=64, width=64,
+                                       dtype="uint16")
 
 
 @dataclass
@@ -486,6 +489,16 @@ _PROBE_SCRIPT = ("import sys; sys.path.insert(0, sys.argv[1]); "
                  "from tools.bench_data import _memory_probe_main; _memory_probe_main(sys.argv[2:])")
 
 
+def _reset_peak_rss() -> bool:
+    """Reset this process's VmHWM to its current RSS (Linux >= 4.0); True if done."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def _memory_probe_main(argv: list[str]) -> None:
     """Child side of :func:`memory_probe`: prints one JSON line."""
     import gc
@@ -497,7 +510,6 @@ def _memory_probe_main(argv: list[str]) -> None:
     try:
         f.shape, f.dtype, f.sizes  # metadata decoded before the baseline  # noqa: B018
         gc.collect()
-        s0 = _proc_status()
         out: dict[str, Any] = {"lib": lib, "mode": mode}
         if mode == "tracemalloc":
             import tracemalloc
@@ -508,11 +520,17 @@ def _memory_probe_main(argv: list[str]) -> None:
             tracemalloc.stop()
             out.update(nbytes=int(a.nbytes), peak=peak, current=cur)
         else:
+            reset = _reset_peak_rss()
+            s0 = _proc_status()
             a = f.asarray()
             s1 = _proc_status()
-            hwm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-            out.update(nbytes=int(a.nbytes), before=s0, after=s1, maxrss=hwm,
-                       peak_growth=max(hwm, s1.get("VmHWM", 0)) - s0.get("VmRSS", 0),
+            # ru_maxrss is not used for the peak: Linux carries the parent's high-water
+            # mark into a child over (v)fork + exec, so it can exceed anything the
+            # child did; VmHWM belongs to this process's own address space
+            maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            out.update(nbytes=int(a.nbytes), before=s0, after=s1, ru_maxrss=maxrss,
+                       hwm_reset=reset,
+                       peak_growth=s1["VmHWM"] - s0["VmRSS"],
                        file_growth=s1.get("RssFile", 0) - s0.get("RssFile", 0),
                        anon_growth_end=s1.get("RssAnon", 0) - s0.get("RssAnon", 0))
         del a
@@ -524,8 +542,9 @@ def _memory_probe_main(argv: list[str]) -> None:
 def memory_probe(lib: str, path: Path, mode: str) -> dict[str, Any]:
     """``lib.ND2File(path).asarray()`` in a fresh interpreter; memory it took.
 
-    `mode` ``"rss"``: RSS before, peak RSS (``ru_maxrss`` / VmHWM) and file-backed
-    RSS (mapped file pages, ``RssFile``) after; ``"tracemalloc"``: peak of the bytes
+    `mode` ``"rss"``: RSS before, peak RSS during the call (``VmHWM``, reset to the
+    current RSS just before through ``/proc/self/clear_refs``) and file-backed RSS
+    (mapped file pages, ``RssFile``) after; ``"tracemalloc"``: peak of the bytes
     allocated through Python's and numpy's allocators during the call.
     """
     root = Path(__file__).resolve().parents[1]

@@ -16,7 +16,96 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["FrameArray", "FrameSpec"]
+__all__ = ["FrameArray", "FrameSpec", "SourceOpener", "LiveOpener", "RavelToSeq", "FrameTransform",
+           "source_of"]
+
+
+def source_of(file: Any) -> Any:
+    """What a lazy array can reopen: a path/URL or bytes; None for bare file objects."""
+    import os
+
+    if isinstance(file, (str, os.PathLike)):
+        return os.fspath(file)
+    if isinstance(file, (bytes, bytearray, memoryview)):
+        return file
+    name = getattr(file, "name", None) or getattr(file, "path", None)
+    if isinstance(name, str) and os.path.isfile(name):
+        return name
+    return None
+
+
+class SourceOpener:
+    """Picklable recipe that reopens a file's reader (path/URL + options, or bytes)."""
+
+    def __init__(self, source: Any, storage_options: dict | None = None) -> None:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            source = bytes(source)
+        self.source = source
+        self.storage_options = storage_options
+
+    def __call__(self) -> Any:
+        from .reader import ModernReader
+        from .store import open_store
+
+        return ModernReader(open_store(self.source, storage_options=self.storage_options))
+
+
+class LiveOpener:
+    """Hands out an open reader (for file objects, which cannot be reopened).
+
+    Works while the caller's file object is open; cannot be pickled.
+    """
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+
+    def __call__(self) -> Any:
+        return self.reader
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a lazy array of a file opened from a file object cannot be pickled; "
+                        "open the file by path, URL or from bytes")
+
+
+class RavelToSeq:
+    """Loop coordinates -> sequence index, for loops nested in array-axis order."""
+
+    def __init__(self, coord_shape: tuple[int, ...]) -> None:
+        self.coord_shape = tuple(coord_shape)
+
+    def __call__(self, grid: np.ndarray) -> np.ndarray:
+        if not self.coord_shape:
+            return np.zeros(len(grid), np.int64)
+        return np.ravel_multi_index(tuple(np.asarray(grid).T), self.coord_shape)
+
+
+class FrameTransform:
+    """Stored ``(rows, width, components)`` frame -> nd2's layout ``(C, Y, X[, S])``.
+
+    RGB planes (3 components) are reordered from stored B, G, R to R, G, B; axes of
+    size 1 that nd2 drops from ``sizes`` (C, S, and Y/X of 1-pixel images) are dropped.
+    """
+
+    def __init__(self, channels: int, per_channel: int, drop_y: bool, drop_x: bool) -> None:
+        self.nc = channels
+        self.cpc = per_channel
+        self.drop_y = drop_y
+        self.drop_x = drop_x
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        h, w = raw.shape[0], raw.shape[1]
+        nc, cpc = self.nc, self.cpc
+        arr = raw.reshape(h, w, nc, cpc)
+        if cpc == 3:
+            arr = arr[..., ::-1]
+        if cpc not in (1, 3):
+            # not RGB: all components become channels, in stored order
+            arr = arr.reshape(h, w, nc * cpc, 1)
+            nc, cpc = nc * cpc, 1
+        arr = arr.transpose(2, 0, 1, 3)  # C, Y, X, S
+        drop = [ax for ax, gone in ((0, nc == 1), (1, self.drop_y), (2, self.drop_x), (3, cpc == 1))
+                if gone]
+        return arr.squeeze(axis=tuple(drop)) if drop else arr
 
 
 class FrameSpec:
@@ -34,13 +123,14 @@ class FrameSpec:
     frame_transform : callable
         Maps a ``(rows, width, components)`` frame (stored order) to its array form
         (e.g. nd2's ``(C, Y, X[, S])``); must keep rows on the axis `row_axis`.
-    row_axis : int
-        Axis of the transformed frame that holds image rows.
+    row_axis : int or None
+        Axis of the transformed frame that holds image rows (None: no row axis,
+        whole frames are read).
     """
 
     def __init__(self, coord_shape: tuple[int, ...], to_seq: Callable[[np.ndarray], np.ndarray],
                  frame_shape: tuple[int, ...], frame_transform: Callable[[np.ndarray], np.ndarray],
-                 row_axis: int) -> None:
+                 row_axis: int | None) -> None:
         self.coord_shape = coord_shape
         self.to_seq = to_seq
         self.frame_shape = frame_shape
@@ -124,15 +214,23 @@ class FrameArray:
         grid = np.stack(np.meshgrid(*idx_lists, indexing="ij"), -1).reshape(-1, nc) if nc else np.zeros((1, 0), int)
         seqs = self.spec.to_seq(grid) if nc else np.zeros(1, np.int64)
         # rows to read (uncompressed frames: only these rows are touched)
+        full_fkey = fkey
         ra = self.spec.row_axis
-        rk = fkey[ra]
-        h = self.spec.frame_shape[ra]
-        if isinstance(rk, slice) and (rk.step in (None, 1)):
-            y0, y1, _ = rk.indices(h)
-            y1 = max(y0, y1)
-            fkey = fkey[:ra] + (slice(None),) + fkey[ra + 1 :]
+        if ra is None:
+            y0 = y1 = h = 0
         else:
-            y0, y1 = 0, h
+            rk = fkey[ra]
+            h = self.spec.frame_shape[ra]
+            if isinstance(rk, slice) and (rk.step in (None, 1)):
+                y0, y1, _ = rk.indices(h)
+                y1 = max(y0, y1)
+                fkey = fkey[:ra] + (slice(None),) + fkey[ra + 1 :]
+            else:
+                y0, y1 = 0, h
+        shape = [len(ix) for ix, k in zip(idx_lists, keep) if k]
+        if len(seqs) == 0 or (ra is not None and y1 == y0 and h):
+            probe = np.empty(self.spec.frame_shape, dtype=self.dtype)[full_fkey]
+            return np.empty(tuple(shape) + probe.shape, dtype=self.dtype)
         rdr = self._rdr()
 
         def one(s: int) -> np.ndarray:
@@ -151,5 +249,4 @@ class FrameArray:
             else:
                 for i, s in enumerate(seq_list[1:], start=1):
                     out[i] = one(s)
-        shape = [len(ix) for ix, k in zip(idx_lists, keep) if k]
         return out.reshape(tuple(shape) + first.shape)

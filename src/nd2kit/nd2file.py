@@ -26,7 +26,7 @@ import numpy as np
 
 from . import model
 from .errors import Nd2Error, UnsupportedFormatError
-from .lazy import FrameArray, FrameSpec
+from .lazy import FrameArray, FrameSpec, FrameTransform, LiveOpener, RavelToSeq, SourceOpener, source_of
 from .reader import ModernReader
 from .store import Store, is_url, open_store
 from .structures import Attributes, ExpLoop, Metadata, TextInfo
@@ -42,28 +42,6 @@ class VoxelSize(NamedTuple):
     x: float
     y: float
     z: float
-
-
-class _Opener:
-    """Picklable recipe to reopen a file's reader (path/URL + options, or bytes)."""
-
-    def __init__(self, source: Any, storage_options: dict | None) -> None:
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            source = bytes(source)
-        self.source = source
-        self.storage_options = storage_options
-
-    def __call__(self) -> ModernReader:
-        return ModernReader(open_store(self.source, storage_options=self.storage_options))
-
-
-def _source_of(path: Any) -> Any:
-    if isinstance(path, (str, os.PathLike, bytes, bytearray, memoryview)):
-        return os.fspath(path) if isinstance(path, os.PathLike) else path
-    name = getattr(path, "name", None) or getattr(path, "path", None)
-    if isinstance(name, str) and os.path.isfile(name):
-        return name
-    return None  # a file object we cannot reopen
 
 
 class ND2File:
@@ -85,14 +63,14 @@ class ND2File:
 
     def __init__(self, path: Any, *, validate_frames: bool = False, search_window: int = 100,
                  storage_options: dict | None = None) -> None:
-        self._src = _source_of(path)
+        self._src = source_of(path)
         self._storage_options = storage_options
         self._given = path
         self._lock = threading.RLock()
         self._store: Store | None = None
         self._rdr: ModernReader | None = None
         self._path = (os.fspath(path) if isinstance(path, (str, os.PathLike))
-                      else str(getattr(path, "name", "") or "<memory>"))
+                      else str(getattr(path, "name", "") or ""))
         self._validate = validate_frames
         self.open()
 
@@ -156,10 +134,10 @@ class ND2File:
             raise ValueError("Attempt to read from closed nd2 file")
         return rdr
 
-    def _opener(self) -> _Opener:
+    def _opener(self) -> SourceOpener | LiveOpener:
         if self._src is None:
-            raise Nd2Error("a file opened from a file object cannot be reopened lazily")
-        return _Opener(self._src, self._storage_options)
+            return LiveOpener(self._reader)
+        return SourceOpener(self._src, self._storage_options)
 
     # ------------------------------------------------------------------ identity
     @property
@@ -311,30 +289,35 @@ class ND2File:
         return (a.heightPx, a.widthPx or 1, a.channelCount or 1, self.components_per_channel)
 
     # ------------------------------------------------------------------ pixels
-    def _transform(self, raw: np.ndarray) -> np.ndarray:
+    @cached_property
+    def _transform(self) -> FrameTransform:
         """(rows, width, comp) stored order -> nd2's frame layout (C, Y, X[, S])."""
-        h, w, nc, cpc = raw.shape[0], raw.shape[1], self._raw_frame_shape[2], self._raw_frame_shape[3]
-        arr = raw.reshape(h, w, nc, cpc)
-        if cpc == 3:
-            arr = arr[..., ::-1]  # stored B, G, R -> R, G, B (format notes §2.2)
-        arr = arr.transpose(2, 0, 1, 3)
-        squeeze = tuple(ax for ax, n in ((0, nc), (3, cpc)) if n == 1)
-        if cpc != 3 and cpc != 1:
-            return arr.transpose(1, 2, 0, 3).reshape(h, w, nc * cpc).transpose(2, 0, 1)
-        return arr.squeeze(axis=squeeze) if squeeze else arr
+        a = self.attributes
+        return FrameTransform(self._raw_frame_shape[2], self._raw_frame_shape[3],
+                              drop_y=a.heightPx == 1, drop_x=(a.widthPx or 1) == 1)
 
     def read_frame(self, frame_index: int) -> np.ndarray:
-        """Frame `frame_index` (sequence order) shaped like one entry of ``asarray``."""
-        return self._transform(self._reader.read_frame(int(frame_index)))
+        """Frame `frame_index` (sequence order) shaped like one entry of ``asarray``.
+
+        Raises
+        ------
+        IndexError
+            Outside ``0 .. max(frame count, uiSequenceCount) - 1``.
+        """
+        i = int(frame_index)
+        n = max(self._frame_count, self.attributes.sequenceCount or 0)
+        if not 0 <= i < n and not self._reader.has_frame(i):
+            raise IndexError(f"Frame out of range: {i} (the file has {n} frames)")
+        return self._transform(self._reader.read_frame(i))
 
     @cached_property
-    def _row_axis(self) -> int:
-        return list(k for k in self.sizes if k in "CYXS").index("Y") if "Y" in self.sizes else 0
+    def _row_axis(self) -> int | None:
+        frame_axes = [k for k in self.sizes if k in "CYXS"]
+        return frame_axes.index("Y") if "Y" in frame_axes else None
 
-    def _seq_from_coords(self, grid: np.ndarray) -> np.ndarray:
-        if not self._coord_shape:
-            return np.zeros(len(grid), np.int64)
-        return np.ravel_multi_index(tuple(grid.T), self._coord_shape)
+    @cached_property
+    def _seq_from_coords(self) -> RavelToSeq:
+        return RavelToSeq(self._coord_shape)
 
     def _zero_copy(self) -> np.ndarray | None:
         rdr = self._reader
@@ -353,10 +336,7 @@ class ND2File:
         arr = base.transpose(0, 3, 1, 2, 4)
         if cpc not in (1, 3):
             return None
-        arr = arr.reshape((nframes, nc, h, w, cpc))
-        drop = tuple(ax for ax, n in ((1, nc), (4, cpc)) if n == 1)
-        arr = arr.squeeze(axis=drop) if drop else arr
-        out = arr.reshape(tuple(self._coord_shape) + arr.shape[1:])
+        out = arr.reshape(tuple(self._coord_shape) + tuple(self._frame_shape))
         out.flags.writeable = False
         return out
 
@@ -380,6 +360,8 @@ class ND2File:
                     raise ValueError(f"{position!r} is not a valid position name")
                 position = names.index(position)
             keys = list(self.sizes)
+            if position < 0:
+                raise ValueError(f"position must be >= 0, got {position}")
             if "P" not in keys:
                 if position > 0:
                     raise IndexError(f"Position {position} is out of range. Only 1 position available")
@@ -437,8 +419,8 @@ class ND2File:
             budget = max(1, budget // n) if take == n else 1
         fshape = list(self._frame_shape)
         frame_chunks = [(n,) for n in fshape]
-        if frame_bytes > target_bytes and not self._reader.frame_layout().compressed:
-            ra = self._row_axis
+        ra = self._row_axis
+        if ra is not None and frame_bytes > target_bytes and not self._reader.frame_layout().compressed:
             rows_per = max(1, fshape[ra] * target_bytes // frame_bytes)
             frame_chunks[ra] = tuple(_split(fshape[ra], rows_per))
         return tuple(chunks) + tuple(frame_chunks)
@@ -448,9 +430,11 @@ class ND2File:
         large uncompressed frames). Valid after ``close()`` and after pickling."""
         import dask.array as da
 
+        import uuid
+
         arr = self._frame_array()
-        return da.from_array(arr, chunks=self._dask_chunks(), asarray=False, fancy=False,
-                             name=f"nd2kit-{abs(hash((self._path, self.shape)))}",
+        return da.from_array(arr, chunks=self._dask_chunks(), asarray=False, fancy=True,
+                             name=f"nd2kit-{uuid.uuid4().hex}",
                              meta=np.empty((0,) * arr.ndim, dtype=self.dtype))
 
     def _position_names(self, loop: Any = None) -> list[str]:
@@ -562,9 +546,12 @@ def is_supported_file(path: Any, storage_options: dict | None = None) -> bool:
 
 def is_legacy(path: Any) -> bool:
     """True for legacy JPEG 2000 (version 1.0) files."""
-    store = open_store(path)
     try:
-        return store.read_into_bytes(0, 4) == b"\x00\x00\x00\x0c"
+        store = open_store(path)
+    except Nd2Error:
+        return False
+    try:
+        return store.size >= 4 and store.read_into_bytes(0, 4) == b"\x00\x00\x00\x0c"
     finally:
         store.close()
 

@@ -238,11 +238,16 @@ class ModernReader:
                 res = np.where(fits, data_off, -1)
                 out[np.flatnonzero(ok)] = res
             else:
+                # only the 16-byte headers: magic, name_len, data_len locate the payload
+                size = self.store.size
                 for k, off in enumerate(offs.tolist()):
                     try:
-                        out[k] = self.chunk_info_at(off).data_offset
+                        h = _g.ChunkHeader.parse(self.store.read_into_bytes(off, _HEAD))
                     except Nd2Error:
-                        out[k] = -1
+                        continue
+                    data_off = off + _HEAD + h.name_len
+                    if data_off + h.data_len <= size:
+                        out[k] = data_off
             self._frame_data = out
         return self._frame_data
 
@@ -275,6 +280,11 @@ class ModernReader:
                 chunk=name)
         off = self._locate(index)
         if off < 0:
+            numbers = self.frame_numbers()
+            total = max(int(self.raw("attributes").get("uiSequenceCount") or 0),
+                        int(numbers[-1]) + 1 if len(numbers) else 0)
+            if not 0 <= index < total:
+                raise IndexError(f"frame {index} out of range (0 .. {total - 1})")
             warnings.warn(f"frame {index} ({name}) is missing; returning zeros", stacklevel=3)
             return np.zeros((lay.height, lay.width, lay.components), lay.dtype)
         if lay.compressed:
@@ -306,7 +316,8 @@ class ModernReader:
         off = self._locate(index)
         if lay.compressed or off < 0 or lay.lossy:
             return self.read_frame(index)[y0:y1]
-        y0, y1 = max(0, y0), min(lay.height, y1)
+        y0 = min(max(0, y0), lay.height)
+        y1 = min(max(y0, y1), lay.height)
         start = off + _TIMESTAMP + y0 * lay.stride
         n = max(0, y1 - y0) * lay.stride
         if self.store.buffer is not None:
@@ -339,10 +350,12 @@ class ModernReader:
 
 def _strided(buf: Any, start: int, rows: int, lay: FrameLayout) -> np.ndarray:
     item = lay.dtype.itemsize
-    return np.ndarray(
+    arr = np.ndarray(
         shape=(rows, lay.width, lay.components),
         dtype=lay.dtype,
         buffer=buf,
         offset=start,
         strides=(lay.stride, lay.components * item, item),
     )
+    arr.flags.writeable = False  # views of the file (or the caller's buffer) are read-only
+    return arr

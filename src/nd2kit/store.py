@@ -149,12 +149,13 @@ class FileStore(Store):
         return data
 
     def close(self) -> None:
+        self._closed = True
         if self._owns:
             self._fh.close()
 
     @property
     def closed(self) -> bool:
-        return bool(getattr(self._fh, "closed", False))
+        return getattr(self, "_closed", False) or bool(getattr(self._fh, "closed", False))
 
     def reopen(self) -> "FileStore":
         if self._url is not None:
