@@ -968,3 +968,18 @@ def test_truncations_of_every_length() -> None:
             decode_xml_variant(data)
         with pytest.raises(CorruptChunkError):
             iter_xml_records(data)
+
+
+def test_list_item_holding_only_a_comment_is_kept_like_nd2() -> None:
+    """Found by CI's hypothesis run: nd2 keeps a list item whose only remaining content
+    is a comment (it stores the comment under an odd key, so the item is not empty);
+    we leave the comment key out but must keep the item all the same."""
+    data = (b'<variant version="1.0"><no_name runtype="CLxListVariant">'
+            b'<no_name runtype="CLxListVariant"><no_name runtype="lx_int32" value="3"/></no_name>'
+            b'<no_name runtype="CLxListVariant"><!-- c --><no_name runtype="lx_int32" value="0"/>'
+            b'</no_name></no_name></variant>')
+    ref = json_from_clx_variant(data)
+    got = decode_xml_variant(data)
+    assert list(got) == list(ref) == ["i0000000000"]
+    assert list(got["i0000000000"]) == list(ref["i0000000000"]) == ["i0000000000", "i0000000001"]
+    assert got["i0000000000"]["i0000000001"] == {}

@@ -315,11 +315,15 @@ def _convert(root: Any, strip_prefix: bool, keep_attrs: bool) -> tuple[str, Any]
     stack: list[tuple[dict[str, Any], Any, dict[str, Any] | None, str, bool]] = [
         (root_value, enumerate(root), None, "", False)
     ]
+    # containers holding comments/PIs: nd2 stores those under odd keys, so such a list
+    # item is never empty for nd2 (and is kept) even though we leave the keys out
+    noisy: set[int] = set()
     while stack:
         value, children, parent, key, is_item = stack[-1]
         for index, child in children:
             tag = child.tag
             if type(tag) is not str:  # comment, processing instruction, entity
+                noisy.add(id(value))
                 continue
             name = _field_name(tag, strip_prefix) if strip_prefix else tag
             convert = converters.get(child.get("runtype"))
@@ -340,7 +344,7 @@ def _convert(root: Any, strip_prefix: bool, keep_attrs: bool) -> tuple[str, Any]
             value[name] = child_scalar
         else:  # all children done: store this container in its parent
             stack.pop()
-            if parent is not None and (value or not is_item):
+            if parent is not None and (value or not is_item or id(value) in noisy):
                 parent[key] = value
     return root_name, root_value
 
