@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from kaitaistruct import BytesIO, KaitaiStream
 from nd2._parse._chunk_decode import get_chunkmap
@@ -360,3 +360,16 @@ def test_image_frame_construct_only_if_manifest_says_so(h: int, wb: int, compres
     except Exception:
         agree = False
     assert agree or not construct_usable(SPEC, "nd2_container__image_frame")
+
+
+@settings(max_examples=200)
+@given(gm=chunk_maps())
+def test_small_and_vectorized_table_paths_agree(gm) -> None:
+    """The sequential (small-table) and the vectorised parse give the same table."""
+    body = gm.body()
+    a = F.parse_chunk_map_table(body, 0, len(body), vectorized=False)
+    b = F.parse_chunk_map_table(body, 0, len(body), vectorized=True)
+    assert a.name_start.tolist() == b.name_start.tolist()
+    assert a.name_end.tolist() == b.name_end.tolist()
+    assert a.fields.tobytes() == b.fields.tobytes()
+    assert (a.end_pos, a.stop, a.end_fields.tobytes()) == (b.end_pos, b.stop, b.end_fields.tobytes())

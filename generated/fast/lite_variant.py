@@ -467,6 +467,8 @@ class Compressed(Node):
         return None
 
 
+import codecs as _codecs
+
 # ---- tree codec for `record` records (tag field `type`), rendered from the spec's cases
 T_BOOL = 1
 T_INT32 = 2
@@ -571,7 +573,7 @@ def _tr_name(raw: bytes, p: int) -> str:
     name = _TR_NAMES.get(raw)
     if name is None:
         try:
-            name = raw.decode("utf-16-le")
+            name = _codecs.utf_16_le_decode(raw)[0]
         except UnicodeDecodeError:
             raise _tr_err("record name is not UTF-16", p + 2) from None
         if len(_TR_NAMES) < 65536:
@@ -589,6 +591,7 @@ def decode_tree_items(
     _u_double: Any = _TR_U_DOUBLE,
     _u_void_pointer: Any = _TR_U_VOID_POINTER,
     _head: Any = _TR_LEVEL_HEAD.unpack_from, _names: dict[bytes, str] = _TR_NAMES,
+    _u16: Any = _codecs.utf_16_le_decode,
 ) -> dict[str, Any]:
     """Decode `count` records at `p` into a dict (nd2's JSON shape).
 
@@ -623,7 +626,39 @@ def decode_tree_items(
                 name = _tr_strip(name)
         else:
             name = ""
-        if t == 11:  # level
+        if t == 2:  # int32
+            p = q + 4
+            if p > end:
+                raise _tr_err("value truncated", q)
+            value = _u_int32(buf, q)[0]
+        elif t == 8:  # string
+            if buf[q : q + 2] == _TR_STR_TERM:
+                p = q + 2
+                value = ""
+            else:
+                k = buf.find(_TR_STR_TERM, q, end)
+                while k >= 0 and (k - q) & 1:
+                    k = buf.find(_TR_STR_TERM, k + 1, end)
+                if k < 0:
+                    raise _tr_err("STRING without terminator", q)
+                p = k + 2
+                try:
+                    value = _u16(buf[q:k])[0]
+                    if value[:1] == "\ufeff":
+                        raise UnicodeDecodeError("utf-16", b"", 0, 1, "bom")
+                except UnicodeDecodeError:
+                    value = _tr_decode_string_compat(bytes(buf[q:k]), q)
+        elif t == 6:  # double
+            p = q + 8
+            if p > end:
+                raise _tr_err("value truncated", q)
+            value = _u_double(buf, q)[0]
+        elif t == 3:  # uint32
+            p = q + 4
+            if p > end:
+                raise _tr_err("value truncated", q)
+            value = _u_uint32(buf, q)[0]
+        elif t == 11:  # level
             if q + _TR_LEVEL_HEAD_SIZE > end:
                 raise _tr_err("LEVEL header truncated", q)
             n_items, length = _head(buf, q)
@@ -647,34 +682,6 @@ def decode_tree_items(
                     value = dict(zip(_tr_ikeys(len(value)), value))
             else:
                 value = val
-        elif t == 6:  # double
-            p = q + 8
-            if p > end:
-                raise _tr_err("value truncated", q)
-            value = _u_double(buf, q)[0]
-        elif t == 3:  # uint32
-            p = q + 4
-            if p > end:
-                raise _tr_err("value truncated", q)
-            value = _u_uint32(buf, q)[0]
-        elif t == 8:  # string
-            k = buf.find(_TR_STR_TERM, q, end)
-            while k >= 0 and (k - q) & 1:
-                k = buf.find(_TR_STR_TERM, k + 1, end)
-            if k < 0:
-                raise _tr_err("STRING without terminator", q)
-            p = k + 2
-            try:
-                value = buf[q:k].decode("utf-16-le")
-                if value[:1] == "\ufeff":
-                    raise UnicodeDecodeError("utf-16", b"", 0, 1, "bom")
-            except UnicodeDecodeError:
-                value = _tr_decode_string_compat(bytes(buf[q:k]), q)
-        elif t == 2:  # int32
-            p = q + 4
-            if p > end:
-                raise _tr_err("value truncated", q)
-            value = _u_int32(buf, q)[0]
         elif t == 1:  # bool
             p = q + 1
             if p > end:

@@ -569,13 +569,49 @@ class ChunkMapEntryTable:
         self.stop = stop
 
 
-def parse_chunk_map_table(buf: Any, pos: int = 0, end: int | None = None) -> ChunkMapEntryTable:
+#: below this many bytes the entries are walked one by one (numpy's fixed cost dominates)
+_TB_SMALL = 8192
+
+
+def _parse_chunk_map_small(buf: Any, pos: int, end: int) -> ChunkMapEntryTable:
+    """The sequential parse (for small tables), same result as the vectorised one."""
+    term = b"%c" % _TB_TERM
+    starts: list[int] = []
+    ends: list[int] = []
+    p = pos
+    while True:
+        k = buf.find(term, p, end)
+        if k < 0:
+            raise CorruptChunkError("chunk_map: no end marker", offset=pos)
+        if k + 1 - p == len(_TB_END) and buf[p : k + 1] == _TB_END:
+            break
+        if k + 1 + _TB_TAIL > end:
+            raise CorruptChunkError("chunk_map: no end marker", offset=pos)
+        starts.append(p)
+        ends.append(k + 1)
+        p = k + 1 + _TB_TAIL
+    tail_at = p + len(_TB_END)
+    if tail_at + _TB_END_TAIL > end:
+        raise CorruptChunkError("chunk_map: end marker truncated", offset=p)
+    fields = _np.empty(len(ends), dtype=_TB_DTYPE)
+    raw = b"".join(bytes(buf[e : e + _TB_TAIL]) for e in ends)
+    fields[:] = _np.frombuffer(raw, dtype=_TB_DTYPE)
+    end_fields = _np.frombuffer(buf, dtype=_TB_END_DTYPE, count=1, offset=tail_at)
+    return ChunkMapEntryTable(_np.asarray(starts, _np.int64), _np.asarray(ends, _np.int64), fields, p,
+                            end_fields, tail_at + _TB_END_TAIL)
+
+
+def parse_chunk_map_table(buf: Any, pos: int = 0, end: int | None = None, *,
+                              vectorized: bool | None = None) -> ChunkMapEntryTable:
     """Parse the `entries` of a `chunk_map` without a Python loop per entry.
 
     Terminators are found with one vectorised comparison; the fixed fields of all
-    entries are gathered with one fancy index. The result equals a sequential parse.
+    entries are gathered with one fancy index. The result equals a sequential parse,
+    which small tables use (`vectorized=None` picks by size; True/False force a path).
     """
     end = len(buf) if end is None else end
+    if vectorized is False or (vectorized is None and end - pos <= _TB_SMALL):
+        return _parse_chunk_map_small(buf, pos, end)
     data = _np.frombuffer(buf, dtype=_np.uint8, count=end - pos, offset=pos)
     cands = _np.flatnonzero(data == _TB_TERM)
     # A terminator more than _TB_TAIL bytes after the previous one is always real (the

@@ -93,18 +93,21 @@ class FrameTransform:
         self.drop_x = drop_x
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:
-        h, w = raw.shape[0], raw.shape[1]
+        """Transform one frame ``(rows, w, comp)`` or a batch ``(..., rows, w, comp)``."""
+        lead = raw.shape[:-3]
+        k = len(lead)
+        h, w = raw.shape[-3], raw.shape[-2]
         nc, cpc = self.nc, self.cpc
-        arr = raw.reshape(h, w, nc, cpc)
+        arr = raw.reshape(lead + (h, w, nc, cpc))
         if cpc == 3:
             arr = arr[..., ::-1]
         if cpc not in (1, 3):
             # not RGB: all components become channels, in stored order
-            arr = arr.reshape(h, w, nc * cpc, 1)
+            arr = arr.reshape(lead + (h, w, nc * cpc, 1))
             nc, cpc = nc * cpc, 1
-        arr = arr.transpose(2, 0, 1, 3)  # C, Y, X, S
-        drop = [ax for ax, gone in ((0, nc == 1), (1, self.drop_y), (2, self.drop_x), (3, cpc == 1))
-                if gone]
+        arr = arr.transpose(tuple(range(k)) + (k + 2, k, k + 1, k + 3))  # ..., C, Y, X, S
+        drop = [k + ax for ax, gone in ((0, nc == 1), (1, self.drop_y), (2, self.drop_x),
+                                        (3, cpc == 1)) if gone]
         return arr.squeeze(axis=tuple(drop)) if drop else arr
 
 
@@ -237,12 +240,19 @@ class FrameArray:
             raw = rdr.read_rows(int(s), y0, y1) if (y0, y1) != (0, h) else rdr.read_frame(int(s))
             return np.asarray(self.spec.frame_transform(raw))[fkey]
 
+        fv = rdr.frames_view() if hasattr(rdr, "frames_view") else None
+        if fv is not None and int(np.max(seqs)) < len(fv) and int(np.min(seqs)) >= 0:
+            # evenly spaced uncompressed frames: one strided slice, one copy
+            tv = self.spec.frame_transform(fv)  # a view: no pixel is copied yet
+            data = tv[(np.asarray(seqs, dtype=np.intp),) + tuple(full_fkey)]  # the one copy
+            return np.asarray(data, dtype=self.dtype).reshape(tuple(shape) + data.shape[1:])
         seq_list = [int(s) for s in seqs]
         first = one(seq_list[0])
         out = np.empty((len(seq_list),) + first.shape, dtype=self.dtype)
         out[0] = first
         if len(seq_list) > 1:
-            if self._threads > 1 and len(seq_list) > 2:
+            compressed = getattr(rdr.frame_layout(), "compressed", False)
+            if self._threads > 1 and len(seq_list) > 2 and compressed:
                 with ThreadPoolExecutor(self._threads) as ex:
                     for i, arr in enumerate(ex.map(one, seq_list[1:]), start=1):
                         out[i] = arr

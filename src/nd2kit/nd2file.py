@@ -320,23 +320,13 @@ class ND2File:
         return RavelToSeq(self._coord_shape)
 
     def _zero_copy(self) -> np.ndarray | None:
+        """All frames as a read-only view shaped like ``shape`` (None if not possible)."""
         rdr = self._reader
-        spacing = rdr.frame_spacing()
         nframes = int(math.prod(self._coord_shape)) if self._coord_shape else 1
-        if spacing is None or len(rdr.frame_numbers()) < nframes:
+        fv = rdr.frames_view()
+        if fv is None or len(fv) < nframes or self.components_per_channel not in (1, 3):
             return None
-        lay = rdr.frame_layout()
-        item = lay.dtype.itemsize
-        h, w, nc, cpc = self._raw_frame_shape
-        first = int(rdr.frame_data_offsets()[0]) + 8
-        base = np.ndarray(shape=(nframes, h, w, nc, cpc), dtype=lay.dtype, buffer=rdr.store.buffer,
-                          offset=first, strides=(spacing, lay.stride, lay.components * item, cpc * item, item))
-        if cpc == 3:
-            base = base[..., ::-1]
-        arr = base.transpose(0, 3, 1, 2, 4)
-        if cpc not in (1, 3):
-            return None
-        out = arr.reshape(tuple(self._coord_shape) + tuple(self._frame_shape))
+        out = self._transform(fv[:nframes]).reshape(tuple(self._coord_shape) + tuple(self._frame_shape))
         out.flags.writeable = False
         return out
 
@@ -376,9 +366,13 @@ class ND2File:
             view = zc if position is None else zc[(slice(None),) * pidx + (slice(position, position + 1),)]
             if not copy:
                 return view
-            out = np.empty(view.shape, dtype=self.dtype)
-            np.copyto(out, view)
-            return out
+            if position is None:
+                # copy the stored bytes as they lie (no de-interleaving pass), on threads:
+                # the copy and its page faults are the whole cost; peak memory is 1x
+                nframes = int(math.prod(self._coord_shape)) if self._coord_shape else 1
+                raw = _copy_blocks(self._reader.frames_view()[:nframes])
+                return self._transform(raw).reshape(view.shape)
+            return np.array(view, dtype=self.dtype)
         if position is None:
             seqs = list(range(self._frame_count)) if ncoord else [0]
         else:
@@ -406,7 +400,14 @@ class ND2File:
                          self._transform, self._row_axis)
         return FrameArray(self._opener(), spec, self.dtype)
 
-    def _dask_chunks(self, target_bytes: int = 64 << 20) -> tuple[tuple[int, ...], ...]:
+    def _dask_chunks(self, target_bytes: int | None = None) -> tuple[tuple[int, ...], ...]:
+        """Chunks of several frames (dask's ``array.chunk-size``, 128 MiB by default);
+        row chunks when one uncompressed frame is larger than that."""
+        if target_bytes is None:
+            import dask
+            from dask.utils import parse_bytes
+
+            target_bytes = int(parse_bytes(dask.config.get("array.chunk-size", "128MiB")))
         frame_bytes = int(math.prod(self._frame_shape)) * self.dtype.itemsize
         chunks: list[tuple[int, ...]] = []
         budget = max(1, target_bytes // max(frame_bytes, 1))
@@ -518,6 +519,22 @@ class ND2File:
         if delayed and position is not None and "P" in coords:
             x = x.isel(P=[position])
         return x.squeeze() if squeeze else x
+
+
+def _copy_blocks(src: np.ndarray, threads: int | None = None, min_parallel: int = 32 << 20) -> np.ndarray:
+    """Copy `src` (frames along axis 0) into new memory of the same layout, in blocks of
+    frames on threads (numpy releases the GIL while copying)."""
+    out = np.empty(src.shape, dtype=src.dtype)
+    n = len(src)
+    threads = threads or min(4, os.cpu_count() or 1)
+    if src.nbytes < min_parallel or threads < 2 or n < 2:
+        np.copyto(out, src)
+        return out
+    bounds = np.linspace(0, n, min(n, threads * 4) + 1).astype(int).tolist()
+    with ThreadPoolExecutor(threads) as ex:
+        list(ex.map(lambda ab: np.copyto(out[ab[0]:ab[1]], src[ab[0]:ab[1]]),
+                    zip(bounds[:-1], bounds[1:])))
+    return out
 
 
 def _split(n: int, size: int) -> list[int]:

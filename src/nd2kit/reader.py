@@ -113,6 +113,8 @@ class ModernReader:
         self._frame_numbers: np.ndarray | None = None
         self._frame_rows: np.ndarray | None = None
         self._frame_data: np.ndarray | None = None
+        self._spacing: int | None | bool = False
+        self._first_pixels = 0
         self.map_offset, self.chunkmap = self._read_map()
 
     # ------------------------------------------------------------------ chunks
@@ -331,21 +333,59 @@ class ModernReader:
         """Constant distance between consecutive frames' pixel blocks, if there is one.
 
         When frames 0..N-1 are all present, uncompressed and evenly spaced (as NIS
-        writes them), the whole series is one strided view of the memory map.
+        writes them), the whole series is one strided view of the memory map. The
+        spacing comes from the chunk map (no page of the file is touched per frame);
+        the first and last frame headers are read to confirm where pixels start.
         """
+        if self._spacing is not False:
+            return self._spacing  # type: ignore[return-value]
+        self._spacing = None
         lay = self.frame_layout()
-        numbers = self.frame_numbers()
-        if lay.compressed or lay.lossy or self.store.buffer is None or not len(numbers):
+        numbers, rows = self._frames()
+        n = len(numbers)
+        if lay.compressed or lay.lossy or self.store.buffer is None or not n:
             return None
-        if numbers[0] != 0 or numbers[-1] != len(numbers) - 1:
+        if numbers[0] != 0 or numbers[-1] != n - 1:
             return None
-        offs = self.frame_data_offsets()
-        if (offs < 0).any():
-            return None
-        if len(offs) == 1:
-            return lay.nbytes
+        offs = self.chunkmap.offsets[rows].astype(np.int64)
         d = np.diff(offs)
-        return int(d[0]) if (d == d[0]).all() and d[0] >= lay.nbytes else None
+        if n > 1 and not (d == d[0]).all():
+            return None
+        first = self._data_offset_of(int(offs[0]), lay)
+        last = self._data_offset_of(int(offs[-1]), lay)
+        if first < 0 or last < 0 or last - first != (int(offs[-1]) - int(offs[0])):
+            return None
+        spacing = int(d[0]) if n > 1 else lay.nbytes + _TIMESTAMP
+        if spacing < lay.nbytes:
+            return None
+        self._spacing = spacing
+        self._first_pixels = first + _TIMESTAMP
+        return spacing
+
+    def _data_offset_of(self, chunk_offset: int, lay: FrameLayout) -> int:
+        """Payload offset of the frame chunk at `chunk_offset` (-1 if it does not hold a frame)."""
+        try:
+            h = _g.ChunkHeader.parse(self.store.read_into_bytes(chunk_offset, _HEAD))
+        except Nd2Error:
+            return -1
+        data = chunk_offset + _HEAD + h.name_len
+        if h.data_len < _TIMESTAMP + lay.nbytes or data + h.data_len > self.store.size:
+            return -1
+        return data
+
+    def frames_view(self) -> np.ndarray | None:
+        """All frames as one read-only ``(N, height, width, components)`` strided view of
+        the memory map (stored order), or None when frames are not evenly spaced."""
+        spacing = self.frame_spacing()
+        if spacing is None:
+            return None
+        lay = self.frame_layout()
+        item = lay.dtype.itemsize
+        arr = np.ndarray(shape=(len(self.frame_numbers()), lay.height, lay.width, lay.components),
+                         dtype=lay.dtype, buffer=self.store.buffer, offset=self._first_pixels,
+                         strides=(spacing, lay.stride, lay.components * item, item))
+        arr.flags.writeable = False
+        return arr
 
 
 def _strided(buf: Any, start: int, rows: int, lay: FrameLayout) -> np.ndarray:

@@ -101,7 +101,7 @@ class ChunkMap(Mapping[str, ChunkRef]):
         The first few lookups search the raw map bytes (no per-entry objects);
         after that a name -> index dict is built once.
         """
-        if self._index is None and self._probes < 16:
+        if self._index is None and self._probes < 16 and len(self._name_start) > 1024:
             self._probes += 1
             try:
                 nb = name.encode("latin-1")
