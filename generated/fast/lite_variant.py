@@ -605,10 +605,10 @@ def decode_tree_items(
     for _ in range(count):
         try:
             t = buf[p]
-            q = p + 2 + buf[p + 1] * _TR_NAME_UNIT
+            q = p + 2 + buf[p + 1] * 2
         except IndexError:
             raise _tr_err("record header truncated", p) from None
-        if t == T_COMPRESS:
+        if t == 76:
             # no name: byte 1 is the first of the opaque bytes before the zlib stream
             start = p + 1 + _TR_COMPRESS_SKIP
             if start > end:
@@ -619,8 +619,8 @@ def decode_tree_items(
             return decode_tree_items(inner, 0, len(inner), 1, strip, lists)
         if q > end:
             raise _tr_err("record name truncated", p)
-        if q - p > 2 + _TR_NAME_UNIT:
-            raw = buf[p + 2 : q - _TR_NAME_UNIT]
+        if q - p > 4:
+            raw = buf[p + 2 : q - 2]
             name = _names.get(raw) or _tr_name(raw, p)
             if strip:
                 name = _tr_strip(name)
@@ -632,13 +632,13 @@ def decode_tree_items(
                 raise _tr_err("value truncated", q)
             value = _u_int32(buf, q)[0]
         elif t == 8:  # string
-            if buf[q : q + 2] == _TR_STR_TERM:
+            if buf[q : q + 2] == b'\x00\x00':
                 p = q + 2
                 value = ""
             else:
-                k = buf.find(_TR_STR_TERM, q, end)
+                k = buf.find(b'\x00\x00', q, end)
                 while k >= 0 and (k - q) & 1:
-                    k = buf.find(_TR_STR_TERM, k + 1, end)
+                    k = buf.find(b'\x00\x00', k + 1, end)
                 if k < 0:
                     raise _tr_err("STRING without terminator", q)
                 p = k + 2
@@ -659,13 +659,13 @@ def decode_tree_items(
                 raise _tr_err("value truncated", q)
             value = _u_uint32(buf, q)[0]
         elif t == 11:  # level
-            if q + _TR_LEVEL_HEAD_SIZE > end:
+            if q + 12 > end:
                 raise _tr_err("LEVEL header truncated", q)
             n_items, length = _head(buf, q)
             nl = buf[p + 1]
-            body = q + _TR_LEVEL_HEAD_SIZE
+            body = q + 12
             body_end = body + ((length-(14+nl*2)))
-            p = body_end + n_items * _TR_OFFSET_SIZE
+            p = body_end + n_items * 8
             if body_end < body or body_end > end:
                 raise _tr_err(f"LEVEL length {length} does not fit", q + _TR_LENGTH_AT)
             val = decode_tree_items(buf, body, body_end, n_items, strip, lists)

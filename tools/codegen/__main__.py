@@ -166,6 +166,9 @@ def _tagged_tree(spec: Spec, lw: Lowerer, tname: str) -> dict[str, Any]:
                 raise SpecError(f"{tname}: tagged_tree cannot render case {key} -> {target}")
         cases.append(case)
     info["cases"] = cases
+    info["compress_code"] = next(c["code"] for c in cases if c["kind"] == "compress")
+    if name_len.prim.size != 1 or info["level"]["head_size"] != 12:  # literals in the loop
+        raise SpecError(f"{tname}: the tree template assumes a u1 name_len and 12-byte LEVEL head")
     # order of the generated dispatch: most frequent kinds in NIS metadata first
     # (measured on the corpus' ImageMetadataSeqLV|0! chunks: int32 > string > double >
     # uint32 > level > bool)
