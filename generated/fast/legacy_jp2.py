@@ -317,6 +317,7 @@ class BoxMapTrailer(Node):
     __slots__ = ("signature", "distance", )
     FIELDS = ("signature", "distance", )
     SIZE = 40
+    DTYPE = _np.dtype([('signature', 'V32'), ('distance', '<u8'), ])
 
     @classmethod
     def _parse(cls, buf: Any, pos: int, _base: int, _end: int, parent: Any, root: Any) -> tuple["BoxMapTrailer", int]:

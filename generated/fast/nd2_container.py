@@ -124,6 +124,7 @@ class ChunkHeader(Node):
     __slots__ = ("magic", "name_len", "data_len", )
     FIELDS = ("magic", "name_len", "data_len", )
     SIZE = 16
+    DTYPE = _np.dtype([('magic', 'V4'), ('name_len', '<u4'), ('data_len', '<u8'), ])
 
     @classmethod
     def _parse(cls, buf: Any, pos: int, _base: int, _end: int, parent: Any, root: Any) -> tuple["ChunkHeader", int]:
@@ -284,6 +285,7 @@ class MapTrailer(Node):
     __slots__ = ("signature", "map_offset", )
     FIELDS = ("signature", "map_offset", )
     SIZE = 40
+    DTYPE = _np.dtype([('signature', 'V32'), ('map_offset', '<u8'), ])
 
     @classmethod
     def _parse(cls, buf: Any, pos: int, _base: int, _end: int, parent: Any, root: Any) -> tuple["MapTrailer", int]:

@@ -26,7 +26,6 @@ import math
 import mmap
 import os
 import re
-import struct
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -783,9 +782,12 @@ def _chunk_detail(buf: Any, row: ChunkRow, max_bytes: int | None) -> ChunkDetail
         m = FRAME_RE.match(row.name)
         det.info["index"] = int(m.group(1)) if m else None
         if end - start >= 8:
-            det.info["timestamp"] = _finite(
-                struct.unpack_from("<d", bytes(buf[start : start + 8]))[0]
-            )
+            from ._generated.fast.nd2_container import ImageFrame
+
+            # the payload prefix as the spec declares it (timestamp, then pixels/zlib)
+            frame = ImageFrame.parse(bytes(buf[start : start + 8]), 0, None,
+                                     height=0, width_bytes=0, compressed=True)
+            det.info["timestamp"] = _finite(frame.timestamp)
             det.info["pixels_offset"] = start + 8
     elif kind == "rle-mask":
         from .codecs import rle

@@ -231,10 +231,10 @@ class ModernReader:
                 u8 = np.frombuffer(buf, dtype=np.uint8)
                 ok = (offs >= 0) & (offs + _HEAD <= len(u8))
                 o = offs[ok]
-                head = u8[o[:, None] + np.arange(_HEAD)]
-                magic_ok = (head[:, :4] == np.frombuffer(container.CHUNK_MAGIC_BYTES, np.uint8)).all(1)
-                name_len = head[:, 4:8].copy().view("<u4").ravel().astype(np.int64)
-                data_len = head[:, 8:16].copy().view("<u8").ravel()
+                head = u8[o[:, None] + np.arange(_HEAD)].reshape(-1).view(_g.ChunkHeader.DTYPE)
+                magic_ok = head["magic"] == np.void(container.CHUNK_MAGIC_BYTES)
+                name_len = head["name_len"].astype(np.int64)
+                data_len = head["data_len"]
                 data_off = o + _HEAD + name_len
                 fits = magic_ok & (data_off + data_len.astype(np.float64) <= len(u8))
                 res = np.where(fits, data_off, -1)

@@ -55,9 +55,18 @@ class Lowerer:
         return self.consts[b]
 
     def np_dtype(self, t: KType) -> list[tuple[str, str]] | None:
-        if not t.is_fixed_prims() or t.instances:
+        """Structured dtype of a fixed-size record (primitives and `contents` bytes)."""
+        if t.instances or not t.seq:
             return None
-        return [(a.id, a.prim.np_dtype) for a in t.seq]  # type: ignore[union-attr]
+        out = []
+        for a in t.seq:
+            if a.fixed_prim:
+                out.append((a.id, a.prim.np_dtype))  # type: ignore[union-attr]
+            elif a.contents is not None and not a.cond and not a.repeat:
+                out.append((a.id, f"V{len(a.contents)}"))
+            else:
+                return None
+        return out
 
     def fixed_size(self, t: KType) -> int | None:
         if not t.seq:
@@ -380,7 +389,7 @@ class Lowerer:
                 return p, b
             ut = self.spec.types[a.user]  # type: ignore[index]
             cls = class_name(a.user)  # type: ignore[arg-type]
-            if self.np_dtype(ut) is not None:
+            if self.np_dtype(ut) is not None and ut.is_fixed_prims():
                 size = self.fixed_size(ut)
                 p = [
                     f"cnt = {cnt}",
