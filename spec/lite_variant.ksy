@@ -135,7 +135,11 @@ types:
     seq:
       - id: reserved
         size: 10
-        doc: Opaque bytes (zeros in files we wrote; meaning unknown).
+        doc: |
+          Opaque to both readers. In NIS-written files (corpus: CustomDescriptionV1_0,
+          MoleculeAnalysisV1_0) the byte read as name_len plus these 10 bytes are
+          ASCII 'V0Z', a u32 holding the inflated size of the stream, and 4 zero bytes;
+          files with zeros here read fine in nd2 and limnd2.
       - id: inflated
         size-eos: true
         process: zlib
