@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import assume, example, given
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from kaitaistruct import BytesIO, KaitaiStream
 from nd2._parse._clx_lite import json_from_clx_lite_variant
@@ -340,3 +340,68 @@ def test_decode_nis_style_compressed_chunk() -> None:
     want = json_from_clx_lite_variant(payload, strip_prefix=False)
     assert want == lv.decode(inner)
     assert lv.decode(payload) == want
+
+
+# ------------------------------------------------------------- schema-guided decoding
+
+
+def _project(value: Any, schema: Any) -> Any:
+    """Keep only what `schema` names (None = whole value, "*" = any other key)."""
+    if schema is None or not isinstance(value, dict):
+        return value
+    out = {}
+    for k, v in value.items():
+        sub = schema.get(k, schema.get("*", _ABSENT)) if k != "*" else schema.get("*", _ABSENT)
+        if sub is not _ABSENT:
+            out[k] = _project(v, sub)
+    return out
+
+
+_ABSENT = object()
+
+
+def _lv_payloads() -> list[bytes]:
+    out = []
+    for param in _corpus_lv_chunks():
+        path, name = param.values
+        buf = path.read_bytes()
+        _, cmap = container.read_chunk_map(buf)
+        out.append(bytes(container.chunk_data(buf, cmap, name)[1]))
+    return out
+
+
+def _schemas_from(value: Any, draw: Any, depth: int = 0) -> Any:
+    """A random schema over the keys of a decoded tree."""
+    if not isinstance(value, dict) or depth > 4 or draw(st.booleans()):
+        return None
+    keys = list(value)
+    picked = draw(st.lists(st.sampled_from(keys), unique=True, max_size=len(keys))) if keys else []
+    sch = {k: _schemas_from(value[k], draw, depth + 1) for k in picked}
+    if keys and draw(st.integers(0, 4)) == 0:
+        sch["*"] = None
+    return sch
+
+
+@pytest.mark.corpus
+def test_selected_decode_equals_projection_of_full_decode() -> None:
+    from nd2kit.model.metadata import READ_SCHEMA
+
+    payloads = _lv_payloads()
+    assert payloads
+    for d in payloads:
+        full = lv.decode(d)
+        (root, val), = full.items()
+        assert lv.decode(d, schema=READ_SCHEMA) == {root: _project(val, READ_SCHEMA)}
+        assert lv.decode(d, schema={"*": None}) == full
+
+
+@pytest.mark.corpus
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_selected_decode_random_schemas(data: Any) -> None:
+    payloads = _lv_payloads()
+    d = data.draw(st.sampled_from(payloads))
+    full = lv.decode(d)
+    (root, val), = full.items()
+    schema = _schemas_from(val, data.draw) or {}
+    assert lv.decode(d, schema=schema) == {root: _project(val, schema)}

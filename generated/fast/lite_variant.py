@@ -28,7 +28,7 @@ from ._runtime import (
 )
 from ...errors import CorruptChunkError
 
-__all__ = ["LiteVariant", "Record", "StringValue", "ByteArray", "Level", "LevelBody", "Compressed", "LvRecord", "decode_tree", "decode_tree_items", "decode_tree_record", "encode_tree_record", "T_BOOL", "T_INT32", "T_UINT32", "T_INT64", "T_UINT64", "T_DOUBLE", "T_VOID_POINTER", "T_STRING", "T_BYTE_ARRAY", "T_LEVEL", "T_COMPRESS", ]
+__all__ = ["LiteVariant", "Record", "StringValue", "ByteArray", "Level", "LevelBody", "Compressed", "LvRecord", "decode_tree", "decode_tree_items", "decode_tree_selected", "decode_tree_record", "encode_tree_record", "T_BOOL", "T_INT32", "T_UINT32", "T_INT64", "T_UINT64", "T_DOUBLE", "T_VOID_POINTER", "T_STRING", "T_BYTE_ARRAY", "T_LEVEL", "T_COMPRESS", ]
 
 _S_leB = _struct.Struct('<B')
 _S_leBB = _struct.Struct('<BB')
@@ -728,6 +728,137 @@ def decode_tree_items(
             out[name] = value
         else:
             # nd2 0.12's rule: a second unnamed value joins the first one's list
+            prev = out[""]
+            if isinstance(prev, list):
+                prev.append(value)
+            else:
+                out[""] = [prev, value]
+    return out
+
+
+def _tr_record_end(buf: bytes, p: int, end: int) -> int:
+    """Offset after the record at `p`, found from its header without decoding it."""
+    if p + 2 > end:
+        raise _tr_err("record header truncated", p)
+    t = buf[p]
+    if t == 76:
+        return end
+    nl = buf[p + 1]
+    q = p + 2 + nl * 2
+    if q > end:
+        raise _tr_err("record name truncated", p)
+    sc = _TR_SCALARS.get(t)
+    if sc is not None:
+        r = q + sc[1]
+    elif t == T_LEVEL:
+        if q + 12 > end:
+            raise _tr_err("LEVEL header truncated", q)
+        n_items, length = _TR_LEVEL_HEAD.unpack_from(buf, q)
+        body = q + 12
+        body_end = body + ((length-(14+nl*2)))
+        if body_end < body or body_end > end:
+            raise _tr_err(f"LEVEL length {length} does not fit", q + _TR_LENGTH_AT)
+        r = body_end + n_items * 8
+    elif t == T_STRING:
+        k = buf.find(b'\x00\x00', q, end)
+        while k >= 0 and (k - q) & 1:
+            k = buf.find(b'\x00\x00', k + 1, end)
+        if k < 0:
+            raise _tr_err("STRING without terminator", q)
+        r = k + 2
+    elif t == T_BYTE_ARRAY:
+        if q + _TR_BYTES_LEN_SIZE > end:
+            raise _tr_err("BYTEARRAY length truncated", q)
+        r = q + _TR_BYTES_LEN_SIZE + _TR_BYTES_LEN.unpack_from(buf, q)[0]
+    else:
+        raise _tr_err(f"unknown record type {t}", p)
+    if r > end:
+        raise _tr_err("record runs past the end of its level", p)
+    return r
+
+
+_TR_ABSENT = object()
+
+
+def decode_tree_selected(buf: bytes, p: int, end: int, count: int, strip: bool, lists: bool,
+                         schema: Any) -> dict[str, Any]:
+    """Decode only what `schema` names, skipping other subtrees by their length.
+
+    `schema` maps a name to ``None`` (decode the whole value) or to a nested
+    schema; ``"*"`` applies to every name not listed (list items, planes ...).
+    Records not selected are stepped over without being decoded (a LEVEL in O(1)).
+    For the selected keys the result equals :func:`decode_tree_items`.
+    """
+    out: dict[str, Any] = {}
+    wild = schema.get("*", _TR_ABSENT)
+    for _ in range(count):
+        if p + 2 > end:
+            raise _tr_err("record header truncated", p)
+        t = buf[p]
+        if t == 76:
+            start = p + 1 + _TR_COMPRESS_SKIP
+            if start > end:
+                raise _tr_err("compressed record truncated", p)
+            inner = _inflate(bytes(buf[start:end]), "record", "compress", start)
+            if not inner:
+                return {}
+            return decode_tree_selected(inner, 0, len(inner), 1, strip, lists, schema)
+        q = p + 2 + buf[p + 1] * 2
+        if q > end:
+            raise _tr_err("record name truncated", p)
+        name = _tr_name(buf[p + 2 : q - 2], p) if q - p > 4 else ""
+        if strip:
+            name = _tr_strip(name)
+        sub = schema.get(name, wild) if name != "*" else wild
+        sc = _TR_SCALARS.get(t)
+        if sc is not None:
+            r = q + sc[1]
+            if r > end:
+                raise _tr_err("value truncated", q)
+            if sub is _TR_ABSENT:
+                p = r
+                continue
+            value = sc[0](buf, q)[0]
+            if t == T_BOOL:
+                value = value != 0
+        elif t == T_LEVEL:
+            if q + 12 > end:
+                raise _tr_err("LEVEL header truncated", q)
+            n_items, length = _TR_LEVEL_HEAD.unpack_from(buf, q)
+            body = q + 12
+            nl = buf[p + 1]
+            body_end = body + ((length-(14+nl*2)))
+            if body_end < body or body_end > end:
+                raise _tr_err(f"LEVEL length {length} does not fit", q + _TR_LENGTH_AT)
+            r = body_end + n_items * 8
+            if r > end:
+                raise _tr_err(f"LEVEL length {length} leaves no room for the offset table of "
+                              f"{n_items} items", q + _TR_LENGTH_AT)
+            if sub is _TR_ABSENT:
+                p = r
+                continue
+            if sub is None:
+                val = decode_tree_items(buf, body, body_end, n_items, strip, lists)
+            else:
+                val = decode_tree_selected(buf, body, body_end, n_items, strip, lists, sub)
+            if len(val) == 1 and "" in val:
+                value = val[""]
+                if not isinstance(value, list):
+                    value = [value]
+                if lists:
+                    value = dict(zip(_tr_ikeys(len(value)), value))
+            else:
+                value = val
+        else:
+            r = _tr_record_end(buf, p, end)
+            if sub is _TR_ABSENT:
+                p = r
+                continue
+            value = decode_tree_items(buf, p, r, 1, strip, lists)[name]
+        p = r
+        if name or "" not in out:
+            out[name] = value
+        else:
             prev = out[""]
             if isinstance(prev, list):
                 prev.append(value)

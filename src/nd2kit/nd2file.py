@@ -165,7 +165,10 @@ class ND2File:
     # ------------------------------------------------------------------ metadata
     @cached_property
     def _raw_meta(self) -> dict:
-        return self._reader.raw("metadata")
+        # only the keys the model reads: unread subtrees (camera settings ...) are skipped
+        from .model.metadata import READ_SCHEMA
+
+        return self._reader.raw("metadata", schema=READ_SCHEMA)
 
     @cached_property
     def attributes(self) -> Attributes:
@@ -176,7 +179,9 @@ class ND2File:
     @cached_property
     def experiment(self) -> list[ExpLoop]:
         """Acquisition loops, outermost first (nd2 ``ExpLoop`` list)."""
-        return model.load_experiment(self._reader.raw("experiment"))
+        from .model.experiment import READ_SCHEMA
+
+        return model.load_experiment(self._reader.raw("experiment", schema=READ_SCHEMA))
 
     @cached_property
     def text_info(self) -> TextInfo:

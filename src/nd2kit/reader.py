@@ -150,13 +150,18 @@ class ModernReader:
         info = self.chunk_info(name)
         return self.store.read(info.data_offset, info.data_len)
 
-    def decode_chunk(self, name: str, strip_prefix: bool = False) -> Any:
-        """Decode a metadata chunk: XML variant if it starts with ``<``, else LiteVariant."""
-        key = (name, strip_prefix)
+    def decode_chunk(self, name: str, strip_prefix: bool = False, schema: Any = None) -> Any:
+        """Decode a metadata chunk: XML variant if it starts with ``<``, else LiteVariant.
+
+        With `schema`, a LiteVariant chunk decodes only the keys it names (see
+        :func:`nd2kit.codecs.lite_variant.decode`); XML chunks are decoded whole.
+        """
+        key = (name, strip_prefix, id(schema) if schema is not None else None)
         if key not in self._decoded:
             info = self.chunk_info(name)
             data = self.store.read_into_bytes(info.data_offset, info.data_len)
-            if data.lstrip()[:1] == b"<" or data[:3] == b"\xef\xbb\xbf":
+            if data[:1] == b"<" or data[:3] == b"\xef\xbb\xbf" or (
+                    data[:1].isspace() and data.lstrip()[:1] == b"<"):
                 from .codecs.xml_variant import decode_xml_variant
 
                 try:
@@ -164,7 +169,8 @@ class ModernReader:
                 except Nd2Error as e:
                     raise e.at(name, info.data_offset) from None
             else:
-                val = decode_lv(data, strip_prefix=strip_prefix, chunk=name, base=info.data_offset)
+                val = decode_lv(data, strip_prefix=strip_prefix, chunk=name, base=info.data_offset,
+                                schema=schema)
             self._decoded[key] = val
         return self._decoded[key]
 
@@ -173,14 +179,16 @@ class ModernReader:
         lv, xml, _ = META_CHUNKS[kind]
         return lv if self.version >= (3, 0) else xml
 
-    def raw(self, kind: str) -> dict:
-        """Raw decoded dict of a metadata kind, root struct unwrapped; {} if absent."""
+    def raw(self, kind: str, schema: Any = None) -> dict:
+        """Raw decoded dict of a metadata kind, root struct unwrapped; {} if absent.
+
+        `schema` limits a LiteVariant decode to the keys a consumer reads."""
         name = self.meta_chunk_name(kind)
         if name not in self.chunkmap:
             if kind == "attributes":
                 raise ChunkNotFoundError(f"required chunk {name!r} is missing", chunk=name)
             return {}
-        d = self.decode_chunk(name)
+        d = self.decode_chunk(name, schema=schema)
         if isinstance(d, dict):
             return d.get(META_CHUNKS[kind][2], d)
         return {}

@@ -205,7 +205,7 @@ def render_fast(specs: list[Spec]) -> dict[str, str]:
             elif fast == "tagged_tree":
                 tr = _tagged_tree(spec, lw, tname)
                 extra_blocks.append(env.get_template("tagged_tree.py.j2").render(tr=tr))
-                extra_all += ["LvRecord", "decode_tree", "decode_tree_items", "decode_tree_record",
+                extra_all += ["LvRecord", "decode_tree", "decode_tree_items", "decode_tree_selected", "decode_tree_record",
                               "encode_tree_record"]
                 extra_all += [f"T_{c['label'].upper()}" for c in tr["cases"]]
             elif fast is not None:

@@ -70,6 +70,7 @@ def decode(
     lists_to_indexed_dicts: bool = True,
     chunk: str | None = None,
     base: int = 0,
+    schema: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Decode the root record of a LiteVariant payload to nested dicts.
 
@@ -84,6 +85,10 @@ def decode(
         Represent lists as ``{"i0000000000": ...}`` (nd2's shape) instead of lists.
     chunk, base : str, int
         Chunk name and file offset of `data`, used in error messages.
+    schema : mapping, optional
+        Decode only these keys of the root record: name -> ``None`` (whole value)
+        or a nested schema, ``"*"`` for any other name. Other subtrees are skipped
+        by their length without being decoded; selected values equal a full decode.
 
     Returns
     -------
@@ -99,6 +104,9 @@ def decode(
     if not buf:
         return {}
     try:
+        if schema is not None:
+            return _g.decode_tree_selected(buf, 0, len(buf), 1, strip_prefix,
+                                           lists_to_indexed_dicts, {"*": schema})
         return _g.decode_tree(buf, 0, len(buf), strip_prefix, lists_to_indexed_dicts)
     except Nd2Error as e:
         raise e.at(chunk, base) from None

@@ -567,6 +567,41 @@ _PARAM_SCHEMAS = {
 _LEVEL_KEYS = {"eType", "uLoopPars", "pItemValid", "ppNextLevelEx", "uiNextLevelCount"}
 
 
+def _union(*schemas: Mapping[str, Any]) -> dict[str, Any]:
+    """Union of schemas (a key read whole anywhere is read whole)."""
+    out: dict[str, Any] = {}
+    for sch in schemas:
+        for k, v in sch.items():
+            if k not in out:
+                out[k] = v
+            elif out[k] is None or v is None:
+                out[k] = None
+            else:
+                out[k] = _union(out[k], v)
+    return out
+
+
+def _read_schema() -> dict[str, Any]:
+    level: dict[str, Any] = {}
+    pars = _union(*_PARAM_SCHEMAS.values())
+    # pSubLoops: {item: {ppNextLevelEx: {item: level or {SLxExperiment: level}}}}
+    nested = dict(level)  # filled below (same object graph as `level`)
+    pars["pSubLoops"] = {"*": {"ppNextLevelEx": {"*": nested}}}
+    pars_or_wrapped = dict(pars)
+    pars_or_wrapped[""] = pars  # v3 trees that wrap uLoopPars in a one-item list
+    level.update({"eType": None, "uLoopPars": pars_or_wrapped, "pItemValid": None,
+                  "uiNextLevelCount": None, "ppNextLevelEx": {"*": level}})
+    nested.update(level)
+    nested["SLxExperiment"] = level
+    return level
+
+
+#: Every key of an ``SLxExperiment`` tree that :func:`load_experiment` may read, for
+#: any loop type (a recursive schema: readers may decode only these keys with
+#: ``nd2kit.codecs.lite_variant.decode(..., schema=READ_SCHEMA)``).
+READ_SCHEMA: dict[str, Any] = _read_schema()
+
+
 def _unknown_level(level: Any, path: str, out: dict[str, Any], guard: int) -> None:
     if not isinstance(level, Mapping) or guard > 512:
         return

@@ -566,6 +566,11 @@ _META_SCHEMA = {
 }
 
 
+#: Every key of ``SLxPictureMetadata`` that :func:`load_metadata` reads (readers may
+#: decode only these: ``nd2kit.codecs.lite_variant.decode(..., schema=READ_SCHEMA)``).
+READ_SCHEMA = _META_SCHEMA
+
+
 def unknown_keys(raw_meta: Mapping[str, Any] | None) -> dict[str, Any]:
     """Entries of ``SLxPictureMetadata`` not represented in :class:`Metadata`.
 
