@@ -137,9 +137,12 @@ class ModernReader:
         if offset < 0 or offset + _HEAD > size:
             raise CorruptChunkError(f"chunk offset {offset} outside the file ({size} bytes)",
                                     chunk=expect, offset=offset)
-        n = min(size - offset, _HEAD + container.NAME_WINDOW)
-        return container.parse_chunk_head(self.store.read_into_bytes(offset, n), offset, size,
-                                          expect=expect)
+        # names are short: read 256 bytes first, the whole name window only if needed
+        n = min(size - offset, _HEAD + 256)
+        head = self.store.read_into_bytes(offset, n)
+        if b"!" not in head[_HEAD:] and n < size - offset:
+            head = self.store.read_into_bytes(offset, min(size - offset, _HEAD + container.NAME_WINDOW))
+        return container.parse_chunk_head(head, offset, size, expect=expect)
 
     def chunk_info(self, name: str) -> container.ChunkInfo:
         """Header info of the chunk `name` (located through the map)."""
