@@ -780,6 +780,19 @@ def _tr_record_end(buf: bytes, p: int, end: int) -> int:
 _TR_ABSENT = object()
 
 
+def _tr_project(value: Any, schema: Any) -> Any:
+    """Keep only what `schema` names in an already decoded value."""
+    if schema is None or not isinstance(value, dict):
+        return value
+    wild = schema.get("*", _TR_ABSENT)
+    out = {}
+    for k, v in value.items():
+        sub = schema.get(k, wild) if k != "*" else wild
+        if sub is not _TR_ABSENT:
+            out[k] = _tr_project(v, sub)
+    return out
+
+
 def decode_tree_selected(buf: bytes, p: int, end: int, count: int, strip: bool, lists: bool,
                          schema: Any) -> dict[str, Any]:
     """Decode only what `schema` names, skipping other subtrees by their length.
@@ -791,6 +804,7 @@ def decode_tree_selected(buf: bytes, p: int, end: int, count: int, strip: bool, 
     """
     out: dict[str, Any] = {}
     wild = schema.get("*", _TR_ABSENT)
+    item = 0  # unnamed records are list items, keyed i0000000000... in the decoded shape
     for _ in range(count):
         if p + 2 > end:
             raise _tr_err("record header truncated", p)
@@ -809,7 +823,11 @@ def decode_tree_selected(buf: bytes, p: int, end: int, count: int, strip: bool, 
         name = _tr_name(buf[p + 2 : q - 2], p) if q - p > 4 else ""
         if strip:
             name = _tr_strip(name)
-        sub = schema.get(name, wild) if name != "*" else wild
+        if name:
+            sub = schema.get(name, wild) if name != "*" else wild
+        else:
+            sub = schema.get(_tr_ikeys(item + 1)[item], schema.get("", wild))
+            item += 1
         sc = _TR_SCALARS.get(t)
         if sc is not None:
             r = q + sc[1]
@@ -837,7 +855,10 @@ def decode_tree_selected(buf: bytes, p: int, end: int, count: int, strip: bool, 
             if sub is _TR_ABSENT:
                 p = r
                 continue
-            if sub is None:
+            # a list (first child unnamed) is decoded whole, exactly as the full decoder
+            # shapes it (index keys, nd2's merge rule), then projected on the schema
+            is_list = n_items > 0 and buf[body + 1] <= 1 and buf[body] != 76
+            if sub is None or is_list:
                 val = decode_tree_items(buf, body, body_end, n_items, strip, lists)
             else:
                 val = decode_tree_selected(buf, body, body_end, n_items, strip, lists, sub)
@@ -849,12 +870,16 @@ def decode_tree_selected(buf: bytes, p: int, end: int, count: int, strip: bool, 
                     value = dict(zip(_tr_ikeys(len(value)), value))
             else:
                 value = val
+            if is_list and sub is not None:
+                value = _tr_project(value, sub)
         else:
             r = _tr_record_end(buf, p, end)
             if sub is _TR_ABSENT:
                 p = r
                 continue
             value = decode_tree_items(buf, p, r, 1, strip, lists)[name]
+            if sub is not None:  # e.g. a BYTEARRAY holding nested LiteVariant
+                value = _tr_project(value, sub)
         p = r
         if name or "" not in out:
             out[name] = value
