@@ -13,7 +13,7 @@ _DEFAULT = ROOT.parent / "shared" / "corpus"
 CORPUS = Path(os.environ.get("ND2KIT_CORPUS", _DEFAULT)).resolve()
 REQUIRE_CORPUS = bool(os.environ.get("ND2KIT_CORPUS"))
 
-settings.register_profile("ci", max_examples=150, deadline=None,
+settings.register_profile("ci", max_examples=150, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=60, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
