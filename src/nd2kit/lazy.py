@@ -10,6 +10,7 @@ stay valid after ``ND2File.close()`` and in other processes.
 
 from __future__ import annotations
 
+import os as _os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
@@ -17,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = ["FrameArray", "FrameSpec", "SourceOpener", "LiveOpener", "RavelToSeq", "FrameTransform",
-           "source_of"]
+           "copy_blocks", "source_of"]
 
 
 def source_of(file: Any) -> Any:
@@ -32,6 +33,23 @@ def source_of(file: Any) -> Any:
     if isinstance(name, str) and os.path.isfile(name):
         return name
     return None
+
+
+def copy_blocks(src: np.ndarray, threads: int | None = None, min_parallel: int = 32 << 20) -> np.ndarray:
+    """Copy `src` (frames along axis 0) into new memory of the same layout, in blocks of
+    frames on threads (numpy releases the GIL while copying)."""
+    out = np.empty(src.shape, dtype=src.dtype)
+    n = len(src)
+    threads = threads or min(4, _os.cpu_count() or 1)
+    if src.nbytes < min_parallel or threads < 2 or n < 2:
+        np.copyto(out, src)
+        return out
+    bounds = np.linspace(0, n, min(n, threads * 4) + 1).astype(int).tolist()
+    with ThreadPoolExecutor(threads) as ex:
+        list(ex.map(lambda ab: np.copyto(out[ab[0]:ab[1]], src[ab[0]:ab[1]]),
+                    zip(bounds[:-1], bounds[1:])))
+    return out
+
 
 
 class SourceOpener:
@@ -243,8 +261,16 @@ class FrameArray:
         fv = rdr.frames_view() if hasattr(rdr, "frames_view") else None
         if fv is not None and int(np.max(seqs)) < len(fv) and int(np.min(seqs)) >= 0:
             # evenly spaced uncompressed frames: one strided slice, one copy
-            tv = self.spec.frame_transform(fv)  # a view: no pixel is copied yet
-            data = tv[(np.asarray(seqs, dtype=np.intp),) + tuple(full_fkey)]  # the one copy
+            idx = np.asarray(seqs, dtype=np.intp)
+            if len(idx) > 1 and bool((np.diff(idx) == 1).all()):
+                # a run of frames: copy the stored bytes as they lie (threads), then
+                # transform the copy (a view) — the same path as imread
+                rows = slice(y0, y1) if ra is not None else slice(None)
+                raw = copy_blocks(fv[int(idx[0]) : int(idx[-1]) + 1, rows])
+                data = self.spec.frame_transform(raw)[(slice(None),) + tuple(fkey)]
+            else:
+                tv = self.spec.frame_transform(fv)  # a view: no pixel is copied yet
+                data = tv[(idx,) + tuple(full_fkey)]  # the one copy
             return np.asarray(data, dtype=self.dtype).reshape(tuple(shape) + data.shape[1:])
         seq_list = [int(s) for s in seqs]
         first = one(seq_list[0])

@@ -26,7 +26,8 @@ import numpy as np
 
 from . import model
 from .errors import Nd2Error, UnsupportedFormatError
-from .lazy import FrameArray, FrameSpec, FrameTransform, LiveOpener, RavelToSeq, SourceOpener, source_of
+from .lazy import (FrameArray, FrameSpec, FrameTransform, LiveOpener, RavelToSeq, SourceOpener,
+                   copy_blocks, source_of)
 from .reader import ModernReader
 from .store import Store, is_url, open_store
 from .structures import Attributes, ExpLoop, Metadata, TextInfo
@@ -375,7 +376,7 @@ class ND2File:
                 # copy the stored bytes as they lie (no de-interleaving pass), on threads:
                 # the copy and its page faults are the whole cost; peak memory is 1x
                 nframes = int(math.prod(self._coord_shape)) if self._coord_shape else 1
-                raw = _copy_blocks(self._reader.frames_view()[:nframes])
+                raw = copy_blocks(self._reader.frames_view()[:nframes])
                 return self._transform(raw).reshape(view.shape)
             return np.array(view, dtype=self.dtype)
         if position is None:
@@ -524,22 +525,6 @@ class ND2File:
         if delayed and position is not None and "P" in coords:
             x = x.isel(P=[position])
         return x.squeeze() if squeeze else x
-
-
-def _copy_blocks(src: np.ndarray, threads: int | None = None, min_parallel: int = 32 << 20) -> np.ndarray:
-    """Copy `src` (frames along axis 0) into new memory of the same layout, in blocks of
-    frames on threads (numpy releases the GIL while copying)."""
-    out = np.empty(src.shape, dtype=src.dtype)
-    n = len(src)
-    threads = threads or min(4, os.cpu_count() or 1)
-    if src.nbytes < min_parallel or threads < 2 or n < 2:
-        np.copyto(out, src)
-        return out
-    bounds = np.linspace(0, n, min(n, threads * 4) + 1).astype(int).tolist()
-    with ThreadPoolExecutor(threads) as ex:
-        list(ex.map(lambda ab: np.copyto(out[ab[0]:ab[1]], src[ab[0]:ab[1]]),
-                    zip(bounds[:-1], bounds[1:])))
-    return out
 
 
 def _split(n: int, size: int) -> list[int]:
