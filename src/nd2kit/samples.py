@@ -9,11 +9,11 @@ nameLen 4072 and 4-byte-rounded rows, and an AcqTimesCache. nd2 0.12 reads them
 from __future__ import annotations
 
 import os
-import struct
 from pathlib import Path
 
 import numpy as np
 
+from ._generated.fast.nd2_container import ImageFrame as _frame_payload
 from .codecs import container
 from .codecs.lite_variant import LvRecord, LvType, encode, from_python
 
@@ -158,7 +158,9 @@ def sample_file_bytes(*, t: int = 3, z: int = 2, channels: int = 2, height: int 
     for n in range(seq):
         rows = np.zeros((height, stride), np.uint8)
         rows[:, :row_bytes] = frames[n].astype(dt.newbyteorder("<")).view(np.uint8).reshape(height, row_bytes)
-        chunks.append((f"ImageDataSeq|{n}!", struct.pack("<d", float(times[n])) + rows.tobytes(), 8))
+        frame = _frame_payload(timestamp=float(times[n]), pixels=rows.tobytes(), zlib_stream=None,
+                               height=height, width_bytes=stride, compressed=False)
+        chunks.append((f"ImageDataSeq|{n}!", frame.to_bytes(), 8))
     return container.build_file(chunks)
 
 
