@@ -892,6 +892,197 @@ def decode_tree_selected(buf: bytes, p: int, end: int, count: int, strip: bool, 
     return out
 
 
+# ---- compiled schemas: selection by raw name bytes (no name decoding for skipped records)
+#: scalar tags -> value size / unpack_from, indexed by the tag byte (0 / None otherwise)
+_TR_SIZES: list[int] = [0] * 256
+_TR_UNPACK: list[Any] = [None] * 256
+for _t, (_u, _n, _pk) in _TR_SCALARS.items():
+    _TR_SIZES[_t] = _n
+    _TR_UNPACK[_t] = _u
+del _t, _u, _n, _pk
+#: a schema without "*" naming at most this many keys gets a cut-off: its level's scan
+#: ends after the last occurrence of any of its names' byte patterns (measured on the
+#: corpus: a search per name costs more than it saves for larger schemas)
+_TR_CUT_MAX = 3
+_TR_COMPILED: dict[int, tuple[Any, list[Any]]] = {}
+
+
+def _tr_is_index_key(key: str) -> bool:
+    return len(key) == 11 and key[0] == "i" and key[1:].isdigit()
+
+
+def _tr_compile(schema: Any, memo: dict[int, list[Any]]) -> list[Any]:
+    """Compile a name schema to a node list.
+
+    ``[table, wild, items, item_default, cut, listable, schema]``:
+
+    table: raw UTF-16LE name bytes -> (name, sub); wild: sub for other names; items:
+    index -> sub for ``i0000000000``-style keys (or None); item_default: sub for other
+    unnamed records (``""`` or ``"*"``); cut: byte patterns whose last occurrence bounds
+    the scan (or None); listable: items may be selected one by one (no index keys and no
+    ``""``). A sub is ``_TR_ABSENT`` (skip), None (whole value) or a compiled node.
+    Recursive schemas compile to recursive nodes.
+    """
+    node = memo.get(id(schema))
+    if node is not None:
+        return node
+    node = [{}, _TR_ABSENT, None, _TR_ABSENT, None, True, schema]
+    memo[id(schema)] = node
+
+    def sub_of(value: Any) -> Any:
+        return None if value is None else _tr_compile(value, memo)
+
+    table: dict[bytes, tuple[str, Any]] = node[0]
+    items: dict[int, Any] = {}
+    for key, value in schema.items():
+        if key == "*" or key == "":
+            continue
+        if _tr_is_index_key(key):
+            items[int(key[1:])] = sub_of(value)
+        table[key.encode("utf-16-le", "surrogatepass")] = (key, sub_of(value))
+    node[1] = sub_of(schema["*"]) if "*" in schema else _TR_ABSENT
+    node[2] = items or None
+    node[3] = sub_of(schema[""]) if "" in schema else node[1]
+    node[5] = not items and "" not in schema
+    if ("*" not in schema and "" not in schema and not items and 0 < len(table) <= _TR_CUT_MAX
+            and all(len(raw) // 2 + 1 <= 255 for raw in table)):
+        # a record named `raw` holds these bytes right after its tag byte
+        pats = [bytes([len(raw) // 2 + 1]) + raw + b'\x00\x00' for raw in table]
+        node[4] = tuple(pats)
+    return node
+
+
+def compile_schema(schema: Any) -> list[Any]:
+    """The compiled root node for decoding a payload's root record with `schema`.
+
+    Cached by identity (the schema is kept alive by the cache): schemas are meant to
+    be constants and must not be changed after their first use.
+    """
+    hit = _TR_COMPILED.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    if len(_TR_COMPILED) >= 256:
+        _TR_COMPILED.clear()
+    node = _tr_compile({"*": schema}, {})
+    _TR_COMPILED[id(schema)] = (schema, node)
+    return node
+
+
+def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, node: list[Any],
+                         _sizes: list[int] = _TR_SIZES, _unpack: list[Any] = _TR_UNPACK,
+                         _head: Any = _TR_LEVEL_HEAD.unpack_from, _absent: Any = _TR_ABSENT,
+                         _names: dict[bytes, str] = _TR_NAMES) -> dict[str, Any]:
+    """:func:`decode_tree_selected` without name prefix stripping, on a compiled schema.
+
+    Names are matched as raw bytes, so skipped records cost a header read; a LEVEL is
+    skipped in O(1), and a level whose schema names a few keys (no ``"*"``) stops its
+    scan after the last occurrence of any of their byte patterns (the rest cannot hold
+    a selected record). Lists whose schema is index-independent are selected item by
+    item. Result equals :func:`decode_tree_selected` (with ``strip=False``) except that
+    a compressed record placed after a level's last selected name is not looked into.
+    """
+    table, wild, items, item_default, cut, _, schema = node
+    out: dict[str, Any] = {}
+    last = end
+    if cut is not None and count and p < end and buf[p] != 76:
+        last = -1
+        for pat in cut:
+            k = buf.rfind(pat, p, end)
+            if k > last:
+                last = k
+    item = 0
+    for _ in range(count):
+        if p >= last:
+            break
+        if p + 2 > end:
+            raise _tr_err("record header truncated", p)
+        t = buf[p]
+        if t == 76:
+            start = p + 1 + _TR_COMPRESS_SKIP
+            if start > end:
+                raise _tr_err("compressed record truncated", p)
+            inner = _inflate(bytes(buf[start:end]), "record", "compress", start)
+            if not inner:
+                return {}
+            return decode_tree_compiled(inner, 0, len(inner), 1, lists, node)
+        q = p + 2 + buf[p + 1] * 2
+        if q > end:
+            raise _tr_err("record name truncated", p)
+        if q - p > 4:
+            raw = buf[p + 2 : q - 2]
+            hit = table.get(raw)
+            if hit is None:
+                sub = wild
+                name = "" if wild is _absent else (_names.get(raw) or _tr_name(raw, p))
+            else:
+                name, sub = hit
+        else:
+            name = ""
+            sub = item_default if items is None else items.get(item, item_default)
+            item += 1
+        size = _sizes[t]
+        if size:
+            r = q + size
+            if r > end:
+                raise _tr_err("value truncated", q)
+            if sub is _absent:
+                p = r
+                continue
+            value = _unpack[t](buf, q)[0]
+            if t == T_BOOL:
+                value = value != 0
+        elif t == T_LEVEL:
+            if q + 12 > end:
+                raise _tr_err("LEVEL header truncated", q)
+            n_items, length = _head(buf, q)
+            body = q + 12
+            nl = buf[p + 1]
+            body_end = body + ((length-(14+nl*2)))
+            if body_end < body or body_end > end:
+                raise _tr_err(f"LEVEL length {length} does not fit", q + _TR_LENGTH_AT)
+            r = body_end + n_items * 8
+            if r > end:
+                raise _tr_err(f"LEVEL length {length} leaves no room for the offset table of "
+                              f"{n_items} items", q + _TR_LENGTH_AT)
+            if sub is _absent:
+                p = r
+                continue
+            is_list = n_items > 0 and buf[body + 1] <= 1 and buf[body] != 76
+            project = is_list and sub is not None and not (lists and sub[5])
+            if sub is None or project:
+                val = decode_tree_items(buf, body, body_end, n_items, False, lists)
+            else:
+                val = decode_tree_compiled(buf, body, body_end, n_items, lists, sub)
+            if len(val) == 1 and "" in val:
+                value = val[""]
+                if not isinstance(value, list):
+                    value = [value]
+                if lists:
+                    value = dict(zip(_tr_ikeys(len(value)), value))
+            else:
+                value = val
+            if project:
+                value = _tr_project(value, sub[6])
+        else:
+            r = _tr_record_end(buf, p, end)
+            if sub is _absent:
+                p = r
+                continue
+            value = decode_tree_items(buf, p, r, 1, False, lists)[name]
+            if sub is not None:  # e.g. a BYTEARRAY holding nested LiteVariant
+                value = _tr_project(value, sub[6])
+        p = r
+        if name or "" not in out:
+            out[name] = value
+        else:
+            prev = out[""]
+            if isinstance(prev, list):
+                prev.append(value)
+            else:
+                out[""] = [prev, value]
+    return out
+
+
 def decode_tree(buf: bytes, p: int, end: int, strip: bool, lists: bool) -> dict[str, Any]:
     """Decode the first record at `p` to ``{name: value}`` (nd2's JSON shape)."""
     return decode_tree_items(buf, p, end, 1, strip, lists)

@@ -105,6 +105,9 @@ def decode(
         return {}
     try:
         if schema is not None:
+            if not strip_prefix:  # names matched as raw bytes (compiled once per schema)
+                return _g.decode_tree_compiled(buf, 0, len(buf), 1, lists_to_indexed_dicts,
+                                               _g.compile_schema(schema))
             return _g.decode_tree_selected(buf, 0, len(buf), 1, strip_prefix,
                                            lists_to_indexed_dicts, {"*": schema})
         return _g.decode_tree(buf, 0, len(buf), strip_prefix, lists_to_indexed_dicts)
