@@ -405,3 +405,43 @@ def test_selected_decode_random_schemas(data: Any) -> None:
     (root, val), = full.items()
     schema = _schemas_from(val, data.draw) or {}
     assert lv.decode(d, schema=schema) == {root: _project(val, schema)}
+
+
+def _has_empty_key(value: Any) -> bool:
+    return isinstance(value, dict) and any(k == "" or _has_empty_key(v) for k, v in value.items())
+
+
+@settings(max_examples=150, deadline=None)
+@given(rec=lv_records(max_leaves=30, deep=False), data=st.data())
+def test_compiled_schema_decode_matches_projection_and_string_schema_path(rec: LvRecord, data: Any) -> None:
+    """Raw-byte (compiled) selection equals the name-string selection and, where the
+    tree has no mixed named/unnamed level, a projection of the full decode.
+
+    Generated trees repeat names (the last one wins, so the rfind cut-off must not stop
+    before a later duplicate), hold lists, mixed levels and compressed roots."""
+    from nd2kit._generated.fast import lite_variant as g
+
+    buf = lv.encode(rec)
+    full = lv.decode(buf)
+    if not full:
+        return
+    (root, val), = full.items()
+    schema = _schemas_from(val, data.draw) or {}
+    got = lv.decode(buf, schema=schema)
+    via_names = g.decode_tree_selected(buf, 0, len(buf), 1, False, True, {"*": schema})
+    assert got == via_names
+    if not _has_empty_key(val):
+        assert got == {root: _project(val, schema)}
+
+
+@pytest.mark.parametrize("keys", [["b"], ["a", "b"], ["zz"]])
+def test_compiled_schema_cut_off_keeps_the_last_duplicate(keys: list[str]) -> None:
+    # a level with duplicate names: nd2 (and the full decoder) keep the last value, so
+    # the scan may end only after the last place a selected name occurs
+    kids = [lv.from_python("a", 1), lv.from_python("b", 2.0), lv.from_python("c", "x" * 40),
+            lv.from_python("a", 3), lv.from_python("d", {"e": 5}), lv.from_python("b", 4.0)]
+    buf = lv.encode(LvRecord(LvType.LEVEL, "root", kids))
+    full = lv.decode(buf)["root"]
+    assert full == {"a": 3, "b": 4.0, "c": "x" * 40, "d": {"e": 5}}
+    schema = {k: None for k in keys}
+    assert lv.decode(buf, schema=schema) == {"root": {k: full[k] for k in keys if k in full}}

@@ -513,10 +513,13 @@ def test_experiment_matches_nd2(tree: dict[str, Any]) -> None:
     ]
 
 
-@given(level())
-def test_experiment_from_schema_guided_decode_is_identical(tree: dict[str, Any]) -> None:
+@given(level(), st.booleans())
+def test_experiment_from_schema_guided_decode_is_identical(tree: dict[str, Any], wrap: bool) -> None:
     """Decoding only READ_SCHEMA's keys (as ND2File does) builds the same experiment,
-    for random nestings of every loop type (junk keys are skipped, never needed)."""
+    for random nestings of every loop type (junk keys are skipped, never needed), also
+    when ``uLoopPars`` is wrapped in a one-item list (as v2 trees store it)."""
+    if wrap:
+        tree = {**tree, "uLoopPars": [tree["uLoopPars"]]}
     payload = lite_variant.encode(lite_variant.from_python("SLxExperiment", tree))
     full = model.unwrap_root(lite_variant.decode(payload), "experiment")
     part = model.unwrap_root(lite_variant.decode(payload, schema=mexp.READ_SCHEMA), "experiment")

@@ -588,7 +588,7 @@ def _read_schema() -> dict[str, Any]:
     nested = dict(level)  # filled below (same object graph as `level`)
     pars["pSubLoops"] = {"*": {"ppNextLevelEx": {"*": nested}}}
     pars_or_wrapped = dict(pars)
-    pars_or_wrapped[""] = pars  # v3 trees that wrap uLoopPars in a one-item list
+    pars_or_wrapped[_FIRST] = pars  # trees that wrap uLoopPars in a one-item list
     level.update({"eType": None, "uLoopPars": pars_or_wrapped, "pItemValid": None,
                   "uiNextLevelCount": None, "ppNextLevelEx": {"*": level}})
     nested.update(level)
