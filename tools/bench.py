@@ -394,8 +394,9 @@ _META_PARTS = ("metadata", "attributes", "experiment", "text_info", "sizes")
 
 _OPEN_META_MEASURES = """Opening one real corpus file and reading all of its metadata, as in
 codspeed's benchmark set: `with ND2File(p) as f: f.metadata; f.attributes; f.experiment;
-f.text_info; f.sizes` with `nd2kit.ND2File` vs `nd2.ND2File` (local path, memory-mapped by
-both; the file stays in the page cache). One row per file of `/work/shared/corpus/real`.
+f.text_info; f.sizes` with `nd2kit.ND2File` vs `nd2.ND2File` (local path; nd2 memory-maps
+the file at open and reads metadata with seek/read, nd2kit reads it with `os.pread` and maps
+the file only when pixels are read; the file stays in the page cache). One row per file of `/work/shared/corpus/real`.
 Before timing, the five values are compared: `dict(sizes)` (keys, order and sizes) and
 `dataclasses.asdict` of the structures (`_asdict` for NamedTuples, the dicts as they are)
 must be equal and of the same class names, else the case is INVALID."""

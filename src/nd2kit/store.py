@@ -2,7 +2,8 @@
 
 A :class:`Store` gives random access to a file's bytes:
 
-* :class:`MmapStore` — a local path, memory-mapped read-only; zero-copy views;
+* :class:`MmapStore` — a local path: small reads with ``os.pread``, pixels from a
+  read-only memory map made on first use; zero-copy views;
 * :class:`BytesStore` — ``bytes`` / ``bytearray`` / ``memoryview`` in memory;
 * :class:`FileStore` — any binary file-like object with ``seek``/``read``
   (fsspec files included); reads are serialised with a lock.
@@ -25,6 +26,7 @@ from .errors import CorruptChunkError, Nd2Error
 
 __all__ = ["Store", "MmapStore", "BytesStore", "FileStore", "open_store", "is_url"]
 
+_HAS_PREAD = hasattr(os, "pread")
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+\-.]+://")
 
 
@@ -96,26 +98,90 @@ class BytesStore(Store):
 
 
 class MmapStore(Store):
-    """A local file, memory-mapped read-only."""
+    """A local file: small reads with ``os.pread``, large ones from a read-only memory map.
+
+    The map is made on first use of :attr:`buffer` (frame views, zero-copy arrays,
+    vectorised header reads) or of a large :meth:`read`, so opening a file and reading
+    its metadata costs a few positional reads and no page faults. Where ``os.pread`` is
+    missing (Windows) the map is made at once and serves every read.
+    """
+
+    #: reads of at least this many bytes go through the memory map (zero-copy)
+    MAP_MIN = 256 * 1024
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        with open(self.path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
+        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0))
+        try:
+            size = os.fstat(fd).st_size
             if size == 0:
                 raise CorruptChunkError("file is empty", offset=0)
-            self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd: int | None = fd
         self.size = size
-        self.buffer = self._mm
+        self._mm: mmap.mmap | None = None
+        self._lock = threading.Lock()
         self._closed = False
+        if not _HAS_PREAD:
+            self._map()
 
-    def read(self, offset: int, n: int) -> memoryview:
+    def _map(self) -> mmap.mmap:
+        with self._lock:
+            if self._mm is None:
+                if self._fd is None:
+                    raise Nd2Error(f"{self.path}: the file is closed")
+                self._mm = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ)
+            return self._mm
+
+    @property  # type: ignore[override]
+    def buffer(self) -> mmap.mmap:
+        """The memory map of the whole file (made on first use)."""
+        mm = self._mm
+        return mm if mm is not None else self._map()
+
+    def read(self, offset: int, n: int) -> bytes | memoryview:
         self._check(offset, n)
-        return memoryview(self._mm)[offset : offset + n]
+        mm = self._mm
+        if mm is None:
+            if n < self.MAP_MIN:
+                return self._pread(offset, n)
+            mm = self._map()
+        return memoryview(mm)[offset : offset + n]
+
+    def read_into_bytes(self, offset: int, n: int) -> bytes:
+        self._check(offset, n)
+        mm = self._mm
+        if mm is None:
+            return self._pread(offset, n)
+        return mm[offset : offset + n]
+
+    def _pread(self, offset: int, n: int) -> bytes:
+        fd = self._fd
+        if fd is None:
+            raise Nd2Error(f"{self.path}: the file is closed")
+        data = os.pread(fd, n, offset)
+        if len(data) != n:
+            raise CorruptChunkError(f"short read: {len(data)} of {n} bytes (file truncated?)",
+                                    offset=offset)
+        return data
 
     def close(self) -> None:
-        # numpy views handed out keep the mapping alive; closing only drops our handle
-        self._closed = True
+        # the memory map (if any) stays: numpy views handed out keep it alive
+        with self._lock:
+            self._closed = True
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:  # pragma: no cover
+                pass
 
     @property
     def closed(self) -> bool:
