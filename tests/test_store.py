@@ -106,6 +106,42 @@ def test_mmap_store_is_read_only_mapping(sample_path: Path) -> None:
     assert s.closed
 
 
+def test_local_store_maps_the_file_only_for_pixels(sample_path: Path, sample_bytes: bytes) -> None:
+    """Metadata comes from positional reads; the memory map is made on first pixel
+    access (or a large read) and outlives close() for the views handed out."""
+    with nd2kit.ND2File(sample_path) as f:
+        store = f._reader.store
+        assert isinstance(store, MmapStore)
+        f.metadata, f.experiment, f.text_info, f.attributes
+        assert store._mm is None  # no mapping, no page faults for metadata
+        assert f.read_frame(0).base is not None
+        assert store._mm is not None  # pixels came from the map
+        frame = f.read_frame(0)
+    assert np.array_equal(frame, nd2kit.ND2File(sample_bytes).read_frame(0))
+    s = open_store(sample_path)
+    small = s.read(0, 4)
+    assert isinstance(small, bytes) and small == MAGIC and s._mm is None
+    big = s.read(0, min(s.size, MmapStore.MAP_MIN))
+    if s.size >= MmapStore.MAP_MIN:
+        assert isinstance(big, memoryview) and s._mm is not None
+    assert bytes(big) == sample_bytes[: len(big)]
+    s.close()
+    s2 = open_store(sample_path)
+    s2.close()
+    with pytest.raises(nd2kit.Nd2Error, match="closed"):
+        s2.read_into_bytes(0, 4)
+
+
+def test_local_store_short_read_is_corrupt(tmp_path: Path, sample_bytes: bytes) -> None:
+    p = tmp_path / "shrinks.nd2"
+    p.write_bytes(sample_bytes)
+    s = open_store(p)
+    p.write_bytes(sample_bytes[:100])  # truncated behind the store's back
+    with pytest.raises(nd2kit.CorruptChunkError, match="short read"):
+        s.read_into_bytes(50, 200)
+    s.close()
+
+
 def test_empty_file_is_corrupt(tmp_path: Path) -> None:
     p = tmp_path / "empty.nd2"
     p.write_bytes(b"")
