@@ -983,7 +983,7 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
     """
     table, wild, items, item_default, cut, _, schema = node
     out: dict[str, Any] = {}
-    last = end
+    last = end + 1  # no cut: a record header at `end` is reported as truncated
     if cut is not None and count and p < end and buf[p] != 76:
         last = -1
         for pat in cut:
@@ -994,84 +994,108 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
     for _ in range(count):
         if p >= last:
             break
-        if p + 2 > end:
-            raise _tr_err("record header truncated", p)
-        t = buf[p]
-        if t == 76:
-            start = p + 1 + _TR_COMPRESS_SKIP
-            if start > end:
-                raise _tr_err("compressed record truncated", p)
-            inner = _inflate(bytes(buf[start:end]), "record", "compress", start)
-            if not inner:
-                return {}
-            return decode_tree_compiled(inner, 0, len(inner), 1, lists, node)
-        q = p + 2 + buf[p + 1] * 2
-        if q > end:
-            raise _tr_err("record name truncated", p)
-        if q - p > 4:
-            raw = buf[p + 2 : q - 2]
-            hit = table.get(raw)
-            if hit is None:
-                sub = wild
-                name = "" if wild is _absent else (_names.get(raw) or _tr_name(raw, p))
-            else:
-                name, sub = hit
-        else:
-            name = ""
-            sub = item_default if items is None else items.get(item, item_default)
-            item += 1
+        try:
+            t = buf[p]
+            q = p + 2 + buf[p + 1] * 2
+        except IndexError:
+            raise _tr_err("record header truncated", p) from None
         size = _sizes[t]
-        if size:
+        if size:  # scalar: the hot path
             r = q + size
             if r > end:
+                if p + 2 > end:
+                    raise _tr_err("record header truncated", p)
+                if q > end:
+                    raise _tr_err("record name truncated", p)
                 raise _tr_err("value truncated", q)
-            if sub is _absent:
-                p = r
-                continue
+            if q - p > 4:
+                raw = buf[p + 2 : q - 2]
+                hit = table.get(raw)
+                if hit is None:
+                    if wild is _absent:
+                        p = r
+                        continue
+                    sub = wild
+                    name = _names.get(raw) or _tr_name(raw, p)
+                else:
+                    name, sub = hit
+            else:
+                name = ""
+                sub = item_default if items is None else items.get(item, item_default)
+                item += 1
+                if sub is _absent:
+                    p = r
+                    continue
             value = _unpack[t](buf, q)[0]
             if t == T_BOOL:
                 value = value != 0
-        elif t == T_LEVEL:
-            if q + 12 > end:
-                raise _tr_err("LEVEL header truncated", q)
-            n_items, length = _head(buf, q)
-            body = q + 12
-            nl = buf[p + 1]
-            body_end = body + ((length-(14+nl*2)))
-            if body_end < body or body_end > end:
-                raise _tr_err(f"LEVEL length {length} does not fit", q + _TR_LENGTH_AT)
-            r = body_end + n_items * 8
-            if r > end:
-                raise _tr_err(f"LEVEL length {length} leaves no room for the offset table of "
-                              f"{n_items} items", q + _TR_LENGTH_AT)
-            if sub is _absent:
-                p = r
-                continue
-            is_list = n_items > 0 and buf[body + 1] <= 1 and buf[body] != 76
-            project = is_list and sub is not None and not (lists and sub[5])
-            if sub is None or project:
-                val = decode_tree_items(buf, body, body_end, n_items, False, lists)
-            else:
-                val = decode_tree_compiled(buf, body, body_end, n_items, lists, sub)
-            if len(val) == 1 and "" in val:
-                value = val[""]
-                if not isinstance(value, list):
-                    value = [value]
-                if lists:
-                    value = dict(zip(_tr_ikeys(len(value)), value))
-            else:
-                value = val
-            if project:
-                value = _tr_project(value, sub[6])
+            p = r
         else:
-            r = _tr_record_end(buf, p, end)
-            if sub is _absent:
-                p = r
-                continue
-            value = decode_tree_items(buf, p, r, 1, False, lists)[name]
-            if sub is not None:  # e.g. a BYTEARRAY holding nested LiteVariant
-                value = _tr_project(value, sub[6])
-        p = r
+            if p + 2 > end:
+                raise _tr_err("record header truncated", p)
+            if t == 76:
+                start = p + 1 + _TR_COMPRESS_SKIP
+                if start > end:
+                    raise _tr_err("compressed record truncated", p)
+                inner = _inflate(bytes(buf[start:end]), "record", "compress", start)
+                if not inner:
+                    return {}
+                return decode_tree_compiled(inner, 0, len(inner), 1, lists, node)
+            if q > end:
+                raise _tr_err("record name truncated", p)
+            if q - p > 4:
+                raw = buf[p + 2 : q - 2]
+                hit = table.get(raw)
+                if hit is None:
+                    sub = wild
+                    name = "" if wild is _absent else (_names.get(raw) or _tr_name(raw, p))
+                else:
+                    name, sub = hit
+            else:
+                name = ""
+                sub = item_default if items is None else items.get(item, item_default)
+                item += 1
+            if t == T_LEVEL:
+                if q + 12 > end:
+                    raise _tr_err("LEVEL header truncated", q)
+                n_items, length = _head(buf, q)
+                body = q + 12
+                nl = buf[p + 1]
+                body_end = body + ((length-(14+nl*2)))
+                if body_end < body or body_end > end:
+                    raise _tr_err(f"LEVEL length {length} does not fit", q + _TR_LENGTH_AT)
+                r = body_end + n_items * 8
+                if r > end:
+                    raise _tr_err(f"LEVEL length {length} leaves no room for the offset table of "
+                                  f"{n_items} items", q + _TR_LENGTH_AT)
+                if sub is _absent:
+                    p = r
+                    continue
+                is_list = n_items > 0 and buf[body + 1] <= 1 and buf[body] != 76
+                project = is_list and sub is not None and not (lists and sub[5])
+                if sub is None or project:
+                    val = decode_tree_items(buf, body, body_end, n_items, False, lists)
+                else:
+                    val = decode_tree_compiled(buf, body, body_end, n_items, lists, sub)
+                if len(val) == 1 and "" in val:
+                    value = val[""]
+                    if not isinstance(value, list):
+                        value = [value]
+                    if lists:
+                        value = dict(zip(_tr_ikeys(len(value)), value))
+                else:
+                    value = val
+                if project:
+                    value = _tr_project(value, sub[6])
+            else:
+                r = _tr_record_end(buf, p, end)
+                if sub is _absent:
+                    p = r
+                    continue
+                value = decode_tree_items(buf, p, r, 1, False, lists)[name]
+                if sub is not None:  # e.g. a BYTEARRAY holding nested LiteVariant
+                    value = _tr_project(value, sub[6])
+            p = r
         if name or "" not in out:
             out[name] = value
         else:
