@@ -28,6 +28,9 @@ from .experiment import axis_names, load_experiment, loop_indices, seq_count
 from .metadata import channel_count, load_metadata, modality_flags, wavelengths
 from .text_info import load_text_info
 
+#: isinstance(x, _MAP): plain dicts first (an ABC check costs several times more)
+_MAP = (dict, Mapping)
+
 __all__ = [
     "ROOT_NAMES",
     "axis_names",
@@ -80,7 +83,7 @@ def unwrap_root(decoded: Any, kind: str) -> Any:
         ``decoded[root]`` when present, else `decoded` itself (v2 roots are
         already unwrapped by the XML decoder).
     """
-    if isinstance(decoded, Mapping):
+    if isinstance(decoded, _MAP):
         return decoded.get(ROOT_NAMES[kind], decoded)
     return decoded
 

@@ -44,6 +44,9 @@ KNOWN_ATTRIBUTE_KEYS = frozenset(
     }
 )
 
+#: isinstance(x, _MAP): plain dicts first (an ABC check costs several times more)
+_MAP = (dict, Mapping)
+
 _COMPRESSION: dict[int, CompressionType] = {0: "lossless", 1: "lossy"}
 _PIXEL_TYPES: dict[int, PixelDataType] = {0: "signed", 1: "unsigned", 2: "float"}
 
@@ -59,7 +62,7 @@ Schema = Mapping[str, Any]
 
 
 def _walk(raw: Any, schema: Schema | None, path: str) -> Iterator[tuple[str, Any]]:
-    if schema is None or not isinstance(raw, Mapping):
+    if schema is None or not isinstance(raw, _MAP):
         return
     wildcard = schema.get("*", False)
     for key, value in raw.items():
@@ -126,6 +129,10 @@ def byte_array(value: Any) -> bytes | None:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _b64_or_raw(bytes(value))
     if isinstance(value, (list, tuple)):
+        try:
+            return bytes(value)  # ints 0..255 (what the decoders produce)
+        except (TypeError, ValueError):
+            pass
         try:
             return bytes(int(v) & 0xFF for v in value)
         except (TypeError, ValueError):

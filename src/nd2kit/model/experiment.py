@@ -43,6 +43,9 @@ from ..structures import (
 )
 from .attributes import byte_array, collect_unknown
 
+#: isinstance(x, _MAP): plain dicts first (an ABC check costs several times more)
+_MAP = (dict, Mapping)
+
 __all__ = [
     "AXIS_OF_LOOP",
     "axis_names",
@@ -96,13 +99,13 @@ def _count(value: Any) -> int:
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, _MAP) else {}
 
 
 def _unwrap_list(params: Any) -> Mapping[str, Any]:
     """``uLoopPars`` of v2 files is a one-element list ``{"i0000000000": {...}}``."""
     params = _mapping(params)
-    if len(params) == 1 and _FIRST in params and isinstance(params[_FIRST], Mapping):
+    if len(params) == 1 and _FIRST in params and isinstance(params[_FIRST], _MAP):
         return params[_FIRST]
     return params
 
@@ -154,7 +157,7 @@ def validity_flags(value: Any) -> list[bool] | None:
     """
     if value is None:
         return None
-    if isinstance(value, Mapping):
+    if isinstance(value, _MAP):
         flags = _ordered_values(value)
     elif isinstance(value, (bytes, bytearray, memoryview, list, tuple)):
         data = byte_array(value)
@@ -205,9 +208,9 @@ def _time_loop(pars: Mapping[str, Any]) -> TimeLoop | None:
 
 def _ne_time_loop(pars: Mapping[str, Any]) -> NETimeLoop:
     raw_periods = pars.get("pPeriod")
-    periods_in = _ordered_values(raw_periods) if isinstance(raw_periods, Mapping) else []
+    periods_in = _ordered_values(raw_periods) if isinstance(raw_periods, _MAP) else []
     # keep positions aligned with the validity flags (gaps become empty periods)
-    periods_in = [p if isinstance(p, Mapping) else {} for p in periods_in]
+    periods_in = [p if isinstance(p, _MAP) else {} for p in periods_in]
     flags = validity_flags(pars.get("pPeriodValid"))
     periods: list[Period] = []
     for raw in _keep_valid(periods_in, flags):
@@ -233,7 +236,7 @@ _LEGACY_XY_MAPS = ("dPosX", "dPosY", "dPosZ", "dPFSOffset", "pPosName")
 
 def _legacy_points(pars: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Points of old XML files: parallel maps ``dPosX``, ``dPosY``, … by item."""
-    maps = {k: pars[k] for k in _LEGACY_XY_MAPS if isinstance(pars.get(k), Mapping)}
+    maps = {k: pars[k] for k in _LEGACY_XY_MAPS if isinstance(pars.get(k), _MAP)}
     if "dPosX" not in maps:
         return []
     xkeys = list(maps["dPosX"])
@@ -374,7 +377,7 @@ def _single_loop(level: Mapping[str, Any]) -> ExpLoop | SpectLoop | None:
     """The loop of one experiment level, or None when it ends the chain."""
     kind = _loop_type(level)
     raw_pars = level.get("uLoopPars")
-    if not raw_pars or not isinstance(raw_pars, Mapping) or kind is None:
+    if not raw_pars or not isinstance(raw_pars, _MAP) or kind is None:
         return None
     pars = _unwrap_list(raw_pars)
     if kind == LoopType.TimeLoop:
@@ -404,10 +407,10 @@ def _sub_experiment(pars: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The nested experiment of an ND time loop's ``pSubLoops`` (nd2 issue #190)."""
     sub = _mapping(pars.get("pSubLoops")).get(_FIRST)
     nxt = _mapping(_mapping(sub).get("ppNextLevelEx")).get(_FIRST)
-    if not isinstance(nxt, Mapping):
+    if not isinstance(nxt, _MAP):
         return None
     exp = nxt.get("SLxExperiment", nxt)
-    return exp if isinstance(exp, Mapping) else None
+    return exp if isinstance(exp, _MAP) else None
 
 
 def _walk(level: Mapping[str, Any], depth: int, out: list[ExpLoop], guard: int) -> None:
@@ -441,9 +444,9 @@ def _walk(level: Mapping[str, Any], depth: int, out: list[ExpLoop], guard: int) 
             out.extend(nested)
 
     children = level.get("ppNextLevelEx")
-    if isinstance(children, Mapping):
+    if isinstance(children, _MAP):
         for child in children.values():
-            if isinstance(child, Mapping):
+            if isinstance(child, _MAP):
                 _walk(child, depth + 1, out, guard + 1)
 
 
@@ -465,7 +468,7 @@ def load_experiment(raw_exp: Mapping[str, Any] | None) -> list[ExpLoop]:
         a level without parameters or with count 0 ends the chain).
     """
     out: list[ExpLoop] = []
-    if isinstance(raw_exp, Mapping):
+    if isinstance(raw_exp, _MAP):
         _walk(raw_exp, 0, out, 0)
     return out
 
@@ -603,7 +606,7 @@ READ_SCHEMA: dict[str, Any] = _read_schema()
 
 
 def _unknown_level(level: Any, path: str, out: dict[str, Any], guard: int) -> None:
-    if not isinstance(level, Mapping) or guard > 512:
+    if not isinstance(level, _MAP) or guard > 512:
         return
 
     def join(*parts: str) -> str:
@@ -613,7 +616,7 @@ def _unknown_level(level: Any, path: str, out: dict[str, Any], guard: int) -> No
     out.update(collect_unknown(level, {k: None for k in _LEVEL_KEYS}, path))
 
     raw_pars = level.get("uLoopPars")
-    if isinstance(raw_pars, Mapping):
+    if isinstance(raw_pars, _MAP):
         pars = _unwrap_list(raw_pars)
         segs = ["uLoopPars", _FIRST] if pars is not raw_pars else ["uLoopPars"]
         par_schema = _PARAM_SCHEMAS.get(kind)  # type: ignore[arg-type]
@@ -642,9 +645,9 @@ def _unknown_level(level: Any, path: str, out: dict[str, Any], guard: int) -> No
                 _unknown_level(nxt, join(*segs), out, guard + 1)
 
     children = level.get("ppNextLevelEx")
-    if isinstance(children, Mapping):
+    if isinstance(children, _MAP):
         for key, child in children.items():
-            if isinstance(child, Mapping):
+            if isinstance(child, _MAP):
                 _unknown_level(child, join("ppNextLevelEx", str(key)), out, guard + 1)
             else:
                 out[join("ppNextLevelEx", str(key))] = child

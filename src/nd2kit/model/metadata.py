@@ -30,6 +30,9 @@ from ..structures import (
 )
 from .attributes import byte_array, collect_unknown
 
+#: isinstance(x, _MAP): plain dicts first (an ABC check costs several times more)
+_MAP = (dict, Mapping)
+
 __all__ = [
     "MODALITY_BITS",
     "EXTRA_MODALITY_BITS",
@@ -124,7 +127,7 @@ _DOUBLES = struct.Struct("<d")
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, _MAP) else {}
 
 
 def _num(value: Any, default: Any) -> Any:
@@ -219,7 +222,7 @@ def modality_flags(mask: int, component_count: int, *, extended: bool = False) -
 
 def _spectrum_points(spectrum: Any) -> list[Mapping[str, Any]]:
     points = _mapping(_mapping(spectrum).get("pPoint"))
-    return [p for p in points.values() if isinstance(p, Mapping)]
+    return [p for p in points.values() if isinstance(p, _MAP)]
 
 
 def _spectrum_peak(spectrum: Any) -> float:
@@ -447,7 +450,7 @@ def load_metadata(
 
         pixel_to_stage = carried
         device = sample.get("pDeviceSetting")
-        if isinstance(device, Mapping):
+        if isinstance(device, _MAP):
             if not device.get("m_iXYUse0"):
                 pixel_to_stage = None
             elif all(volume["axesCalibrated"][:2]):

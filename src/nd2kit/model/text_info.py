@@ -8,6 +8,9 @@ from typing import Any, cast
 from ..structures import TextInfo
 from .attributes import collect_unknown
 
+#: isinstance(x, _MAP): plain dicts first (an ABC check costs several times more)
+_MAP = (dict, Mapping)
+
 __all__ = ["TEXT_INFO_KEYS", "load_text_info", "unknown_keys"]
 
 #: ``TextInfo`` key -> raw item name, in file order.
@@ -49,7 +52,7 @@ def load_text_info(raw: Mapping[str, Any] | None) -> TextInfo:
     TextInfo
         Only the items with a non-empty value, in item order.
     """
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, _MAP):
         return cast(TextInfo, {})
     out = {key: raw.get(item) for key, item in TEXT_INFO_KEYS.items() if raw.get(item)}
     return cast(TextInfo, out)
@@ -67,6 +70,6 @@ def unknown_keys(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     dict
         e.g. ``{"TextInfoItem_15": "..."}``.
     """
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, _MAP):
         return {}
     return collect_unknown(raw, {item: None for item in TEXT_INFO_KEYS.values()})
