@@ -27,6 +27,8 @@ __all__ = ["ModernReader", "FrameLayout", "FRAME_PREFIX"]
 
 FRAME_PREFIX = "ImageDataSeq|"
 _HEAD = _g.ChunkHeader.SIZE
+#: chunks up to this size (per the chunk map) are read with their header in one go
+_ONE_READ_MAX = 1 << 20
 _TIMESTAMP = 8  # f64 before the pixels (spec: image_frame.timestamp)
 
 #: metadata chunk names by version: (3.x LiteVariant, 2.x XML) and root struct names
@@ -153,6 +155,24 @@ class ModernReader:
         info = self.chunk_info(name)
         return self.store.read(info.data_offset, info.data_len)
 
+    def chunk_bytes(self, name: str) -> tuple[container.ChunkInfo, bytes]:
+        """Header info and payload (``bytes``) of the chunk `name`.
+
+        When the map's size for the chunk is plausible, header, name and payload come
+        from one read (the header still decides where the payload is)."""
+        ref = self.chunkmap[name]
+        size = self.store.size
+        if 0 <= ref.size <= _ONE_READ_MAX and 0 <= ref.offset < size - _HEAD:
+            n = min(size - ref.offset, _HEAD + container.NAME_WINDOW + ref.size)
+            blob = self.store.read_into_bytes(ref.offset, n)
+            info = container.parse_chunk_head(blob, ref.offset, size, expect=name)
+            at = info.data_offset - ref.offset
+            if at + info.data_len <= len(blob):
+                return info, blob[at : at + info.data_len]
+        else:
+            info = self.chunk_info_at(ref.offset, expect=name)
+        return info, self.store.read_into_bytes(info.data_offset, info.data_len)
+
     def decode_chunk(self, name: str, strip_prefix: bool = False, schema: Any = None) -> Any:
         """Decode a metadata chunk: XML variant if it starts with ``<``, else LiteVariant.
 
@@ -161,8 +181,7 @@ class ModernReader:
         """
         key = (name, strip_prefix, id(schema) if schema is not None else None)
         if key not in self._decoded:
-            info = self.chunk_info(name)
-            data = self.store.read_into_bytes(info.data_offset, info.data_len)
+            info, data = self.chunk_bytes(name)
             if data[:1] == b"<" or data[:3] == b"\xef\xbb\xbf" or (
                     data[:1].isspace() and data.lstrip()[:1] == b"<"):
                 from .codecs.xml_variant import decode_xml_variant

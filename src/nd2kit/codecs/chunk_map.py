@@ -76,16 +76,14 @@ class ChunkMap(Mapping[str, ChunkRef]):
     def names(self) -> list[str]:
         """Entry names (with their ``!``) in map order."""
         if self._names is None:
-            raw = self._raw
-            self._names = [
-                raw[s:e].decode("latin-1")
-                for s, e in zip(self._name_start.tolist(), self._name_end.tolist())
-            ]
+            text = self._raw.decode("latin-1")  # one decode, then str slices
+            self._names = [text[s:e] for s, e in zip(self._name_start.tolist(), self._name_end.tolist())]
         return self._names
 
     def _idx(self) -> dict[str, int]:
         if self._index is None:
-            self._index = {n: i for i, n in enumerate(self.names)}
+            # a later duplicate overwrites an earlier one: the last entry wins
+            self._index = dict(zip(self.names, range(len(self._name_start))))
         return self._index
 
     @property
