@@ -373,3 +373,30 @@ def test_small_and_vectorized_table_paths_agree(gm) -> None:
     assert a.name_end.tolist() == b.name_end.tolist()
     assert a.fields.tobytes() == b.fields.tobytes()
     assert (a.end_pos, a.stop, a.end_fields.tobytes()) == (b.end_pos, b.stop, b.end_fields.tobytes())
+    # the list-based parse (small maps, no numpy) finds the same entries and values
+    c = F.parse_chunk_map_rows(body, 0, len(body))
+    assert c.name_start == b.name_start.tolist() and c.name_end == b.name_end.tolist()
+    assert c.fields == [tuple(r) for r in b.fields.tolist()]
+    assert (c.end_pos, c.stop, c.end_fields) == (b.end_pos, b.stop, tuple(b.end_fields.tolist()[0]))
+
+
+@settings(max_examples=100)
+@given(gm=chunk_maps(max_bulk=40))
+def test_small_maps_built_from_lists_equal_array_maps(gm) -> None:
+    """A map parsed into lists behaves exactly like one parsed into arrays."""
+    from nd2kit.codecs import chunk_map as cm_mod
+
+    body = gm.body()
+    small = parse_chunk_map(body)
+    assert small._lists is not None or len(body) > cm_mod._SMALL
+    tb = F.parse_chunk_map_table(body, 0, len(body), vectorized=True)
+    big = cm_mod.ChunkMap(body, tb.name_start, tb.name_end, tb.fields["offset"].astype("u8"),
+                          tb.fields["size"].astype("u8"), int(tb.end_fields["offset"][0]))
+    assert small.names == big.names and list(small) == list(big)
+    assert [small[n] for n in small] == [big[n] for n in big]
+    assert small.offsets.tolist() == big.offsets.tolist()
+    assert small.sizes.tolist() == big.sizes.tolist()
+    assert small.end_value == big.end_value
+    for prefix in ("ImageDataSeq|", "CustomData|"):
+        a, b = small.sequence(prefix), big.sequence(prefix)
+        assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()

@@ -573,6 +573,42 @@ class ChunkMapEntryTable:
 
 #: below this many bytes the entries are walked one by one (numpy's fixed cost dominates)
 _TB_SMALL = 8192
+_TB_ROW = _struct.Struct('<QQ')
+_TB_END_ROW = _struct.Struct('<Q')
+
+
+def parse_chunk_map_rows(buf: Any, pos: int = 0, end: int | None = None) -> ChunkMapEntryTable:
+    """The sequential parse with plain Python lists, for small tables.
+
+    Same entries as :func:`parse_chunk_map_table`, but ``name_start``/``name_end``
+    are lists of int, ``fields`` a list of (offset, size) tuples and
+    ``end_fields`` one (offset) tuple: no numpy call at all,
+    which is what a table of a few dozen entries wants.
+    """
+    end = len(buf) if end is None else end
+    term = b"%c" % _TB_TERM
+    row = _TB_ROW.unpack_from
+    starts: list[int] = []
+    ends: list[int] = []
+    fields: list[tuple[Any, ...]] = []
+    p = pos
+    while True:
+        k = buf.find(term, p, end)
+        if k < 0:
+            raise CorruptChunkError("chunk_map: no end marker", offset=pos)
+        if k + 1 - p == len(_TB_END) and buf[p : k + 1] == _TB_END:
+            break
+        if k + 1 + _TB_TAIL > end:
+            raise CorruptChunkError("chunk_map: no end marker", offset=pos)
+        starts.append(p)
+        ends.append(k + 1)
+        fields.append(row(buf, k + 1))
+        p = k + 1 + _TB_TAIL
+    tail_at = p + len(_TB_END)
+    if tail_at + _TB_END_TAIL > end:
+        raise CorruptChunkError("chunk_map: end marker truncated", offset=p)
+    return ChunkMapEntryTable(starts, ends, fields, p, _TB_END_ROW.unpack_from(buf, tail_at),
+                            tail_at + _TB_END_TAIL)
 
 
 def _parse_chunk_map_small(buf: Any, pos: int, end: int) -> ChunkMapEntryTable:

@@ -29,6 +29,8 @@ FRAME_PREFIX = "ImageDataSeq|"
 _HEAD = _g.ChunkHeader.SIZE
 #: chunks up to this size (per the chunk map) are read with their header in one go
 _ONE_READ_MAX = 1 << 20
+#: bytes read from the end of the file at open: the trailer and usually the chunk map
+_TAIL_READ = 64 * 1024
 _TIMESTAMP = 8  # f64 before the pixels (spec: image_frame.timestamp)
 
 #: metadata chunk names by version: (3.x LiteVariant, 2.x XML) and root struct names
@@ -124,13 +126,21 @@ class ModernReader:
         size = self.store.size
         if size < container.TRAILER_SIZE + _HEAD:
             raise CorruptChunkError(f"file too short ({size} bytes)", offset=0)
-        tail = self.store.read_into_bytes(size - container.TRAILER_SIZE, container.TRAILER_SIZE)
+        # one read for the trailer and, in most files, the whole map chunk before it
+        at = size - min(size, _TAIL_READ)
+        tail = self.store.read_into_bytes(at, size - at)
         try:
-            map_offset = _g.MapTrailer.parse(tail).map_offset
+            map_offset = _g.MapTrailer.parse(tail, len(tail) - container.TRAILER_SIZE).map_offset
         except Nd2Error as e:
             raise e.at("<trailer>", size - container.TRAILER_SIZE) from None
-        info = self.chunk_info_at(map_offset, expect=container.FILEMAP_NAME)
-        body = self.store.read_into_bytes(info.data_offset, info.data_len)
+        if at <= map_offset < size - _HEAD:
+            rel = map_offset - at
+            info = container.parse_chunk_head(tail[rel : rel + _HEAD + container.NAME_WINDOW],
+                                              map_offset, size, expect=container.FILEMAP_NAME)
+            body = tail[info.data_offset - at : info.data_offset - at + info.data_len]
+        else:
+            info = self.chunk_info_at(map_offset, expect=container.FILEMAP_NAME)
+            body = self.store.read_into_bytes(info.data_offset, info.data_len)
         return map_offset, parse_chunk_map(body, base=info.data_offset)
 
     def chunk_info_at(self, offset: int, *, expect: str | None = None) -> container.ChunkInfo:

@@ -96,7 +96,18 @@ def _record_table(spec: Spec, lw: Lowerer, tname: str) -> dict[str, Any]:
         "tail_size": size(tail),
         "end_tail": end_tail,
         "end_tail_size": size(end_tail),
+        # struct formats of the tails (for the list-based parse of small tables)
+        "tail_fmt": _struct_fmt(et, [n for n, _ in tail]),
+        "end_tail_fmt": _struct_fmt(et, [n for n, _ in end_tail]),
     }
+
+
+def _struct_fmt(et: Any, ids: list[str]) -> str:
+    prims = [next(a for a in et.seq if a.id == i).prim for i in ids]
+    endians = {p.endian for p in prims}
+    if len(endians) > 1:
+        raise SpecError(f"{et.name}: record_table tails need one byte order")
+    return (endians.pop() if endians else "<") + "".join(p.code for p in prims)
 
 
 def _tagged_tree(spec: Spec, lw: Lowerer, tname: str) -> dict[str, Any]:

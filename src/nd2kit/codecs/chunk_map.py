@@ -17,6 +17,9 @@ from ..errors import ChunkNotFoundError, Nd2Error
 
 __all__ = ["ChunkMap", "ChunkRef", "parse_chunk_map", "build_chunk_map_body"]
 
+#: map payloads up to this size are parsed into Python lists (numpy arrays on demand)
+_SMALL = 16384
+
 
 class ChunkRef(NamedTuple):
     """Where a chunk is: the offset of its header and its data_len (-1 = unknown)."""
@@ -43,19 +46,45 @@ class ChunkMap(Mapping[str, ChunkRef]):
         The u64 after the end marker (limnd2 writes the map's own offset).
     """
 
-    def __init__(self, raw: bytes, name_start: np.ndarray, name_end: np.ndarray,
-                 offsets: np.ndarray, stored_sizes: np.ndarray, end_value: int, base: int = 0) -> None:
+    def __init__(self, raw: bytes, name_start: Any, name_end: Any,
+                 offsets: Any, stored_sizes: Any, end_value: int, base: int = 0) -> None:
+        # small maps arrive as Python lists (no numpy call to open a file); the arrays
+        # are made on first use (frame tables, listings)
         self._raw = raw
-        self._name_start = name_start
-        self._name_end = name_end
-        self.offsets = offsets
-        self.stored_sizes = stored_sizes
+        self._lists: tuple[list[int], list[int]] | None = (
+            (offsets, stored_sizes) if isinstance(offsets, list) else None)
+        self._arrays: dict[str, np.ndarray] = {}
+        self._init = (name_start, name_end, offsets, stored_sizes)
         self._sizes: np.ndarray | None = None
         self.end_value = end_value
         self.base = base
         self._names: list[str] | None = None
         self._index: dict[str, int] | None = None
         self._probes = 0
+        self._count = len(name_start)
+
+    def _array(self, which: int, dtype: Any) -> np.ndarray:
+        key = "abcd"[which]
+        arr = self._arrays.get(key)
+        if arr is None:
+            arr = self._arrays[key] = np.asarray(self._init[which], dtype=dtype)
+        return arr
+
+    @property
+    def _name_start(self) -> np.ndarray:
+        return self._array(0, np.int64)
+
+    @property
+    def _name_end(self) -> np.ndarray:
+        return self._array(1, np.int64)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return self._array(2, np.uint64)
+
+    @property
+    def stored_sizes(self) -> np.ndarray:
+        return self._array(3, np.uint64)
 
     @property
     def sizes(self) -> np.ndarray:
@@ -69,7 +98,10 @@ class ChunkMap(Mapping[str, ChunkRef]):
         return self._sizes
 
     def _ref(self, i: int) -> ChunkRef:
-        off, st = int(self.offsets[i]), int(self.stored_sizes[i])
+        if self._lists is not None:
+            off, st = self._lists[0][i], self._lists[1][i]
+        else:
+            off, st = int(self.offsets[i]), int(self.stored_sizes[i])
         return ChunkRef(off, -1 if st == off else st)
 
     @property
@@ -77,13 +109,16 @@ class ChunkMap(Mapping[str, ChunkRef]):
         """Entry names (with their ``!``) in map order."""
         if self._names is None:
             text = self._raw.decode("latin-1")  # one decode, then str slices
-            self._names = [text[s:e] for s, e in zip(self._name_start.tolist(), self._name_end.tolist())]
+            starts, ends = self._init[0], self._init[1]
+            if not isinstance(starts, list):
+                starts, ends = starts.tolist(), ends.tolist()
+            self._names = [text[s:e] for s, e in zip(starts, ends)]
         return self._names
 
     def _idx(self) -> dict[str, int]:
         if self._index is None:
             # a later duplicate overwrites an earlier one: the last entry wins
-            self._index = dict(zip(self.names, range(len(self._name_start))))
+            self._index = dict(zip(self.names, range(self._count)))
         return self._index
 
     @property
@@ -99,7 +134,7 @@ class ChunkMap(Mapping[str, ChunkRef]):
         The first few lookups search the raw map bytes (no per-entry objects);
         after that a name -> index dict is built once.
         """
-        if self._index is None and self._probes < 16 and len(self._name_start) > 1024:
+        if self._index is None and self._probes < 16 and self._count > 1024:
             self._probes += 1
             try:
                 nb = name.encode("latin-1")
@@ -186,6 +221,10 @@ def parse_chunk_map(body: Any, *, base: int = 0, chunk: str = "ND2 FILEMAP SIGNA
     """
     raw = body if isinstance(body, bytes) else bytes(body)
     try:
+        if len(raw) <= _SMALL:
+            rows = _g.parse_chunk_map_rows(raw, 0, len(raw))
+            return ChunkMap(raw, rows.name_start, rows.name_end, [f[0] for f in rows.fields],
+                            [f[1] for f in rows.fields], rows.end_fields[0], base)
         tb = _g.parse_chunk_map_table(raw, 0, len(raw))
     except Nd2Error as e:
         raise e.at(chunk, base) from None
