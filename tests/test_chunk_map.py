@@ -400,3 +400,20 @@ def test_small_maps_built_from_lists_equal_array_maps(gm) -> None:
     for prefix in ("ImageDataSeq|", "CustomData|"):
         a, b = small.sequence(prefix), big.sequence(prefix)
         assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
+
+
+@settings(max_examples=200)
+@given(data=st.binary(max_size=60), pos=st.integers(0, 8), magic=st.booleans())
+def test_fixed_layout_unpack_equals_parse(data: bytes, pos: int, magic: bool) -> None:
+    """The generated ``unpack`` of fixed-layout types (no node built) gives the parse's
+    field values, and fails with the same error class, message and offset."""
+    for cls, lead in ((F.ChunkHeader, container.CHUNK_MAGIC_BYTES), (F.MapTrailer, MAP_SIGNATURE.encode())):
+        buf = (bytes(pos) + lead + data) if magic else bytes(pos) + data
+        try:
+            node = cls.parse(buf, pos)
+        except Nd2Error as e:
+            with pytest.raises(type(e)) as got:
+                cls.unpack(buf, pos)
+            assert (str(got.value), got.value.offset) == (str(e), e.offset)
+        else:
+            assert cls.unpack(buf, pos) == tuple(getattr(node, f) for f in cls.FIELDS)

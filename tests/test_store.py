@@ -407,8 +407,10 @@ def test_truncated_modern_file_raises_nd2error(sample_bytes: bytes) -> None:
 
 def test_bad_trailer_raises_corrupt(sample_bytes: bytes) -> None:
     bad = sample_bytes[:-40] + b"X" * 40
-    with pytest.raises(nd2kit.CorruptChunkError):
+    with pytest.raises(nd2kit.CorruptChunkError) as e:
         nd2kit.ND2File(bad)
+    # named and placed at the trailer's signature, the last 40 bytes of the file
+    assert e.value.chunk == "<trailer>" and e.value.offset == len(bad) - 40
 
 
 def test_version_dispatch_v2_v3(sample_bytes: bytes) -> None:

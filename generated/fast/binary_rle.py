@@ -167,6 +167,16 @@ class RleHeader(Node):
         self._end_pos = pos
         return self, pos
 
+    @staticmethod
+    def unpack(buf: Any, pos: int = 0, end: int | None = None) -> tuple[Any, ...]:
+        """Field values (version, width, height, object_count, bytes_of_objects, last_object_offset, custom_data_size) at `pos` as a tuple, checked as
+        :meth:`parse` checks them, without building a node (for hot paths)."""
+        _end = len(buf) if end is None else end
+        if pos + 28 > _end: raise _truncated('rle_header', 'version', pos, 28, _end)
+        _v_version, _v_width, _v_height, _v_object_count, _v_bytes_of_objects, _v_last_object_offset, _v_custom_data_size = _S_leIIIIIII.unpack_from(buf, pos)
+        pos += 28
+        return (_v_version, _v_width, _v_height, _v_object_count, _v_bytes_of_objects, _v_last_object_offset, _v_custom_data_size, )
+
     def _build(self, out: list[bytes]) -> None:
         out.append(_S_leIIIIIII.pack(self.version, self.width, self.height, self.object_count, self.bytes_of_objects, self.last_object_offset, self.custom_data_size))
         return None
@@ -273,6 +283,16 @@ class RleObjectHeader(Node):
         self._end_pos = pos
         return self, pos
 
+    @staticmethod
+    def unpack(buf: Any, pos: int = 0, end: int | None = None) -> tuple[Any, ...]:
+        """Field values (object_id, left, top, right, bottom, object_bytes, row_count, last_row_offset, status) at `pos` as a tuple, checked as
+        :meth:`parse` checks them, without building a node (for hot paths)."""
+        _end = len(buf) if end is None else end
+        if pos + 36 > _end: raise _truncated('rle_object_header', 'object_id', pos, 36, _end)
+        _v_object_id, _v_left, _v_top, _v_right, _v_bottom, _v_object_bytes, _v_row_count, _v_last_row_offset, _v_status = _S_leIIIIIIIII.unpack_from(buf, pos)
+        pos += 36
+        return (_v_object_id, _v_left, _v_top, _v_right, _v_bottom, _v_object_bytes, _v_row_count, _v_last_row_offset, _v_status, )
+
     def _build(self, out: list[bytes]) -> None:
         out.append(_S_leIIIIIIIII.pack(self.object_id, self.left, self.top, self.right, self.bottom, self.object_bytes, self.row_count, self.last_row_offset, self.status))
         return None
@@ -351,6 +371,16 @@ class RleRun(Node):
         pos += 8
         self._end_pos = pos
         return self, pos
+
+    @staticmethod
+    def unpack(buf: Any, pos: int = 0, end: int | None = None) -> tuple[Any, ...]:
+        """Field values (x, length) at `pos` as a tuple, checked as
+        :meth:`parse` checks them, without building a node (for hot paths)."""
+        _end = len(buf) if end is None else end
+        if pos + 8 > _end: raise _truncated('rle_run', 'x', pos, 8, _end)
+        _v_x, _v_length = _S_leII.unpack_from(buf, pos)
+        pos += 8
+        return (_v_x, _v_length, )
 
     def _build(self, out: list[bytes]) -> None:
         out.append(_S_leII.pack(self.x, self.length))

@@ -298,6 +298,16 @@ class ImageHeader(Node):
         self._end_pos = pos
         return self, pos
 
+    @staticmethod
+    def unpack(buf: Any, pos: int = 0, end: int | None = None) -> tuple[Any, ...]:
+        """Field values (height, width, num_components, bpc_minus_one, compression_type, colourspace_unknown, ipr) at `pos` as a tuple, checked as
+        :meth:`parse` checks them, without building a node (for hot paths)."""
+        _end = len(buf) if end is None else end
+        if pos + 14 > _end: raise _truncated('image_header', 'height', pos, 14, _end)
+        _v_height, _v_width, _v_num_components, _v_bpc_minus_one, _v_compression_type, _v_colourspace_unknown, _v_ipr = _S_beIIHBBBB.unpack_from(buf, pos)
+        pos += 14
+        return (_v_height, _v_width, _v_num_components, _v_bpc_minus_one, _v_compression_type, _v_colourspace_unknown, _v_ipr, )
+
     def _build(self, out: list[bytes]) -> None:
         out.append(_S_beIIHBBBB.pack(self.height, self.width, self.num_components, self.bpc_minus_one, self.compression_type, self.colourspace_unknown, self.ipr))
         return None
@@ -338,6 +348,20 @@ class BoxMapTrailer(Node):
         pos += 8
         self._end_pos = pos
         return self, pos
+
+    @staticmethod
+    def unpack(buf: Any, pos: int = 0, end: int | None = None) -> tuple[Any, ...]:
+        """Field values (signature, distance) at `pos` as a tuple, checked as
+        :meth:`parse` checks them, without building a node (for hot paths)."""
+        _end = len(buf) if end is None else end
+        if pos + 32 > _end: raise _truncated('box_map_trailer', 'signature', pos, 32, _end)
+        if buf[pos:pos + 32] != _C_0: raise _bad_contents('box_map_trailer', 'signature', pos, buf[pos:pos + 32], _C_0)
+        _v_signature = _C_0
+        pos += 32
+        if pos + 8 > _end: raise _truncated('box_map_trailer', 'distance', pos, 8, _end)
+        _v_distance, = _S_leQ.unpack_from(buf, pos)
+        pos += 8
+        return (_v_signature, _v_distance, )
 
     def _build(self, out: list[bytes]) -> None:
         out.append(_C_0)

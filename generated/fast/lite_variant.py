@@ -1088,7 +1088,15 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
                 if project:
                     value = _tr_project(value, sub[6])
             else:
-                r = _tr_record_end(buf, p, end)
+                if t == T_STRING:  # stepped over here (no call)
+                    k = buf.find(b'\x00\x00', q, end)
+                    while k >= 0 and (k - q) & 1:
+                        k = buf.find(b'\x00\x00', k + 1, end)
+                    if k < 0:
+                        raise _tr_err("STRING without terminator", q)
+                    r = k + 2
+                else:
+                    r = _tr_record_end(buf, p, end)
                 if sub is _absent:
                     p = r
                     continue

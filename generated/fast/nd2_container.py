@@ -146,6 +146,20 @@ class ChunkHeader(Node):
         self._end_pos = pos
         return self, pos
 
+    @staticmethod
+    def unpack(buf: Any, pos: int = 0, end: int | None = None) -> tuple[Any, ...]:
+        """Field values (magic, name_len, data_len) at `pos` as a tuple, checked as
+        :meth:`parse` checks them, without building a node (for hot paths)."""
+        _end = len(buf) if end is None else end
+        if pos + 4 > _end: raise _truncated('chunk_header', 'magic', pos, 4, _end)
+        if buf[pos:pos + 4] != _C_0: raise _bad_contents('chunk_header', 'magic', pos, buf[pos:pos + 4], _C_0)
+        _v_magic = _C_0
+        pos += 4
+        if pos + 12 > _end: raise _truncated('chunk_header', 'name_len', pos, 12, _end)
+        _v_name_len, _v_data_len = _S_leIQ.unpack_from(buf, pos)
+        pos += 12
+        return (_v_magic, _v_name_len, _v_data_len, )
+
     def _build(self, out: list[bytes]) -> None:
         out.append(_C_0)
         out.append(_S_leIQ.pack(self.name_len, self.data_len))
@@ -306,6 +320,20 @@ class MapTrailer(Node):
         pos += 8
         self._end_pos = pos
         return self, pos
+
+    @staticmethod
+    def unpack(buf: Any, pos: int = 0, end: int | None = None) -> tuple[Any, ...]:
+        """Field values (signature, map_offset) at `pos` as a tuple, checked as
+        :meth:`parse` checks them, without building a node (for hot paths)."""
+        _end = len(buf) if end is None else end
+        if pos + 32 > _end: raise _truncated('map_trailer', 'signature', pos, 32, _end)
+        if buf[pos:pos + 32] != _C_3: raise _bad_contents('map_trailer', 'signature', pos, buf[pos:pos + 32], _C_3)
+        _v_signature = _C_3
+        pos += 32
+        if pos + 8 > _end: raise _truncated('map_trailer', 'map_offset', pos, 8, _end)
+        _v_map_offset, = _S_leQ.unpack_from(buf, pos)
+        pos += 8
+        return (_v_signature, _v_map_offset, )
 
     def _build(self, out: list[bytes]) -> None:
         out.append(_C_3)

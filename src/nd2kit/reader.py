@@ -30,7 +30,7 @@ _HEAD = _g.ChunkHeader.SIZE
 #: chunks up to this size (per the chunk map) are read with their header in one go
 _ONE_READ_MAX = 1 << 20
 #: bytes read from the end of the file at open: the trailer and usually the chunk map
-_TAIL_READ = 64 * 1024
+_TAIL_READ = 16 * 1024
 _TIMESTAMP = 8  # f64 before the pixels (spec: image_frame.timestamp)
 
 #: metadata chunk names by version: (3.x LiteVariant, 2.x XML) and root struct names
@@ -130,9 +130,9 @@ class ModernReader:
         at = size - min(size, _TAIL_READ)
         tail = self.store.read_into_bytes(at, size - at)
         try:
-            map_offset = _g.MapTrailer.parse(tail, len(tail) - container.TRAILER_SIZE).map_offset
+            map_offset = _g.MapTrailer.unpack(tail, len(tail) - container.TRAILER_SIZE)[1]
         except Nd2Error as e:
-            raise e.at("<trailer>", size - container.TRAILER_SIZE) from None
+            raise e.at("<trailer>", at) from None
         if at <= map_offset < size - _HEAD:
             rel = map_offset - at
             info = container.parse_chunk_head(tail[rel : rel + _HEAD + container.NAME_WINDOW],

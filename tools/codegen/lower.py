@@ -34,6 +34,8 @@ class TypeCode:
     np_dtype: list[tuple[str, str]] | None
     field_docs: list[tuple[str, str]]
     hints: dict = field(default_factory=dict)
+    #: fixed-layout types: parse lines on locals (``_v_<field>``) for ``unpack``
+    unpack_lines: list[str] = field(default_factory=list)
 
 
 class Lowerer:
@@ -183,6 +185,8 @@ class Lowerer:
             np_dtype=self.np_dtype(t),
             field_docs=[(a.id, a.doc) for a in t.seq],
             hints=t.hints,
+            unpack_lines=([ln.replace("self.", "_v_") for ln in pl]
+                          if self.np_dtype(t) is not None and not t.params else []),
         )
 
     def _size_lines(self, t: KType, a: Attr, ex: Expr, pscope: dict[str, str]) -> list[str]:

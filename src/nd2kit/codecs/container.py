@@ -7,8 +7,7 @@ name field, ``nameLen = 4072`` for uncompressed frames).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from .._generated.fast import nd2_container as _g
 from ..errors import ChunkNotFoundError, CorruptChunkError, Nd2Error, UnsupportedFormatError
@@ -41,9 +40,8 @@ HEADER_SIZE = _g.ChunkHeader.SIZE
 TRAILER_SIZE = _g.MapTrailer.SIZE
 
 
-@dataclass(frozen=True)
-class ChunkInfo:
-    """A chunk located in a file.
+class ChunkInfo(NamedTuple):
+    """A chunk located in a file (immutable).
 
     Attributes
     ----------
@@ -121,26 +119,26 @@ def read_chunk(buf: Any, offset: int, *, expect: str | None = None) -> ChunkInfo
 def parse_chunk_head(head: bytes, offset: int, file_size: int, *, expect: str | None = None) -> ChunkInfo:
     """Like :func:`read_chunk`, from the bytes that start at `offset` (header + name window)."""
     try:
-        h = _g.ChunkHeader.parse(head, 0)
+        _, name_len, data_len = _g.ChunkHeader.unpack(head, 0)
     except Nd2Error as e:
         raise e.at(expect, offset) from None
     name_at = offset + HEADER_SIZE
-    if h.name_len > file_size - name_at:
-        raise CorruptChunkError(f"name_len {h.name_len} runs past the end of the file",
+    if name_len > file_size - name_at:
+        raise CorruptChunkError(f"name_len {name_len} runs past the end of the file",
                                 chunk=expect, offset=offset + 4)
-    raw = head[HEADER_SIZE : HEADER_SIZE + min(h.name_len, NAME_WINDOW)]
+    raw = head[HEADER_SIZE : HEADER_SIZE + min(name_len, NAME_WINDOW)]
     bang = raw.find(b"!")
     name = raw[: bang + 1].decode("latin-1") if bang >= 0 else raw.split(b"\0", 1)[0].decode("latin-1")
-    data_offset = name_at + h.name_len
-    if h.data_len > file_size - data_offset:
+    data_offset = name_at + name_len
+    if data_len > file_size - data_offset:
         raise CorruptChunkError(
-            f"data_len {h.data_len} runs past the end of the file ({file_size} bytes)",
+            f"data_len {data_len} runs past the end of the file ({file_size} bytes)",
             chunk=expect or name, offset=offset + 8,
         )
     if expect is not None and name != expect:
         raise CorruptChunkError(f"expected chunk {expect!r}, found {name!r}", chunk=expect,
                                 offset=name_at)
-    return ChunkInfo(name, offset, h.name_len, h.data_len, data_offset)
+    return ChunkInfo(name, offset, name_len, data_len, data_offset)
 
 
 def read_chunk_map(buf: Any) -> tuple[int, ChunkMap]:
