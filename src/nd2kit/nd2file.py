@@ -18,13 +18,15 @@ import os
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from functools import cached_property
+from ._cache import cached_property
 from itertools import product
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from . import model
+from .model.experiment import READ_SCHEMA as _EXP_READ
+from .model.metadata import READ_SCHEMA as _META_READ
 from .errors import Nd2Error, UnsupportedFormatError
 from .lazy import (FrameArray, FrameSpec, FrameTransform, LiveOpener, RavelToSeq, SourceOpener,
                    copy_blocks, source_of)
@@ -167,9 +169,7 @@ class ND2File:
     @cached_property
     def _raw_meta(self) -> dict:
         # only the keys the model reads: unread subtrees (camera settings ...) are skipped
-        from .model.metadata import READ_SCHEMA
-
-        return self._reader.raw("metadata", schema=READ_SCHEMA)
+        return self._reader.raw("metadata", schema=_META_READ)
 
     @cached_property
     def attributes(self) -> Attributes:
@@ -180,9 +180,7 @@ class ND2File:
     @cached_property
     def experiment(self) -> list[ExpLoop]:
         """Acquisition loops, outermost first (nd2 ``ExpLoop`` list)."""
-        from .model.experiment import READ_SCHEMA
-
-        return model.load_experiment(self._reader.raw("experiment", schema=READ_SCHEMA))
+        return model.load_experiment(self._reader.raw("experiment", schema=_EXP_READ))
 
     @cached_property
     def text_info(self) -> TextInfo:

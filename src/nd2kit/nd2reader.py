@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import types
 import warnings
-from functools import cached_property
+from ._cache import cached_property
 from typing import Any, Callable, Mapping
 
 import numpy as np

@@ -216,11 +216,14 @@ class ModernReader:
 
         `schema` limits a LiteVariant decode to the keys a consumer reads."""
         name = self.meta_chunk_name(kind)
-        if name not in self.chunkmap:
+        try:
+            d = self.decode_chunk(name, schema=schema)
+        except ChunkNotFoundError as e:
+            if e.chunk != name:
+                raise
             if kind == "attributes":
-                raise ChunkNotFoundError(f"required chunk {name!r} is missing", chunk=name)
+                raise ChunkNotFoundError(f"required chunk {name!r} is missing", chunk=name) from None
             return {}
-        d = self.decode_chunk(name, schema=schema)
         if isinstance(d, dict):
             return d.get(META_CHUNKS[kind][2], d)
         return {}

@@ -32,7 +32,7 @@ _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+\-.]+://")
 
 def is_url(path: Any) -> bool:
     """True for strings with a URL scheme (``s3://``, ``https://``, ``file://`` ...)."""
-    return isinstance(path, str) and bool(_URL.match(path))
+    return isinstance(path, str) and "://" in path and bool(_URL.match(path))
 
 
 class Store:
