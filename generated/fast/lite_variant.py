@@ -971,7 +971,8 @@ def compile_schema(schema: Any) -> list[Any]:
 def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, node: list[Any],
                          _sizes: list[int] = _TR_SIZES, _unpack: list[Any] = _TR_UNPACK,
                          _head: Any = _TR_LEVEL_HEAD.unpack_from, _absent: Any = _TR_ABSENT,
-                         _names: dict[bytes, str] = _TR_NAMES) -> dict[str, Any]:
+                         _names: dict[bytes, str] = _TR_NAMES,
+                         _u16: Any = _codecs.utf_16_le_decode) -> dict[str, Any]:
     """:func:`decode_tree_selected` without name prefix stripping, on a compiled schema.
 
     Names are matched as raw bytes, so skipped records cost a header read; a LEVEL is
@@ -1088,21 +1089,33 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
                 if project:
                     value = _tr_project(value, sub[6])
             else:
-                if t == T_STRING:  # stepped over here (no call)
+                if t == T_STRING:  # inline: no call per string
                     k = buf.find(b'\x00\x00', q, end)
                     while k >= 0 and (k - q) & 1:
                         k = buf.find(b'\x00\x00', k + 1, end)
                     if k < 0:
                         raise _tr_err("STRING without terminator", q)
                     r = k + 2
+                    if sub is _absent:
+                        p = r
+                        continue
+                    if k == q:
+                        value = ""
+                    else:
+                        try:
+                            value = _u16(buf[q:k])[0]
+                            if value[:1] == "\ufeff":
+                                raise UnicodeDecodeError("utf-16", b"", 0, 1, "bom")
+                        except UnicodeDecodeError:
+                            value = _tr_decode_string_compat(bytes(buf[q:k]), q)
                 else:
                     r = _tr_record_end(buf, p, end)
-                if sub is _absent:
-                    p = r
-                    continue
-                value = decode_tree_items(buf, p, r, 1, False, lists)[name]
-                if sub is not None:  # e.g. a BYTEARRAY holding nested LiteVariant
-                    value = _tr_project(value, sub[6])
+                    if sub is _absent:
+                        p = r
+                        continue
+                    value = decode_tree_items(buf, p, r, 1, False, lists)[name]
+                    if sub is not None:  # e.g. a BYTEARRAY holding nested LiteVariant
+                        value = _tr_project(value, sub[6])
             p = r
         if name or "" not in out:
             out[name] = value

@@ -31,6 +31,8 @@ _HEAD = _g.ChunkHeader.SIZE
 _ONE_READ_MAX = 1 << 20
 #: bytes read from the end of the file at open: the trailer and usually the chunk map
 _TAIL_READ = 16 * 1024
+#: schema that selects everything: the same decoder (and warm code) as the partial reads
+_WHOLE: dict = {"*": None}
 _TIMESTAMP = 8  # f64 before the pixels (spec: image_frame.timestamp)
 
 #: metadata chunk names by version: (3.x LiteVariant, 2.x XML) and root struct names
@@ -217,7 +219,7 @@ class ModernReader:
         `schema` limits a LiteVariant decode to the keys a consumer reads."""
         name = self.meta_chunk_name(kind)
         try:
-            d = self.decode_chunk(name, schema=schema)
+            d = self.decode_chunk(name, schema=_WHOLE if schema is None else schema)
         except ChunkNotFoundError as e:
             if e.chunk != name:
                 raise
