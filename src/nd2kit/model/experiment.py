@@ -110,6 +110,16 @@ def _unwrap_list(params: Any) -> Mapping[str, Any]:
     return params
 
 
+_INDEX_KEYS: list[str] = []
+
+
+def _index_keys(n: int) -> list[str]:
+    """``["i0000000000", ..., "i%010d" % (n - 1)]`` (cached)."""
+    if len(_INDEX_KEYS) < n:
+        _INDEX_KEYS.extend("i%010d" % i for i in range(len(_INDEX_KEYS), n))
+    return _INDEX_KEYS[:n]
+
+
 def _ordered_values(mapping: Mapping[str, Any]) -> list[Any]:
     """Values of a list-like mapping in item order, with gaps restored.
 
@@ -122,6 +132,8 @@ def _ordered_values(mapping: Mapping[str, Any]) -> list[Any]:
     if not mapping:
         return []
     keys = list(mapping)
+    if keys == _index_keys(len(keys)):  # the usual i0000000000, i0000000001, ... in order
+        return list(mapping.values())
     indices = [_ITEM_KEY.match(str(k)) for k in keys]
     if all(indices):
         pos = [int(m.group(1)) for m in indices]  # type: ignore[union-attr]
