@@ -905,6 +905,7 @@ del _t, _u, _n, _pk
 #: corpus: a search per name costs more than it saves for larger schemas)
 _TR_CUT_MAX = 3
 _TR_COMPILED: dict[int, tuple[Any, list[Any]]] = {}
+_TR_ITEM = object()  # table value for the empty name: pick the sub by the item index
 
 
 def _tr_is_index_key(key: str) -> bool:
@@ -916,7 +917,8 @@ def _tr_compile(schema: Any, memo: dict[int, list[Any]]) -> list[Any]:
 
     ``[table, wild, items, item_default, cut, listable, schema]``:
 
-    table: raw UTF-16LE name bytes -> (name, sub); wild: sub for other names; items:
+    table: raw UTF-16LE name bytes -> (name, sub) (``b""`` -> ``("", _TR_ITEM)`` when
+    unnamed records are selected by index or by ``""``); wild: sub for other names; items:
     index -> sub for ``i0000000000``-style keys (or None); item_default: sub for other
     unnamed records (``""`` or ``"*"``); cut: byte patterns whose last occurrence bounds
     the scan (or None); listable: items may be selected one by one (no index keys and no
@@ -944,6 +946,8 @@ def _tr_compile(schema: Any, memo: dict[int, list[Any]]) -> list[Any]:
     node[2] = items or None
     node[3] = sub_of(schema[""]) if "" in schema else node[1]
     node[5] = not items and "" not in schema
+    if not node[5]:  # unnamed records (raw name b"") need their index: look them up too
+        table[b""] = ("", _TR_ITEM)
     if ("*" not in schema and "" not in schema and not items and 0 < len(table) <= _TR_CUT_MAX
             and all(len(raw) // 2 + 1 <= 255 for raw in table)):
         # a record named `raw` holds these bytes right after its tag byte
@@ -971,7 +975,7 @@ def compile_schema(schema: Any) -> list[Any]:
 def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, node: list[Any],
                          _sizes: list[int] = _TR_SIZES, _unpack: list[Any] = _TR_UNPACK,
                          _head: Any = _TR_LEVEL_HEAD.unpack_from, _absent: Any = _TR_ABSENT,
-                         _names: dict[bytes, str] = _TR_NAMES,
+                         _names: dict[bytes, str] = _TR_NAMES, _item: Any = _TR_ITEM,
                          _u16: Any = _codecs.utf_16_le_decode) -> dict[str, Any]:
     """:func:`decode_tree_selected` without name prefix stripping, on a compiled schema.
 
@@ -1009,24 +1013,22 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
                 if q > end:
                     raise _tr_err("record name truncated", p)
                 raise _tr_err("value truncated", q)
-            if q - p > 4:
-                raw = buf[p + 2 : q - 2]
-                hit = table.get(raw)
-                if hit is None:
-                    if wild is _absent:
-                        p = r
-                        continue
-                    sub = wild
-                    name = _names.get(raw) or _tr_name(raw, p)
-                else:
-                    name, sub = hit
-            else:
-                name = ""
-                sub = item_default if items is None else items.get(item, item_default)
-                item += 1
-                if sub is _absent:
+            raw = buf[p + 2 : q - 2]  # an empty name is b""
+            hit = table.get(raw)
+            if hit is None:
+                if wild is _absent:
                     p = r
                     continue
+                sub = wild
+                name = _names.get(raw) or _tr_name(raw, p)
+            else:
+                name, sub = hit
+                if sub is _item:
+                    sub = item_default if items is None else items.get(item, item_default)
+                    item += 1
+                    if sub is _absent:
+                        p = r
+                        continue
             value = _unpack[t](buf, q)[0]
             if t == T_BOOL:
                 value = value != 0
@@ -1044,18 +1046,16 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
                 return decode_tree_compiled(inner, 0, len(inner), 1, lists, node)
             if q > end:
                 raise _tr_err("record name truncated", p)
-            if q - p > 4:
-                raw = buf[p + 2 : q - 2]
-                hit = table.get(raw)
-                if hit is None:
-                    sub = wild
-                    name = "" if wild is _absent else (_names.get(raw) or _tr_name(raw, p))
-                else:
-                    name, sub = hit
+            raw = buf[p + 2 : q - 2]
+            hit = table.get(raw)
+            if hit is None:
+                sub = wild
+                name = "" if wild is _absent else (_names.get(raw) or _tr_name(raw, p))
             else:
-                name = ""
-                sub = item_default if items is None else items.get(item, item_default)
-                item += 1
+                name, sub = hit
+                if sub is _item:
+                    sub = item_default if items is None else items.get(item, item_default)
+                    item += 1
             if t == T_LEVEL:
                 if q + 12 > end:
                     raise _tr_err("LEVEL header truncated", q)
