@@ -23,14 +23,12 @@ __all__ = ["FrameArray", "FrameSpec", "SourceOpener", "LiveOpener", "RavelToSeq"
 
 def source_of(file: Any) -> Any:
     """What a lazy array can reopen: a path/URL or bytes; None for bare file objects."""
-    import os
-
-    if isinstance(file, (str, os.PathLike)):
-        return os.fspath(file)
+    if isinstance(file, (str, _os.PathLike)):
+        return _os.fspath(file)
     if isinstance(file, (bytes, bytearray, memoryview)):
         return file
     name = getattr(file, "name", None) or getattr(file, "path", None)
-    if isinstance(name, str) and os.path.isfile(name):
+    if isinstance(name, str) and _os.path.isfile(name):
         return name
     return None
 

@@ -20,6 +20,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from ._cache import cached_property
 from itertools import product
+from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -230,8 +231,6 @@ class ND2File:
     @cached_property
     def sizes(self) -> Mapping[str, int]:
         """Axis names and sizes in array order (``T``, ``P``, ``Z``, ``C``, ``Y``, ``X``, ``S``)."""
-        from types import MappingProxyType
-
         return MappingProxyType(model.sizes_from(self.attributes, self.experiment))
 
     @cached_property
