@@ -392,6 +392,13 @@ def test_small_maps_built_from_lists_equal_array_maps(gm) -> None:
     tb = F.parse_chunk_map_table(body, 0, len(body), vectorized=True)
     big = cm_mod.ChunkMap(body, tb.name_start, tb.name_end, tb.fields["offset"].astype("u8"),
                           tb.fields["size"].astype("u8"), int(tb.end_fields["offset"][0]))
+    for n in big.names[:20]:  # lookups before any listing search the raw bytes
+        fresh = parse_chunk_map(body)
+        assert n in fresh and fresh[n] == big[n]
+        assert fresh._index is None or len(body) > cm_mod._SMALL
+        for other in (n[1:], n[:-1], n + "!", "x" + n):  # near misses
+            fresh = parse_chunk_map(body)
+            assert (other in fresh) == (other in big.names)
     assert small.names == big.names and list(small) == list(big)
     assert [small[n] for n in small] == [big[n] for n in big]
     assert small.offsets.tolist() == big.offsets.tolist()
@@ -402,18 +409,46 @@ def test_small_maps_built_from_lists_equal_array_maps(gm) -> None:
         assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
 
 
-@settings(max_examples=200)
-@given(data=st.binary(max_size=60), pos=st.integers(0, 8), magic=st.booleans())
-def test_fixed_layout_unpack_equals_parse(data: bytes, pos: int, magic: bool) -> None:
-    """The generated ``unpack`` of fixed-layout types (no node built) gives the parse's
-    field values, and fails with the same error class, message and offset."""
-    for cls, lead in ((F.ChunkHeader, container.CHUNK_MAGIC_BYTES), (F.MapTrailer, MAP_SIGNATURE.encode())):
-        buf = (bytes(pos) + lead + data) if magic else bytes(pos) + data
-        try:
-            node = cls.parse(buf, pos)
-        except Nd2Error as e:
-            with pytest.raises(type(e)) as got:
-                cls.unpack(buf, pos)
-            assert (str(got.value), got.value.offset) == (str(e), e.offset)
-        else:
-            assert cls.unpack(buf, pos) == tuple(getattr(node, f) for f in cls.FIELDS)
+def _unpackable_types() -> list[tuple[type, bytes]]:
+    import importlib
+    import inspect
+
+    leads = {"ChunkHeader": container.CHUNK_MAGIC_BYTES, "MapTrailer": MAP_SIGNATURE.encode(),
+             "SignatureChunk": container.CHUNK_MAGIC_BYTES + struct.pack("<IQ", 32, 64)
+             + b"ND2 FILE SIGNATURE CHUNK NAME01!"}
+    out = []
+    for m in ("binary_rle", "legacy_jp2", "lite_variant", "nd2_container"):
+        mod = importlib.import_module(f"nd2kit._generated.fast.{m}")
+        for name, cls in vars(mod).items():
+            if inspect.isclass(cls) and "unpack" in vars(cls):
+                out.append((cls, leads.get(name, b"")))
+    return out
+
+
+UNPACKABLE = _unpackable_types()
+
+
+def test_unpack_is_generated_for_the_open_path_types() -> None:
+    names = {c.__name__ for c, _ in UNPACKABLE}
+    assert {"ChunkHeader", "MapTrailer", "SignatureChunk"} <= names
+
+
+@settings(max_examples=300)
+@given(data=st.binary(max_size=120), pos=st.integers(0, 8), lead=st.booleans(),
+       which=st.integers(0, len(UNPACKABLE) - 1))
+def test_generated_unpack_equals_parse(data: bytes, pos: int, lead: bool, which: int) -> None:
+    """``unpack`` (no node built; types without nested types, params or instances)
+    gives the parse's field values, and fails with the same error class, message and
+    offset."""
+    cls, head = UNPACKABLE[which]
+    buf = bytes(pos) + (head if lead else b"") + data
+    try:
+        node = cls.parse(buf, pos)
+    except Nd2Error as e:
+        with pytest.raises(type(e)) as got:
+            cls.unpack(buf, pos)
+        assert (str(got.value), got.value.offset) == (str(e), e.offset)
+    else:
+        got = cls.unpack(buf, pos)
+        want = tuple(getattr(node, f) for f in cls.FIELDS)
+        assert repr(got) == repr(want)

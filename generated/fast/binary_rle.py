@@ -334,6 +334,20 @@ class RleRow(Node):
         self._end_pos = pos
         return self, pos
 
+    @staticmethod
+    def unpack(buf: Any, pos: int = 0, end: int | None = None) -> tuple[Any, ...]:
+        """Field values (y, run_count, runs) at `pos` as a tuple, checked as
+        :meth:`parse` checks them, without building a node (for hot paths)."""
+        _end = len(buf) if end is None else end
+        if pos + 8 > _end: raise _truncated('rle_row', 'y', pos, 8, _end)
+        _v_y, _v_run_count = _S_leII.unpack_from(buf, pos)
+        pos += 8
+        cnt = (_v_run_count)
+        if cnt < 0 or pos + cnt * 8 > _end: raise _bad_size('rle_row', 'runs', pos, cnt * 8, _end)
+        _v_runs = _np.frombuffer(buf, dtype=RleRun.DTYPE, count=cnt, offset=pos)
+        pos += cnt * 8
+        return (_v_y, _v_run_count, _v_runs, )
+
     def _build(self, out: list[bytes]) -> None:
         out.append(_S_leII.pack(self.y, self.run_count))
         out.append(_np.asarray(self.runs, dtype=RleRun.DTYPE).tobytes())

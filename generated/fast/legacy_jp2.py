@@ -456,6 +456,26 @@ class BoxMapEntry(Node):
         self._end_pos = pos
         return self, pos
 
+    @staticmethod
+    def unpack(buf: Any, pos: int = 0, end: int | None = None) -> tuple[Any, ...]:
+        """Field values (box_type, tag, offset) at `pos` as a tuple, checked as
+        :meth:`parse` checks them, without building a node (for hot paths)."""
+        _end = len(buf) if end is None else end
+        n = (4)
+        if n < 0 or pos + n > _end: raise _bad_size('box_map_entry', 'box_type', pos, n, _end)
+        raw = bytes(buf[pos:pos + n])
+        _v_box_type = _decode(raw, 'ascii', 'box_map_entry', 'box_type', pos)
+        pos += n
+        n = (4)
+        if n < 0 or pos + n > _end: raise _bad_size('box_map_entry', 'tag', pos, n, _end)
+        raw = bytes(buf[pos:pos + n])
+        _v_tag = _decode(raw, 'ascii', 'box_map_entry', 'tag', pos)
+        pos += n
+        if pos + 8 > _end: raise _truncated('box_map_entry', 'offset', pos, 8, _end)
+        _v_offset, = _S_leQ.unpack_from(buf, pos)
+        pos += 8
+        return (_v_box_type, _v_tag, _v_offset, )
+
     def _build(self, out: list[bytes]) -> None:
         data = self.box_type.encode('ascii', 'surrogatepass')
         n = (4)

@@ -265,6 +265,17 @@ class StringValue(Node):
         self._end_pos = pos
         return self, pos
 
+    @staticmethod
+    def unpack(buf: Any, pos: int = 0, end: int | None = None) -> tuple[Any, ...]:
+        """Field values (value) at `pos` as a tuple, checked as
+        :meth:`parse` checks them, without building a node (for hot paths)."""
+        _end = len(buf) if end is None else end
+        k = _find_unit(buf, _C_0, pos, _end, 2)
+        if k < 0: raise _unterminated('string_value', 'value', pos, _end)
+        _v_value = _decode(bytes(buf[pos:k + 0]), 'utf-16-le', 'string_value', 'value', pos)
+        pos = k + 2
+        return (_v_value, )
+
     def _build(self, out: list[bytes]) -> None:
         out.append(self.value.encode('utf-16-le', 'surrogatepass'))
         out.append(_C_0)
@@ -304,6 +315,20 @@ class ByteArray(Node):
         pos += n
         self._end_pos = pos
         return self, pos
+
+    @staticmethod
+    def unpack(buf: Any, pos: int = 0, end: int | None = None) -> tuple[Any, ...]:
+        """Field values (len, data) at `pos` as a tuple, checked as
+        :meth:`parse` checks them, without building a node (for hot paths)."""
+        _end = len(buf) if end is None else end
+        if pos + 8 > _end: raise _truncated('byte_array', 'len', pos, 8, _end)
+        _v_len, = _S_leQ.unpack_from(buf, pos)
+        pos += 8
+        n = (_v_len)
+        if n < 0 or pos + n > _end: raise _bad_size('byte_array', 'data', pos, n, _end)
+        _v_data = buf[pos:pos + n]
+        pos += n
+        return (_v_len, _v_data, )
 
     def _build(self, out: list[bytes]) -> None:
         out.append(_S_leQ.pack(self.len))

@@ -274,6 +274,30 @@ class SignatureChunk(Node):
         self._end_pos = pos
         return self, pos
 
+    @staticmethod
+    def unpack(buf: Any, pos: int = 0, end: int | None = None) -> tuple[Any, ...]:
+        """Field values (magic, name_len, data_len, name, version) at `pos` as a tuple, checked as
+        :meth:`parse` checks them, without building a node (for hot paths)."""
+        _end = len(buf) if end is None else end
+        if pos + 4 > _end: raise _truncated('signature_chunk', 'magic', pos, 4, _end)
+        if buf[pos:pos + 4] != _C_0: raise _bad_contents('signature_chunk', 'magic', pos, buf[pos:pos + 4], _C_0)
+        _v_magic = _C_0
+        pos += 4
+        if pos + 12 > _end: raise _truncated('signature_chunk', 'name_len', pos, 12, _end)
+        _v_name_len, _v_data_len = _S_leIQ.unpack_from(buf, pos)
+        pos += 12
+        if _v_name_len != 32: raise _invalid('signature_chunk', 'name_len', pos - 12, _v_name_len, 32)
+        if _v_data_len != 64: raise _invalid('signature_chunk', 'data_len', pos - 12, _v_data_len, 64)
+        if pos + 32 > _end: raise _truncated('signature_chunk', 'name', pos, 32, _end)
+        if buf[pos:pos + 32] != _C_2: raise _bad_contents('signature_chunk', 'name', pos, buf[pos:pos + 32], _C_2)
+        _v_name = _C_2
+        pos += 32
+        n = (64)
+        if n < 0 or pos + n > _end: raise _bad_size('signature_chunk', 'version', pos, n, _end)
+        _v_version = buf[pos:pos + n]
+        pos += n
+        return (_v_magic, _v_name_len, _v_data_len, _v_name, _v_version, )
+
     def _build(self, out: list[bytes]) -> None:
         out.append(_C_0)
         out.append(_S_leIQ.pack(self.name_len, self.data_len))

@@ -185,9 +185,20 @@ class Lowerer:
             np_dtype=self.np_dtype(t),
             field_docs=[(a.id, a.doc) for a in t.seq],
             hints=t.hints,
-            unpack_lines=([ln.replace("self.", "_v_") for ln in pl]
-                          if self.np_dtype(t) is not None and not t.params else []),
+            unpack_lines=self._unpack_lines(t, pl),
         )
+
+    @staticmethod
+    def _unpack_lines(t: KType, pl: list[str]) -> list[str]:
+        """Parse lines on locals, for types whose fields do not need a node: no params,
+        instances or nested types (their parse refers to nothing but its own fields)."""
+        if t.params or t.instances:
+            return []
+        text = "\n".join(pl)
+        if any(w in text for w in ("_parse(", "parent", "root", "self._")):
+            return []
+        out = [ln.replace("self.", "_v_") for ln in pl]
+        return [] if any("self" in ln for ln in out) else out
 
     def _size_lines(self, t: KType, a: Attr, ex: Expr, pscope: dict[str, str]) -> list[str]:
         if a.size_eos:

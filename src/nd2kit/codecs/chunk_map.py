@@ -7,7 +7,9 @@ name is looked up or listed.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
+from functools import partial
 from typing import Any, Iterator, Mapping, NamedTuple
 
 import numpy as np
@@ -134,18 +136,24 @@ class ChunkMap(Mapping[str, ChunkRef]):
         The first few lookups search the raw map bytes (no per-entry objects);
         after that a name -> index dict is built once.
         """
-        if self._index is None and self._probes < 16 and self._count > 1024:
+        if self._index is None and self._probes < 16 and (self._count > 1024 or self._lists):
             self._probes += 1
             try:
                 nb = name.encode("latin-1")
             except UnicodeEncodeError:
                 return -1
+            if self._lists is not None:  # small map: Python lists, bisect
+                starts, ends = self._init[0], self._init[1]
+                search = partial(bisect_left, starts)
+            else:
+                starts, ends = self._name_start, self._name_end
+                search = partial(np.searchsorted, starts)
             raw, n = self._raw, len(nb)
-            limit = int(self._name_end[-1]) if len(self._name_end) else 0
+            limit = int(ends[-1]) if len(ends) else 0
             k = raw.rfind(nb, 0, limit)
             while k >= 0:
-                i = int(np.searchsorted(self._name_start, k))
-                if i < len(self._name_start) and self._name_start[i] == k and self._name_end[i] == k + n:
+                i = int(search(k))
+                if i < len(starts) and starts[i] == k and ends[i] == k + n:
                     return i
                 k = raw.rfind(nb, 0, k + n - 1)
             return -1

@@ -79,10 +79,9 @@ def sniff_version(buf: Any) -> tuple[int, int]:
 def read_signature(buf: Any) -> tuple[int, int]:
     """Parse the file signature chunk and return the version tuple."""
     try:
-        sig = _g.SignatureChunk.parse(buf, 0)
+        v = bytes(_g.SignatureChunk.unpack(buf, 0)[4])  # the version field
     except Nd2Error as e:
         raise e.at(SIGNATURE_NAME) from None
-    v = bytes(sig.version)
     try:
         return int(chr(v[3])), int(chr(v[5]))
     except (ValueError, IndexError):
