@@ -452,3 +452,14 @@ def test_generated_unpack_equals_parse(data: bytes, pos: int, lead: bool, which:
         got = cls.unpack(buf, pos)
         want = tuple(getattr(node, f) for f in cls.FIELDS)
         assert repr(got) == repr(want)
+
+
+@pytest.mark.parametrize("n", [3, 2000])
+def test_lookups_of_impossible_names_end(n: int) -> None:
+    """Names no entry can have (empty, no "!") are simply absent, for small (list) and
+    large (array) maps alike; searching the raw bytes must not loop."""
+    names = [f"ImageDataSeq|{i}!" for i in range(n)]
+    body = build_chunk_map_body(names, list(range(0, 4096 * n, 4096)), [10] * n, 0)
+    for name in ("", "!", "ImageDataSeq|", "mageDataSeq|1!", "é!"):
+        assert name not in parse_chunk_map(body)
+    assert parse_chunk_map(body)[names[-1]] == ChunkRef(4096 * (n - 1), 10)

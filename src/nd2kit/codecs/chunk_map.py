@@ -142,6 +142,8 @@ class ChunkMap(Mapping[str, ChunkRef]):
                 nb = name.encode("latin-1")
             except UnicodeEncodeError:
                 return -1
+            if not nb:  # every entry name ends with "!"
+                return -1
             if self._lists is not None:  # small map: Python lists, bisect
                 starts, ends = self._init[0], self._init[1]
                 search = partial(bisect_left, starts)
