@@ -81,6 +81,9 @@ _MAX_GAP = 65536
 
 def _num(value: Any, default: float = 0.0) -> Any:
     """A number from the tree (kept as is), or `default` when unusable."""
+    t = type(value)
+    if t is float or t is int:  # the usual case, decided without isinstance
+        return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
     if isinstance(value, bool):

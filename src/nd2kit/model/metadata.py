@@ -131,6 +131,9 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 
 def _num(value: Any, default: Any) -> Any:
+    t = type(value)
+    if t is float or t is int:
+        return value
     if value is None:
         return default
     if isinstance(value, (int, float)):
@@ -209,10 +212,19 @@ def modality_flags(mask: int, component_count: int, *, extended: bool = False) -
     """
     if not mask & _LIGHT:
         return ["brightfield"] if component_count == 3 else ["fluorescence"]
-    names = [name for name, bit in MODALITY_BITS.items() if mask & bit]
-    if extended:
-        names += [name for name, bit in EXTRA_MODALITY_BITS.items() if mask & bit]
-    return names
+    key = (mask, extended)
+    names = _FLAG_NAMES.get(key)
+    if names is None:
+        names = tuple(name for name, bit in MODALITY_BITS.items() if mask & bit)
+        if extended:
+            names += tuple(name for name, bit in EXTRA_MODALITY_BITS.items() if mask & bit)
+        if len(_FLAG_NAMES) < 4096:
+            _FLAG_NAMES[key] = names
+    return list(names)
+
+
+#: (mask, extended) -> flag names: files use a handful of masks
+_FLAG_NAMES: dict[tuple[int, bool], tuple[str, ...]] = {}
 
 
 # ---------------------------------------------------------------------------
