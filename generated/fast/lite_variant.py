@@ -1097,22 +1097,25 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
                 if sub is _absent:
                     p = r
                     continue
-                is_list = n_items > 0 and buf[body + 1] <= 1 and buf[body] != 76
-                project = is_list and sub is not None and not (lists and sub[5])
-                if sub is None or project:
-                    val = decode_tree_items(buf, body, body_end, n_items, False, lists)
+                if not n_items:  # an empty level (no call)
+                    value = {}
                 else:
-                    val = decode_tree_compiled(buf, body, body_end, n_items, lists, sub)
-                if len(val) == 1 and "" in val:
-                    value = val[""]
-                    if not isinstance(value, list):
-                        value = [value]
-                    if lists:
-                        value = dict(zip(_tr_ikeys(len(value)), value))
-                else:
-                    value = val
-                if project:
-                    value = _tr_project(value, sub[6])
+                    is_list = buf[body + 1] <= 1 and buf[body] != 76
+                    project = is_list and sub is not None and not (lists and sub[5])
+                    if sub is None or project:
+                        val = decode_tree_items(buf, body, body_end, n_items, False, lists)
+                    else:
+                        val = decode_tree_compiled(buf, body, body_end, n_items, lists, sub)
+                    if len(val) == 1 and "" in val:
+                        value = val[""]
+                        if not isinstance(value, list):
+                            value = [value]
+                        if lists:
+                            value = dict(zip(_tr_ikeys(len(value)), value))
+                    else:
+                        value = val
+                    if project:
+                        value = _tr_project(value, sub[6])
             else:
                 if t == T_STRING:  # inline: no call per string
                     k = buf.find(b'\x00\x00', q, end)
