@@ -983,3 +983,18 @@ def test_list_item_holding_only_a_comment_is_kept_like_nd2() -> None:
     assert list(got) == list(ref) == ["i0000000000", "i0000000001"]
     assert got["i0000000000"] == ref["i0000000000"] == {"i0000000000": 3}
     assert got["i0000000001"] == {} and len(ref["i0000000001"]) == 1  # nd2: the comment key
+
+
+def test_empty_list_item_after_a_replaced_noisy_container_is_dropped_like_nd2() -> None:
+    """Found by hypothesis: the first ``a`` holds a comment (nd2 keeps such a container);
+    a duplicate ``a`` replaces it, and the dict of a later empty ``no_name`` list could
+    reuse the freed dict's id and be taken for the noisy one. nd2 drops that item."""
+    data = (b'<variant version="1.0"><no_name runtype="bool" value="true"></no_name>'
+            b'<a runtype="CLxListVariant"><!-- c --><no_name runtype="bool" value="true">'
+            b'</no_name></a><no_name runtype="CLxListVariant"></no_name>'
+            b'<a runtype="CLxListVariant"></a><no_name runtype="CLxListVariant"></no_name>'
+            b'</variant>')
+    expected = drop_non_str_keys(nd2_decode(data, False))
+    assert expected == {"i0000000000": True, "a": {}}
+    for _ in range(20):  # id reuse depends on the allocator: try a few times
+        assert_same(decode_xml_variant(data), expected)

@@ -224,8 +224,9 @@ class ModernReader:
         key = (name, strip_prefix, id(schema) if schema is not None else None)
         if key not in self._decoded:
             info, data = self.chunk_bytes(name)
-            if data[:1] == b"<" or data[:3] == b"\xef\xbb\xbf" or (
-                    data[:1].isspace() and data.lstrip()[:1] == b"<"):
+            first = data[:1]
+            if first != b"\x0b" and (first == b"<" or data[:3] == b"\xef\xbb\xbf" or (
+                    first.isspace() and data.lstrip()[:1] == b"<")):  # 0x0B: a LiteVariant LEVEL
                 from .codecs.xml_variant import decode_xml_variant
 
                 try:

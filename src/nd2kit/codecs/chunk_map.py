@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from functools import partial
 from typing import Any, Iterator, Mapping, NamedTuple
 
 import numpy as np
@@ -144,17 +143,13 @@ class ChunkMap(Mapping[str, ChunkRef]):
                 return -1
             if not nb:  # every entry name ends with "!"
                 return -1
-            if self._lists is not None:  # small map: Python lists, bisect
-                starts, ends = self._init[0], self._init[1]
-                search = partial(bisect_left, starts)
-            else:
-                starts, ends = self._name_start, self._name_end
-                search = partial(np.searchsorted, starts)
+            small = self._lists is not None  # Python lists (bisect) or arrays (searchsorted)
+            starts, ends = (self._init[0], self._init[1]) if small else (self._name_start, self._name_end)
             raw, n = self._raw, len(nb)
             limit = int(ends[-1]) if len(ends) else 0
             k = raw.rfind(nb, 0, limit)
             while k >= 0:
-                i = int(search(k))
+                i = bisect_left(starts, k) if small else int(np.searchsorted(starts, k))
                 if i < len(starts) and starts[i] == k and ends[i] == k + n:
                     return i
                 k = raw.rfind(nb, 0, k + n - 1)

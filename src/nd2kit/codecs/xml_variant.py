@@ -317,13 +317,15 @@ def _convert(root: Any, strip_prefix: bool, keep_attrs: bool) -> tuple[str, Any]
     ]
     # containers holding comments/PIs: nd2 stores those under odd keys, so such a list
     # item is never empty for nd2 (and is kept) even though we leave the keys out
-    noisy: set[int] = set()
+    # (the dicts are kept alive here: an id() is unique only while its object lives, and
+    # a replaced duplicate container could otherwise pass its id on to a new one)
+    noisy: dict[int, dict[str, Any]] = {}
     while stack:
         value, children, parent, key, is_item = stack[-1]
         for index, child in children:
             tag = child.tag
             if type(tag) is not str:  # comment, processing instruction, entity
-                noisy.add(id(value))
+                noisy[id(value)] = value
                 continue
             name = _field_name(tag, strip_prefix) if strip_prefix else tag
             convert = converters.get(child.get("runtype"))
