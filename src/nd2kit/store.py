@@ -151,11 +151,19 @@ class MmapStore(Store):
         return memoryview(mm)[offset : offset + n]
 
     def read_into_bytes(self, offset: int, n: int) -> bytes:
-        self._check(offset, n)
+        if offset < 0 or n < 0 or offset + n > self.size:
+            self._check(offset, n)  # raises
         mm = self._mm
-        if mm is None:
-            return self._pread(offset, n)
-        return mm[offset : offset + n]
+        if mm is not None:
+            return mm[offset : offset + n]
+        fd = self._fd
+        if fd is None:
+            raise Nd2Error(f"{self.path}: the file is closed")
+        data = os.pread(fd, n, offset)
+        if len(data) != n:
+            raise CorruptChunkError(f"short read: {len(data)} of {n} bytes (file truncated?)",
+                                    offset=offset)
+        return data
 
     def _pread(self, offset: int, n: int) -> bytes:
         fd = self._fd

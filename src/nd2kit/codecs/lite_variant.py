@@ -100,7 +100,7 @@ def decode(
     CorruptChunkError
         Truncated or malformed records (with the absolute offset).
     """
-    buf = _bytes(data)
+    buf = data if type(data) is bytes else bytes(data)
     if not buf:
         return {}
     try:
