@@ -579,7 +579,8 @@ def _tr_looks_like_record(data: bytes) -> bool:
 
 
 _TR_IKEYS: list[str] = []
-_TR_NAMES: dict[bytes, str] = {}
+_TR_NAMES: dict[bytes, str] = {}  # raw UTF-16LE name -> str, shared by the decoders
+_TR_NAMES_MAX = 4096
 _TR_U_BOOL = _struct.Struct('<B').unpack_from
 _TR_U_INT32 = _struct.Struct('<i').unpack_from
 _TR_U_UINT32 = _struct.Struct('<I').unpack_from
@@ -604,8 +605,11 @@ def _tr_name(raw: bytes, p: int) -> str:
             name = _codecs.utf_16_le_decode(raw)[0]
         except UnicodeDecodeError:
             raise _tr_err("record name is not UTF-16", p + 2) from None
-        if len(_TR_NAMES) < 65536:
-            _TR_NAMES[raw] = name
+        if len(_TR_NAMES) >= _TR_NAMES_MAX:
+            # full (a tree of made-up names, many files): start again, so that the
+            # names in use now are cached and the table stays small and warm
+            _TR_NAMES.clear()
+        _TR_NAMES[raw] = name
     return name
 
 
