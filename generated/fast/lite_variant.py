@@ -1140,14 +1140,30 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
                                 raise UnicodeDecodeError("utf-16", b"", 0, 1, "bom")
                         except UnicodeDecodeError:
                             value = _tr_decode_string_compat(bytes(buf[q:k]), q)
-                else:
-                    r = _tr_record_end(buf, p, end)
+                elif t == T_BYTE_ARRAY:  # inline, as decode_tree_items does it
+                    if q + _TR_BYTES_LEN_SIZE > end:
+                        raise _tr_err("BYTEARRAY length truncated", q)
+                    n = _TR_BYTES_LEN.unpack_from(buf, q)[0]
+                    s = q + _TR_BYTES_LEN_SIZE
+                    if n > end - s:
+                        raise _tr_err(f"BYTEARRAY of {n} bytes does not fit", q)
+                    r = s + n
                     if sub is _absent:
                         p = r
                         continue
-                    value = decode_tree_items(buf, p, r, 1, False, lists)[name]
-                    if sub is not None:  # e.g. a BYTEARRAY holding nested LiteVariant
+                    raw_value = bytes(buf[s:r])
+                    value = None
+                    if _tr_looks_like_record(raw_value):
+                        try:
+                            value = decode_tree(raw_value, 0, len(raw_value), False, lists)
+                        except CorruptChunkError:
+                            value = None
+                    if not value:
+                        value = list(raw_value)
+                    elif sub is not None:  # nested LiteVariant: keep what the schema names
                         value = _tr_project(value, sub[6])
+                else:
+                    raise _tr_err(f"unknown record type {t}", p)
             p = r
         if name or "" not in out:
             out[name] = value
