@@ -139,6 +139,7 @@ class ModernReader:
         self._frame_data: np.ndarray | None = None
         self._spacing: int | None | bool = False
         self._first_pixels = 0
+        self._tail_at, self._tail = self.store.size, b""
         self.map_offset, self.chunkmap = self._read_map()
 
     # ------------------------------------------------------------------ chunks
@@ -149,6 +150,7 @@ class ModernReader:
         # one read for the trailer and, in most files, the whole map chunk before it
         at = size - min(size, _TAIL_READ)
         tail = self.store.read_into_bytes(at, size - at)
+        self._tail_at, self._tail = at, tail  # metadata chunks written last are in it too
         try:
             map_offset = _g.MapTrailer.unpack(tail, len(tail) - container.TRAILER_SIZE)[1]
         except Nd2Error as e:
@@ -194,7 +196,10 @@ class ModernReader:
         size = self.store.size
         if 0 <= ref.size <= _ONE_READ_MAX and 0 <= ref.offset < size - _HEAD:
             n = min(size - ref.offset, _HEAD + container.NAME_WINDOW + ref.size)
-            blob = self.store.read_into_bytes(ref.offset, n)
+            if ref.offset >= self._tail_at:  # already read at open
+                blob = self._tail[ref.offset - self._tail_at : ref.offset - self._tail_at + n]
+            else:
+                blob = self.store.read_into_bytes(ref.offset, n)
             nb = _plain_name(name)
             if nb is not None and blob[_HEAD : _HEAD + len(nb)] == nb:
                 # the usual case: the name is where the header says; checks as parse_chunk_head
