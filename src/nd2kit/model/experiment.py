@@ -196,29 +196,29 @@ def _keep_valid(items: list[Any], flags: list[bool] | None) -> list[Any]:
 # ---------------------------------------------------------------------------
 
 
-def _time_params(pars: Mapping[str, Any]) -> tuple[int, TimeLoopParams] | None:
+def _time_fields(pars: Mapping[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    """Frame count and the ``TimeLoopParams`` fields of a time loop or NE phase."""
     count = _count(pars.get("uiCount", 0))
     if not count:
         return None
-    params = TimeLoopParams(
-        startMs=_num(pars.get("dStart", 0.0)),
-        periodMs=_num(pars.get("dPeriod", 0.0)),
-        durationMs=_num(pars.get("dDuration", 0.0)),
-        periodDiff=PeriodDiff(
+    return count, {
+        "startMs": _num(pars.get("dStart", 0.0)),
+        "periodMs": _num(pars.get("dPeriod", 0.0)),
+        "durationMs": _num(pars.get("dDuration", 0.0)),
+        "periodDiff": PeriodDiff(
             avg=_num(pars.get("dAvgPeriodDiff", 0), 0),
             max=_num(pars.get("dMaxPeriodDiff", 0), 0),
             min=_num(pars.get("dMinPeriodDiff", 0), 0),
         ),
-    )
-    return count, params
+    }
 
 
 def _time_loop(pars: Mapping[str, Any]) -> TimeLoop | None:
-    parsed = _time_params(pars)
+    parsed = _time_fields(pars)
     if parsed is None:
         return None
-    count, params = parsed
-    return TimeLoop(count=count, nestingLevel=0, parameters=params)
+    count, fields = parsed
+    return TimeLoop(count=count, nestingLevel=0, parameters=TimeLoopParams(**fields))
 
 
 def _ne_time_loop(pars: Mapping[str, Any]) -> NETimeLoop:
@@ -229,19 +229,9 @@ def _ne_time_loop(pars: Mapping[str, Any]) -> NETimeLoop:
     flags = validity_flags(pars.get("pPeriodValid"))
     periods: list[Period] = []
     for raw in _keep_valid(periods_in, flags):
-        parsed = _time_params(raw)
-        if parsed is None:
-            continue
-        count, tp = parsed
-        periods.append(
-            Period(
-                startMs=tp.startMs,
-                periodMs=tp.periodMs,
-                durationMs=tp.durationMs,
-                periodDiff=tp.periodDiff,
-                count=count,
-            )
-        )
+        parsed = _time_fields(raw)
+        if parsed is not None:
+            periods.append(Period(**parsed[1], count=parsed[0]))
     total = sum(p.count for p in periods)
     return NETimeLoop(count=total, nestingLevel=0, parameters=NETimeLoopParams(periods=periods))
 
