@@ -119,6 +119,7 @@ _DEFAULT_MASK = _M["fluorescence"] | _M["camera"]
 RGB_PSEUDO_WAVELENGTHS: tuple[float, float, float] = (420.0, 515.0, 590.0)
 
 _DOUBLES = struct.Struct("<d")
+_DOUBLES4 = struct.Struct("<4d")  # matCameraToStage Data: a 2x2 matrix of doubles
 
 
 # ---------------------------------------------------------------------------
@@ -343,10 +344,8 @@ def _global(
             axes_calibration[2] = abs(loop.parameters.stepUm)
             axes_calibrated = (*axes_calibrated[:2], bool(axes_calibration[2] > 0))
 
-    interp = tuple(
-        "time" if raw_meta.get(key) == 2 else "distance"
-        for key in ("ePictureXAxis", "ePictureYAxis")
-    )
+    interp = ("time" if raw_meta.get("ePictureXAxis") == 2 else "distance",
+              "time" if raw_meta.get("ePictureYAxis") == 2 else "distance")
     projective = raw_meta.get("dProjectiveMag")
     if projective and _num(projective, 0) < 0:
         projective = None
@@ -363,7 +362,7 @@ def _global(
     }
     volume = {
         "axesCalibrated": axes_calibrated,
-        "axesCalibration": tuple(v if v > 0 else 1.0 for v in axes_calibration),
+        "axesCalibration": tuple([v if v > 0 else 1.0 for v in axes_calibration]),
         "axesInterpretation": (*interp, "distance"),
         "bitsPerComponentInMemory": attrs.bitsPerComponentInMemory,
         "bitsPerComponentSignificant": attrs.bitsPerComponentSignificant,
@@ -387,7 +386,7 @@ def _camera_matrix(sample: Mapping[str, Any]) -> tuple[float, ...] | None:
     data = byte_array(matrix.get("Data"))
     if data is None or len(data) != 4 * _DOUBLES.size:
         return None
-    return tuple(v[0] for v in _DOUBLES.iter_unpack(data))
+    return _DOUBLES4.unpack(data)
 
 
 # ---------------------------------------------------------------------------
@@ -467,7 +466,7 @@ def load_metadata(
                 pixel_to_stage = None
             elif all(volume["axesCalibrated"][:2]):
                 # the global dStgLgCT matrix is used here, not matCameraToStage
-                m11, m12, m21, m22 = (_num(v, 0.0) for v in volume_g["cameraTransformationMatrix"])
+                m11, m12, m21, m22 = [_num(v, 0.0) for v in volume_g["cameraTransformationMatrix"]]
                 cal_x, cal_y = volume["axesCalibration"][:2]
                 width, height = volume["voxelCount"][:2]
                 inv_x = _num(device.get("m_iXOrientation0", 0), 0)
