@@ -141,6 +141,8 @@ def byte_array(value: Any) -> bytes | None:
 
 
 def _int(value: Any, default: int = 0) -> int:
+    if type(value) is int:
+        return value
     try:
         return int(value)
     except (TypeError, ValueError, OverflowError):
