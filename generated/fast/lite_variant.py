@@ -913,6 +913,7 @@ def decode_tree_selected(buf: bytes, p: int, end: int, count: int, strip: bool, 
         if name or "" not in out:
             out[name] = value
         else:
+            # nd2 0.12's rule: a second unnamed value joins the first one's list
             prev = out[""]
             if isinstance(prev, list):
                 prev.append(value)
@@ -1151,7 +1152,7 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
                     if sub is _absent:
                         p = r
                         continue
-                    raw_value = bytes(buf[s:r])
+                    raw_value = bytes(buf[s : s + n])
                     value = None
                     if _tr_looks_like_record(raw_value):
                         try:
@@ -1168,6 +1169,7 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
         if name or "" not in out:
             out[name] = value
         else:
+            # nd2 0.12's rule: a second unnamed value joins the first one's list
             prev = out[""]
             if isinstance(prev, list):
                 prev.append(value)
