@@ -463,3 +463,21 @@ def test_lookups_of_impossible_names_end(n: int) -> None:
     for name in ("", "!", "ImageDataSeq|", "mageDataSeq|1!", "é!"):
         assert name not in parse_chunk_map(body)
     assert parse_chunk_map(body)[names[-1]] == ChunkRef(4096 * (n - 1), 10)
+
+
+def test_chunk_head_name_must_fit_its_name_field() -> None:
+    """The expected name found in the bytes counts only inside ``name_len`` (the
+    fast comparison in parse_chunk_head must not read past the name field)."""
+    name = b"ImageAttributesLV!"
+    for name_len, ok in ((len(name), True), (len(name) + 40, True), (len(name) - 1, False)):
+        head = container.CHUNK_MAGIC_BYTES + struct.pack("<IQ", name_len, 4) + name + bytes(64)
+        if ok:
+            info = container.parse_chunk_head(head, 0, 4096, expect=name.decode())
+            assert (info.name, info.name_len, info.data_offset) == (name.decode(), name_len, 16 + name_len)
+        else:
+            with pytest.raises(Nd2Error, match="expected chunk"):
+                container.parse_chunk_head(head, 0, 4096, expect=name.decode())
+    # a name with a second "!" takes the general path and is compared as read
+    with pytest.raises(Nd2Error, match="expected chunk"):
+        container.parse_chunk_head(container.CHUNK_MAGIC_BYTES + struct.pack("<IQ", 8, 0) + b"A!B!" + bytes(8),
+                                   0, 4096, expect="A!B!")

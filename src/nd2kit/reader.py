@@ -95,24 +95,6 @@ def pixel_dtype(bits: int, pixel_type: int | None) -> np.dtype:
     return np.dtype(f"<{kind}{size}")
 
 
-_NAME_BYTES: dict[str, bytes | None] = {}
-
-
-def _plain_name(name: str) -> bytes | None:
-    """`name` as stored (latin-1) when its only ``!`` ends it, else None (cached)."""
-    nb = _NAME_BYTES.get(name, b"")
-    if nb == b"":
-        try:
-            nb = name.encode("latin-1")
-        except UnicodeEncodeError:
-            nb = None
-        if nb is not None and (nb.find(b"!") != len(nb) - 1):
-            nb = None
-        if len(_NAME_BYTES) < 4096:
-            _NAME_BYTES[name] = nb
-    return nb
-
-
 class ModernReader:
     """Chunks, raw metadata and frames of a version 2.x/3.x file.
 
@@ -200,18 +182,6 @@ class ModernReader:
                 blob = self._tail[ref.offset - self._tail_at : ref.offset - self._tail_at + n]
             else:
                 blob = self.store.read_into_bytes(ref.offset, n)
-            nb = _plain_name(name)
-            if nb is not None and blob[_HEAD : _HEAD + len(nb)] == nb:
-                # the usual case: the name is where the header says; checks as parse_chunk_head
-                try:
-                    _, name_len, data_len = _g.ChunkHeader.unpack(blob, 0)
-                except Nd2Error:
-                    pass
-                else:
-                    at = _HEAD + name_len
-                    if name_len >= len(nb) and at + data_len <= len(blob):
-                        return (container.ChunkInfo(name, ref.offset, name_len, data_len, ref.offset + at),
-                                blob[at : at + data_len])
             info = container.parse_chunk_head(blob, ref.offset, size, expect=name)
             at = info.data_offset - ref.offset
             if at + info.data_len <= len(blob):

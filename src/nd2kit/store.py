@@ -146,7 +146,7 @@ class MmapStore(Store):
         mm = self._mm
         if mm is None:
             if n < self.MAP_MIN:
-                return self._pread(offset, n)
+                return self.read_into_bytes(offset, n)
             mm = self._map()
         return memoryview(mm)[offset : offset + n]
 
@@ -156,16 +156,6 @@ class MmapStore(Store):
         mm = self._mm
         if mm is not None:
             return mm[offset : offset + n]
-        fd = self._fd
-        if fd is None:
-            raise Nd2Error(f"{self.path}: the file is closed")
-        data = os.pread(fd, n, offset)
-        if len(data) != n:
-            raise CorruptChunkError(f"short read: {len(data)} of {n} bytes (file truncated?)",
-                                    offset=offset)
-        return data
-
-    def _pread(self, offset: int, n: int) -> bytes:
         fd = self._fd
         if fd is None:
             raise Nd2Error(f"{self.path}: the file is closed")

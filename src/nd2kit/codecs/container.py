@@ -115,6 +115,24 @@ def read_chunk(buf: Any, offset: int, *, expect: str | None = None) -> ChunkInfo
     return parse_chunk_head(head, offset, size, expect=expect)
 
 
+_NAME_BYTES: dict[str, bytes | None] = {}
+
+
+def _plain_name(name: str) -> bytes | None:
+    """`name` as stored (latin-1) when its only ``!`` ends it, else None (cached)."""
+    nb = _NAME_BYTES.get(name, b"")
+    if nb == b"":
+        try:
+            nb = name.encode("latin-1")
+        except UnicodeEncodeError:
+            nb = None
+        if nb is not None and nb.find(b"!") != len(nb) - 1:
+            nb = None
+        if len(_NAME_BYTES) < 4096:
+            _NAME_BYTES[name] = nb
+    return nb
+
+
 def parse_chunk_head(head: bytes, offset: int, file_size: int, *, expect: str | None = None) -> ChunkInfo:
     """Like :func:`read_chunk`, from the bytes that start at `offset` (header + name window)."""
     try:
@@ -125,9 +143,14 @@ def parse_chunk_head(head: bytes, offset: int, file_size: int, *, expect: str | 
     if name_len > file_size - name_at:
         raise CorruptChunkError(f"name_len {name_len} runs past the end of the file",
                                 chunk=expect, offset=offset + 4)
-    raw = head[HEADER_SIZE : HEADER_SIZE + min(name_len, NAME_WINDOW)]
-    bang = raw.find(b"!")
-    name = raw[: bang + 1].decode("latin-1") if bang >= 0 else raw.split(b"\0", 1)[0].decode("latin-1")
+    nb = _plain_name(expect) if expect is not None else None
+    if nb is not None and len(nb) <= min(name_len, NAME_WINDOW) and \
+            head[HEADER_SIZE : HEADER_SIZE + len(nb)] == nb:
+        name = expect  # the usual case: the expected name, whose only "!" ends it
+    else:
+        raw = head[HEADER_SIZE : HEADER_SIZE + min(name_len, NAME_WINDOW)]
+        bang = raw.find(b"!")
+        name = raw[: bang + 1].decode("latin-1") if bang >= 0 else raw.split(b"\0", 1)[0].decode("latin-1")
     data_offset = name_at + name_len
     if data_len > file_size - data_offset:
         raise CorruptChunkError(
