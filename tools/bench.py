@@ -477,7 +477,7 @@ _MEM_NOTE = ("`samples.sample_file_bytes` builds the whole file in memory (the i
     title="imread of a ~1 GB 2-channel uint16 file",
     measures="""`nd2kit.imread(p)` vs `nd2.imread(p)` on a generated file of 60 frames of
     2048×2048 pixels with 2 interleaved uint16 channels (T60 C2 Y2048 X2048, 1.007 GB of
-    pixels; `nd2kit.samples.write_sample_file`, written once into the cache folder and
+    pixels; `nd2kit.testing.samples.write_sample_file`, written once into the cache folder and
     reused, see below). Both open the file (memory map), read every frame and return a
     new (60, 2, 2048, 2048) array in the same memory layout (the stored interleaved
     order; checked via equal strides); the file is in the page cache. Before

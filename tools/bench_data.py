@@ -400,12 +400,12 @@ def _kw_text(params: dict[str, Any]) -> str:
 
 
 def _samples_source_hash() -> str:
-    from nd2kit import samples
+    from nd2kit.testing import samples
 
     return hashlib.sha256(Path(samples.__file__).read_bytes()).hexdigest()[:10]
 
 
-_GEN_SCRIPT = ("import sys, json; from nd2kit.samples import write_sample_file; "
+_GEN_SCRIPT = ("import sys, json; from nd2kit.testing.samples import write_sample_file; "
                "write_sample_file(sys.argv[1], **json.loads(sys.argv[2]))")
 
 
@@ -445,7 +445,7 @@ def _sample_file_cached(key: str) -> SampleFile:
 
 
 def sample_file(**params: Any) -> SampleFile:
-    """The cached sample file written by ``nd2kit.samples.write_sample_file(**params)``.
+    """The cached sample file written by ``nd2kit.testing.samples.write_sample_file(**params)``.
 
     Written once into :data:`CACHE_DIR` (in a subprocess, atomically through a
     temporary name) and reused by later runs; the name holds the parameters and a

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import ChunkNotFoundError, CorruptChunkError, Nd2Error, UnsupportedFormatError
-from .nd2file import ND2File, imread, is_legacy, is_supported_file
+from .compat.nd2file import ND2File, imread, is_legacy, is_supported_file
 
 __version__ = "0.1.0.dev0"
 
@@ -33,7 +33,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # the limnd2-compatible layer is imported on first use
     if name == "Nd2Reader":
-        from .nd2reader import Nd2Reader
+        from .compat.nd2reader import Nd2Reader
 
         return Nd2Reader
     raise AttributeError(f"module 'nd2kit' has no attribute {name!r}")

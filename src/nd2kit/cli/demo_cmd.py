@@ -12,7 +12,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..demo import run_demo
+    from ..testing.demo import run_demo
     from . import main
 
     path = run_demo(args.out)

@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from ..inspect import ChunkDetail, InspectResult, inspect_chunk, inspect_file
+from ..check.inspection import ChunkDetail, InspectResult, inspect_chunk, inspect_file
 from . import add_subcommand
 
 __all__ = ["configure", "format_detail", "format_result", "run"]

@@ -4,7 +4,7 @@ Exit code: the worst over all files — 0 valid (warnings allowed), 1 invalid,
 2 unreadable (cannot open / not an ND2 file).
 
 ``--json`` prints ``{"ok": bool, "exit_code": int, "files": [report, ...]}`` where
-each report is :meth:`nd2kit.validate.ValidationReport.to_dict`.
+each report is :meth:`nd2kit.check.validate.ValidationReport.to_dict`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from ..validate import ValidationReport, validate_file
+from ..check.validate import ValidationReport, validate_file
 from . import add_subcommand
 
 __all__ = ["configure", "format_report", "run"]

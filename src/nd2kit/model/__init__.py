@@ -1,4 +1,4 @@
-"""Builders of the typed metadata structures (:mod:`nd2kit.structures`).
+"""Builders of the typed metadata structures (:mod:`nd2kit.model.structures`).
 
 Pure functions from decoded chunks (nested dicts, as returned by
 :func:`nd2kit.codecs.lite_variant.decode` for v3 files and
@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..structures import Attributes, ExpLoop
+from .structures import Attributes, ExpLoop
 from . import attributes, experiment, metadata, text_info
 from .attributes import load_attributes, numpy_dtype, pixel_data_type
 from .experiment import axis_names, load_experiment, loop_indices, seq_count

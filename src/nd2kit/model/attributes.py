@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..structures import Attributes, CompressionType, PixelDataType
+from .structures import Attributes, CompressionType, PixelDataType
 
 __all__ = [
     "KNOWN_ATTRIBUTE_KEYS",
@@ -178,7 +178,7 @@ def pixel_data_type(raw_attrs: Mapping[str, Any]) -> PixelDataType:
 
 
 def load_attributes(raw_attrs: Mapping[str, Any], n_channels: int) -> Attributes:
-    """Build :class:`~nd2kit.structures.Attributes` from ``SLxImageAttributes``.
+    """Build :class:`~nd2kit.model.structures.Attributes` from ``SLxImageAttributes``.
 
     Parameters
     ----------

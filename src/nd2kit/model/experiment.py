@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from itertools import product
 from typing import Any
 
-from ..structures import (
+from .structures import (
     CustomLoop,
     ExpLoop,
     LoopType,

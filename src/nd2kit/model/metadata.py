@@ -1,7 +1,7 @@
 """Picture metadata (``SLxPictureMetadata``, format notes §7.4).
 
 :func:`load_metadata` turns the decoded ``ImageMetadataSeq[LV]|0!`` chunk into
-:class:`~nd2kit.structures.Metadata`: one :class:`~nd2kit.structures.Channel`
+:class:`~nd2kit.model.structures.Metadata`: one :class:`~nd2kit.model.structures.Channel`
 per picture plane with its name, colour, wavelengths, optics, modality flags,
 calibration, camera transform and pixel-to-stage matrix, following nd2 0.12's
 rules (including its quirks) wherever those give an answer, and a sensible
@@ -15,7 +15,7 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-from ..structures import (
+from .structures import (
     Attributes,
     Channel,
     ChannelMeta,
@@ -400,7 +400,7 @@ def load_metadata(
     exp: list[ExpLoop],
     text_info: TextInfo | Mapping[str, Any] | None = None,
 ) -> Metadata:
-    """Build :class:`~nd2kit.structures.Metadata` from ``SLxPictureMetadata``.
+    """Build :class:`~nd2kit.model.structures.Metadata` from ``SLxPictureMetadata``.
 
     Parameters
     ----------

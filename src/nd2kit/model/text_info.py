@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from ..structures import TextInfo
+from .structures import TextInfo
 from .attributes import collect_unknown
 
 #: isinstance(x, _MAP): plain dicts first (an ABC check costs several times more)
@@ -39,7 +39,7 @@ TEXT_INFO_KEYS: dict[str, str] = {
 
 
 def load_text_info(raw: Mapping[str, Any] | None) -> TextInfo:
-    """Build :class:`~nd2kit.structures.TextInfo` from ``SLxImageTextInfo``.
+    """Build :class:`~nd2kit.model.structures.TextInfo` from ``SLxImageTextInfo``.
 
     Parameters
     ----------

@@ -1,0 +1,867 @@
+"""Look inside an ND2 file: version, chunk table, one chunk's decoded records.
+
+This is the library side of ``nd2kit inspect``. Everything here works on damaged
+files as far as the bytes allow: instead of raising, the functions return what they
+could read plus a list of :class:`Problem` entries saying where reading stopped and
+why (all offsets are absolute file offsets).
+
+* :func:`inspect_file` — the table of contents: format generation and version, the
+  file signature, the chunk map (one :class:`ChunkRow` per map entry, plus rows for
+  the signature chunk and the map chunk itself), or the JPEG 2000 box list of a
+  legacy (v1.0) file. When the trailer or the map cannot be read the chunks are
+  recovered by scanning for chunk headers (rows with ``source == "scan"``).
+* :func:`inspect_chunk` — one chunk (or legacy box) in detail: every LiteVariant or
+  XML record with the absolute offset of its first byte, or a hex dump for raw
+  payloads (frames, caches, masks...).
+
+Kinds (``ChunkRow.kind``), decided from the chunk name and the first payload bytes
+(:func:`chunk_kind`): ``signature``, ``map``, ``frame`` (``ImageDataSeq|N!``),
+``lite-variant``, ``xml``, ``rle-mask`` (``CustomDataSeq|RleZipBinarySequence…|N!``)
+and ``binary`` (anything else).
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .._generated.fast import legacy_jp2 as _gjp2
+from .._generated.fast import lite_variant as _glv
+from .._generated.fast import nd2_container as _gc
+from ..codecs import container
+from ..codecs import lite_variant as lv
+from ..errors import Nd2Error
+
+__all__ = [
+    "BoxRow",
+    "ChunkDetail",
+    "ChunkRow",
+    "InspectResult",
+    "Problem",
+    "chunk_kind",
+    "hexdump",
+    "inspect_chunk",
+    "inspect_file",
+    "open_source",
+    "scan_chunks",
+]
+
+SIGNATURE_NAME = container.SIGNATURE_NAME
+FILEMAP_NAME = container.FILEMAP_NAME
+CHUNK_MAGIC = container.CHUNK_MAGIC_BYTES
+JP2_MAGIC = container.JP2_MAGIC_BYTES
+HEADER_SIZE = _gc.ChunkHeader.SIZE
+TRAILER_SIZE = _gc.MapTrailer.SIZE
+SIGNATURE_END = HEADER_SIZE + 32 + 64  # header + name + version field
+
+FRAME_RE = re.compile(r"ImageDataSeq\|(\d+)!\Z")
+RLE_RE = re.compile(r"CustomDataSeq\|RleZipBinarySequence[^|]*\|\d+!\Z")
+LV_NAME_RE = re.compile(r"LV(\|\d+)?!\Z")
+
+LV_TYPE_NAMES = {int(t): t.name for t in lv.LvType}
+
+#: how many payload bytes :func:`chunk_kind` looks at
+KIND_HEAD = 2 + 2 * 255 + 12
+
+
+# ----------------------------------------------------------------------------- data
+
+
+@dataclass
+class Problem:
+    """Something that could not be read: where (absolute offset) and why."""
+
+    offset: int | None
+    message: str
+    chunk: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chunk": self.chunk, "offset": self.offset, "message": self.message}
+
+
+@dataclass
+class ChunkRow:
+    """One line of the chunk table.
+
+    ``source`` says where the row comes from: ``"map"`` (a chunk map entry, in map
+    order ``index``), ``"signature"`` (the chunk at offset 0), ``"trailer"`` (the
+    map chunk the trailer points at) or ``"scan"`` (found by scanning a file whose
+    map is unreadable). ``size`` is the map's size field (-1 where the file stores
+    size == offset, as nd2 reports it; None for rows not from the map);
+    ``name_len``/``data_len``/``data_offset`` come from the chunk header (None when
+    it cannot be read). ``problem`` is None for a sound row.
+    """
+
+    name: str
+    offset: int
+    kind: str
+    source: str
+    index: int | None = None
+    size: int | None = None
+    name_len: int | None = None
+    data_offset: int | None = None
+    data_len: int | None = None
+    problem: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class BoxRow:
+    """One top-level box of a legacy (JPEG 2000) file: type, LIM tag, offset, length."""
+
+    box_type: str
+    tag: str | None
+    offset: int
+    length: int | None
+    problem: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class InspectResult:
+    """What :func:`inspect_file` found. ``to_dict()`` gives the ``--json`` shape."""
+
+    path: str | None
+    size: int
+    format: str  # "modern", "legacy" or "unknown"
+    version: tuple[int, int] | None = None
+    version_string: str | None = None
+    map_offset: int | None = None
+    map_entries: int | None = None
+    chunks: list[ChunkRow] = field(default_factory=list)
+    boxes: list[BoxRow] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """True when nothing stopped the reading."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "size": self.size,
+            "format": self.format,
+            "version": list(self.version) if self.version else None,
+            "version_string": self.version_string,
+            "map_offset": self.map_offset,
+            "map_entries": self.map_entries,
+            "chunks": [c.to_dict() for c in self.chunks],
+            "boxes": [b.to_dict() for b in self.boxes],
+            "problems": [p.to_dict() for p in self.problems],
+            "complete": self.complete,
+        }
+
+
+@dataclass
+class ChunkDetail:
+    """One chunk in detail (``inspect --chunk``).
+
+    ``records``: for LiteVariant/XML payloads, one dict per record with keys
+    ``depth``, ``path``, ``name``, ``type``, ``type_code``, ``value``, ``offset``
+    (absolute file offset of the record's first byte: the LiteVariant type byte, or
+    the ``<`` of an XML start tag; None inside a compressed block) and
+    ``inflated_offset`` (offset in the inflated stream of a compressed block, else
+    None). ``hexdump``: rows ``{"offset", "hex", "ascii"}`` for other payloads (at
+    most ``max_bytes`` bytes, ``truncated`` says whether more followed). ``info``:
+    kind-specific facts (frame timestamp, version string, mask size...).
+    """
+
+    name: str
+    kind: str
+    offset: int
+    name_len: int | None = None
+    data_offset: int | None = None
+    data_len: int | None = None
+    records: list[dict[str, Any]] | None = None
+    hexdump: list[dict[str, Any]] | None = None
+    truncated: bool = False
+    info: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "offset": self.offset,
+            "name_len": self.name_len,
+            "data_offset": self.data_offset,
+            "data_len": self.data_len,
+            "info": self.info,
+            "records": self.records,
+            "hexdump": self.hexdump,
+            "truncated": self.truncated,
+            "problems": [p.to_dict() for p in self.problems],
+            "complete": not self.problems,
+        }
+
+
+# ----------------------------------------------------------------------------- input
+
+
+class Source:
+    """File bytes for the tools: a read-only mmap for paths, the bytes themselves
+    otherwise. Use as a context manager (closes the mmap)."""
+
+    def __init__(self, src: Any) -> None:
+        self.path: str | None = None
+        self._mm: mmap.mmap | None = None
+        if isinstance(src, (bytes, bytearray, memoryview)):
+            self.buf: Any = bytes(src)
+            return
+        self.path = os.fspath(src)
+        with open(self.path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                self.buf = b""
+            else:
+                self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                self.buf = self._mm
+
+    def close(self) -> None:
+        if self._mm is not None:
+            try:
+                self._mm.close()
+            except BufferError:  # a numpy view still exists; the GC will close it
+                pass
+            self._mm = None
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_source(src: Any) -> Source:
+    """Open a path (str/PathLike) or wrap bytes. Raises OSError for unreadable paths."""
+    return Source(src)
+
+
+# ----------------------------------------------------------------------------- kinds
+
+
+def looks_like_lite_variant(head: bytes, data_len: int) -> bool:
+    """True when `head` (the first payload bytes) starts like a LiteVariant root record:
+    a LEVEL whose name is printable text ending in a NUL code unit, or a type-76 block
+    whose zlib header is valid. The LEVEL's length/count are *not* required to fit, so
+    that a damaged header is still validated as LiteVariant."""
+    if data_len < 2 or len(head) < 2:
+        return False
+    t, nl = head[0], head[1]
+    if t == _glv.T_COMPRESS:
+        z = 1 + _glv._TR_COMPRESS_SKIP
+        if len(head) < z + 2 or data_len < z + 2:
+            return False
+        cmf, flg = head[z], head[z + 1]
+        return cmf & 0x0F == 8 and (cmf * 256 + flg) % 31 == 0
+    if t != _glv.T_LEVEL or nl < 2:
+        return False
+    q = 2 + nl * _glv._TR_NAME_UNIT
+    if q + _glv._TR_LEVEL_HEAD_SIZE > min(len(head), data_len):
+        return False
+    raw = head[2:q]
+    if raw[-2:] != _glv._TR_STR_TERM:
+        return False
+    try:
+        text = raw[:-2].decode("utf-16-le")
+    except UnicodeDecodeError:
+        return False
+    return text.isprintable() and text.isascii()
+
+
+#: chunks the format notes (§1.7) list as LiteVariant although their names lack "LV"
+LV_CUSTOM_NAMES = frozenset(
+    {
+        "CustomData|ExperimentEventsV1_0!",
+        "CustomData|RoiMetadata_v1!",
+        "CustomData|WellPlateDesc_0!",
+        "CustomData|CustomDescriptionV1_0!",
+        "CustomData|JobDefinitionDescV1_0!",
+        "CustomData|JobDefinitionV1_0!",
+    }
+)
+
+
+def chunk_kind(name: str, head: bytes = b"", data_len: int | None = None) -> str:
+    """The kind of a chunk from its name and the first bytes of its payload."""
+    n = len(head) if data_len is None else data_len
+    if name == SIGNATURE_NAME:
+        return "signature"
+    if name == FILEMAP_NAME:
+        return "map"
+    if FRAME_RE.match(name):
+        return "frame"
+    if RLE_RE.match(name):
+        return "rle-mask"
+    if LV_NAME_RE.search(name):
+        return "lite-variant"
+    if (head[:1] == b"<" and head[1:2] != b"\0") or head.startswith(b"\xef\xbb\xbf<"):
+        return "xml"
+    if name in LV_CUSTOM_NAMES and n > 0:
+        return "lite-variant"
+    if looks_like_lite_variant(head, n):
+        return "lite-variant"
+    return "binary"
+
+
+# ----------------------------------------------------------------------------- scanning
+
+
+def _plausible_name(raw: bytes) -> str | None:
+    bang = raw.find(b"!")
+    if bang <= 0:
+        return None
+    name = raw[: bang + 1]
+    if any(c < 0x20 or c > 0x7E for c in name):
+        return None
+    return name.decode("ascii")
+
+
+def scan_chunks(
+    buf: Any, start: int = 0, end: int | None = None
+) -> tuple[list[ChunkRow], Problem | None]:
+    """Find chunks by scanning for chunk headers (for files whose map is unreadable).
+
+    Each hit of the chunk magic whose header and name look sound becomes a row
+    (``source="scan"``) and the scan continues after its payload. Returns the rows
+    and, when the file ends inside a chunk, a :class:`Problem` at the end of file.
+    """
+    size = len(buf)
+    end = size if end is None else end
+    rows: list[ChunkRow] = []
+    pos = start
+    stop: Problem | None = None
+    while True:
+        hit = buf.find(CHUNK_MAGIC, pos, end)
+        if hit < 0:
+            break
+        pos = hit + 1
+        if hit + HEADER_SIZE > size:
+            break
+        h = _gc.ChunkHeader.parse(buf, hit, size)
+        if h.name_len == 0 or h.name_len > (1 << 20):
+            continue
+        name_at = hit + HEADER_SIZE
+        name = _plausible_name(bytes(buf[name_at : name_at + min(h.name_len, 4096)]))
+        if name is None or len(name) > h.name_len:
+            continue
+        data_offset = name_at + h.name_len
+        row = ChunkRow(
+            name=name,
+            offset=hit,
+            kind="binary",
+            source="scan",
+            name_len=h.name_len,
+            data_offset=data_offset,
+            data_len=h.data_len,
+        )
+        head = bytes(buf[data_offset : min(data_offset + KIND_HEAD, size)])
+        row.kind = chunk_kind(name, head, h.data_len)
+        rows.append(row)
+        if data_offset + h.data_len > size:
+            row.problem = (
+                f"data_len {h.data_len} runs past the end of the file: "
+                f"the file ends {data_offset + h.data_len - size} bytes early"
+            )
+            stop = Problem(
+                size,
+                f"file ends inside chunk {name!r} (header at {hit}); the file looks truncated",
+                chunk=name,
+            )
+            break
+        pos = max(pos, data_offset + h.data_len)
+    return rows, stop
+
+
+# ----------------------------------------------------------------------------- file
+
+
+def inspect_file(src: Any) -> InspectResult:
+    """Table of contents of an ND2 file (path or bytes). Never raises for bad bytes;
+    raises OSError when a path cannot be opened."""
+    with open_source(src) as s:
+        return _inspect_buf(s.buf, s.path)
+
+
+def _inspect_buf(buf: Any, path: str | None) -> InspectResult:
+    size = len(buf)
+    head = bytes(buf[:4])
+    res = InspectResult(path=path, size=size, format="unknown")
+    if head == JP2_MAGIC:
+        res.format = "legacy"
+        res.version = (1, 0)
+        _inspect_legacy(buf, res)
+        return res
+    if head != CHUNK_MAGIC:
+        res.problems.append(
+            Problem(
+                0,
+                f"not an ND2 file: first bytes {head.hex() or '(empty)'} "
+                "are neither the chunk magic dacebe0a nor a JPEG 2000 signature",
+            )
+        )
+        return res
+    res.format = "modern"
+    _inspect_modern(buf, res)
+    return res
+
+
+def _signature_row(buf: Any, res: InspectResult) -> None:
+    size = len(buf)
+    row = ChunkRow(name=SIGNATURE_NAME, offset=0, kind="signature", source="signature")
+    res.chunks.append(row)
+    try:
+        res.version = container.read_signature(buf)
+    except Nd2Error as e:
+        row.problem = e.message
+        res.problems.append(
+            Problem(e.offset, f"file signature unreadable: {e.message}", SIGNATURE_NAME)
+        )
+    if size >= HEADER_SIZE:
+        h = _gc.ChunkHeader.parse(buf, 0, size)
+        row.name_len, row.data_len = h.name_len, h.data_len
+        row.data_offset = HEADER_SIZE + h.name_len
+    if size >= SIGNATURE_END:
+        raw = bytes(buf[0x30:SIGNATURE_END]).rstrip(b"\0")
+        res.version_string = raw.decode("latin-1")
+
+
+def _inspect_modern(buf: Any, res: InspectResult) -> None:
+    size = len(buf)
+    _signature_row(buf, res)
+    try:
+        map_offset, cmap = container.read_chunk_map(buf)
+    except Nd2Error as e:
+        msg = e.message
+        if e.chunk == "<trailer>":
+            found = bytes(buf[max(0, size - TRAILER_SIZE) : max(0, size - TRAILER_SIZE) + 16])
+            msg = f"no trailer in the last {TRAILER_SIZE} bytes (they start {found!r})"
+        res.problems.append(Problem(e.offset, f"the chunk map could not be read: {msg}", e.chunk))
+        rows, stop = scan_chunks(buf, start=SIGNATURE_END)
+        res.chunks.extend(rows)
+        if stop is not None:
+            res.problems.append(stop)
+        res.problems.append(
+            Problem(size, f"listed {len(rows)} chunks found by scanning for chunk headers instead")
+        )
+        return
+    res.map_offset = map_offset
+    res.map_entries = len(cmap.names)
+    names = cmap.names
+    offsets = cmap.offsets.tolist()
+    sizes = cmap.sizes.tolist()
+    entry_pos = cmap.entry_positions().tolist()
+    counts: dict[str, int] = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    for i, (name, off, sz) in enumerate(zip(names, offsets, sizes)):
+        row = ChunkRow(name=name, offset=off, kind=chunk_kind(name), source="map", index=i, size=sz)
+        res.chunks.append(row)
+        problems = []
+        if counts[name] > 1:
+            problems.append(f"duplicate map entry (name listed {counts[name]} times)")
+        if off + HEADER_SIZE > size:
+            problems.append(f"offset points outside the file ({size} bytes)")
+            res.problems.append(
+                Problem(
+                    entry_pos[i] + len(name),
+                    f"map entry {name!r} points outside the file (offset {off})",
+                    name,
+                )
+            )
+        else:
+            try:
+                ci = container.read_chunk(buf, off)
+            except Nd2Error as e:
+                problems.append(e.message)
+                res.problems.append(Problem(e.offset, f"chunk {name!r}: {e.message}", name))
+                if bytes(buf[off : off + 4]) == CHUNK_MAGIC:
+                    h = _gc.ChunkHeader.parse(buf, off, size)
+                    row.name_len, row.data_len = h.name_len, h.data_len
+                    row.data_offset = off + HEADER_SIZE + h.name_len
+            else:
+                row.name_len, row.data_len, row.data_offset = (
+                    ci.name_len,
+                    ci.data_len,
+                    ci.data_offset,
+                )
+                head = bytes(buf[ci.data_offset : min(ci.data_offset + KIND_HEAD, ci.end)])
+                row.kind = chunk_kind(name, head, ci.data_len)
+                if ci.name != name:
+                    problems.append(f"chunk header names it {ci.name!r}")
+                if sz >= 0 and sz != ci.data_len:
+                    problems.append(f"map size {sz} != header data_len {ci.data_len}")
+        row.problem = "; ".join(problems) or None
+    mrow = ChunkRow(name=FILEMAP_NAME, offset=map_offset, kind="map", source="trailer")
+    try:
+        ci = container.read_chunk(buf, map_offset)
+        mrow.name_len, mrow.data_len, mrow.data_offset = ci.name_len, ci.data_len, ci.data_offset
+    except Nd2Error as e:  # pragma: no cover - read_chunk_map already read it
+        mrow.problem = e.message
+    res.chunks.append(mrow)
+    res.chunks.sort(key=lambda r: (r.offset, r.index if r.index is not None else -1))
+
+
+# ----------------------------------------------------------------------------- legacy
+
+
+def _legacy_map(buf: Any) -> tuple[int, list[tuple[str, str, int]]]:
+    size = len(buf)
+    tr = _gjp2.BoxMapTrailer.parse(buf, size - _gjp2.BoxMapTrailer.SIZE, size)
+    start = size - tr.distance
+    if start < 0 or start > size - _gjp2.BoxMapTrailer.SIZE:
+        raise Nd2Error(f"box map distance {tr.distance} points outside the file", offset=size - 8)
+    bm = _gjp2.BoxMap.parse(buf, start, size - _gjp2.BoxMapTrailer.SIZE)
+    return start, [(e.box_type, e.tag, e.offset) for e in bm.entries]
+
+
+def legacy_boxes(buf: Any, end: int) -> tuple[list[tuple[str, int, int]], Problem | None]:
+    """Walk the top-level JP2 boxes in ``[0, end)``: ``[(type, offset, length)]``."""
+    out: list[tuple[str, int, int]] = []
+    pos = 0
+    while pos < end:
+        try:
+            b = _gjp2.Box.parse(buf, pos, end)
+        except Nd2Error as e:
+            return out, Problem(
+                e.offset if e.offset is not None else pos, f"box at {pos} unreadable: {e.message}"
+            )
+        length = b._end_pos - pos
+        out.append((b.box_type, pos, length))
+        if length <= 0:
+            return out, Problem(pos, "box of length 0 runs to the end of the stream")
+        pos = b._end_pos
+    return out, None
+
+
+def _inspect_legacy(buf: Any, res: InspectResult) -> None:
+    from ..codecs import jp2
+
+    size = len(buf)
+    tags: dict[int, str] = {}
+    end = size
+    try:
+        lf = jp2.read_legacy(buf)
+    except Nd2Error as e:
+        res.problems.append(Problem(e.offset, f"legacy container not fully readable: {e.message}"))
+        try:
+            end, entries = _legacy_map(buf)
+            res.map_offset = end
+            res.map_entries = len(entries)
+            tags = {o: t for _, t, o in entries}
+        except Nd2Error as e2:
+            res.problems.append(Problem(e2.offset, f"the box map could not be read: {e2.message}"))
+        walked, stop = legacy_boxes(buf, end)
+        for t, o, n in walked:
+            res.boxes.append(BoxRow(t, tags.get(o), o, n))
+        if stop is not None:
+            res.problems.append(stop)
+        return
+    res.map_offset = lf.map_offset
+    res.map_entries = len(lf.entries)
+    lengths = {o: n for _, o, n in legacy_boxes(buf, lf.map_offset)[0]}
+    for b in lf.boxes:
+        res.boxes.append(BoxRow(b.box_type, b.tag, b.offset, lengths.get(b.offset)))
+    for t, g, o in lf.entries:
+        if o not in lengths:
+            res.boxes.append(
+                BoxRow(t, g, o, None, problem="map entry does not point at a top-level box")
+            )
+
+
+# ----------------------------------------------------------------------------- chunk detail
+
+
+def hexdump(
+    buf: Any, start: int, end: int, max_bytes: int | None = 256
+) -> tuple[list[dict[str, Any]], bool]:
+    """Rows of 16 bytes ``{"offset", "hex", "ascii"}`` for ``buf[start:end]``."""
+    stop = end if max_bytes is None else min(end, start + max(0, max_bytes))
+    data = bytes(buf[start:stop])
+    rows = []
+    for i in range(0, len(data), 16):
+        part = data[i : i + 16]
+        rows.append(
+            {
+                "offset": start + i,
+                "hex": " ".join(f"{b:02x}" for b in part),
+                "ascii": "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in part),
+            }
+        )
+    return rows, stop < end
+
+
+def _json_value(rec: Any) -> Any:
+    v = rec.value
+    t = rec.type
+    if t == lv.LvType.LEVEL or t == lv.LvType.COMPRESS:
+        return None
+    if t == lv.LvType.BOOL:
+        return bool(v)  # as nd2 decodes it; `text` keeps the stored byte
+    if isinstance(v, bytes):
+        return v[:256].hex()
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return v
+
+
+def lv_records(payload: bytes, base: int) -> tuple[list[dict[str, Any]], Problem | None]:
+    """Records of a LiteVariant payload via the lossless decoder (file offsets)."""
+    try:
+        tree = lv.decode_lossless(payload, base=base)
+    except Nd2Error as e:
+        return _lv_records_partial(payload, base, e)
+    out = []
+    inside: list[int] = []  # depths of enclosing COMPRESS records
+    for depth, path, rec in lv.iter_records(tree.root):
+        while inside and depth <= inside[-1]:
+            inside.pop()
+        packed = bool(inside)
+        d = {
+            "depth": depth,
+            "path": path,
+            "name": rec.name,
+            "type": LV_TYPE_NAMES.get(rec.type, str(rec.type)),
+            "type_code": rec.type,
+            "value": _json_value(rec),
+            "text": lv.scalar_repr(rec),
+            "offset": None if packed or rec.pos is None else base + rec.pos,
+            "inflated_offset": rec.pos if packed else None,
+        }
+        if rec.type == lv.LvType.LEVEL:
+            d["items"] = len(rec.value)
+        out.append(d)
+        if rec.type == lv.LvType.COMPRESS:
+            inside.append(depth)
+    if tree.trailing:
+        return out, Problem(
+            base + len(payload) - len(tree.trailing),
+            f"{len(tree.trailing)} bytes after the root record",
+        )
+    return out, None
+
+
+def _lv_records_partial(
+    payload: bytes, base: int, err: Nd2Error
+) -> tuple[list[dict[str, Any]], Problem]:
+    """Records the validator's walker could read before the damage."""
+    from .validate import walk_lite_variant
+
+    visited, findings = walk_lite_variant(payload, base)
+    out = []
+    for pos, depth, path, name, code, text in visited:
+        out.append(
+            {
+                "depth": depth,
+                "path": path,
+                "name": name,
+                "type": LV_TYPE_NAMES.get(code, str(code)),
+                "type_code": code,
+                "value": None,
+                "text": text,
+                "offset": base + pos,
+                "inflated_offset": None,
+            }
+        )
+    first = next((f for f in findings if f.severity == "error"), None)
+    if first is not None:
+        msg = f"decoding stopped: {first.message} ({first.spec})"
+        return out, Problem(first.offset, msg)
+    return out, Problem(err.offset, f"decoding stopped: {err.message}")
+
+
+def xml_records(payload: bytes, base: int) -> tuple[list[dict[str, Any]], Problem | None]:
+    """Elements of an XML-variant payload with file offsets (needs codecs.xml_variant)."""
+    try:
+        from ..codecs import xml_variant
+    except ImportError as e:  # pragma: no cover - the module is part of the package
+        return [], Problem(base, f"XML decoder not available ({e})")
+    try:
+        recs = list(xml_variant.iter_xml_records(payload))
+    except Nd2Error as e:
+        return [], Problem(
+            None if e.offset is None else base + e.offset, f"XML cannot be parsed: {e.message}"
+        )
+    out = []
+    stack: list[str] = []
+    for depth, name, runtype, value, off in recs:
+        del stack[depth:]
+        stack.append(name)
+        out.append(
+            {
+                "depth": depth,
+                "path": "/".join(stack),
+                "name": name,
+                "type": runtype,
+                "type_code": None,
+                "value": value,
+                "text": "" if value is None else value,
+                "offset": base + off,
+                "inflated_offset": None,
+            }
+        )
+    return out, None
+
+
+def _find_row(res: InspectResult, name: str) -> ChunkRow | None:
+    rows = [r for r in res.chunks if r.name == name]
+    if not rows:
+        return None
+    # the map's choice for duplicates is its last entry (as nd2)
+    mapped = [r for r in rows if r.source == "map"]
+    if mapped:
+        return max(mapped, key=lambda r: r.index or 0)
+    return rows[0]
+
+
+def inspect_chunk(src: Any, name: str, *, max_bytes: int | None = 256) -> ChunkDetail | None:
+    """Decode one chunk (modern files) or box (legacy files: ``TAG`` or ``TAG#k``,
+    e.g. ``VIMD#1``; box types such as ``jp2h`` work too). Returns None when there
+    is no such chunk."""
+    with open_source(src) as s:
+        res = _inspect_buf(s.buf, s.path)
+        if res.format == "legacy":
+            return _legacy_detail(s.buf, res, name, max_bytes)
+        if res.format != "modern":
+            return None
+        row = _find_row(res, name)
+        if row is None:
+            return None
+        return _chunk_detail(s.buf, row, max_bytes)
+
+
+def _chunk_detail(buf: Any, row: ChunkRow, max_bytes: int | None) -> ChunkDetail:
+    size = len(buf)
+    det = ChunkDetail(
+        name=row.name,
+        kind=row.kind,
+        offset=row.offset,
+        name_len=row.name_len,
+        data_offset=row.data_offset,
+        data_len=row.data_len,
+    )
+    if row.data_offset is None or row.data_len is None:
+        det.problems.append(Problem(row.offset, row.problem or "chunk header unreadable", row.name))
+        det.hexdump, det.truncated = hexdump(
+            buf, row.offset, min(size, row.offset + HEADER_SIZE), max_bytes
+        )
+        return det
+    start = row.data_offset
+    end = min(size, start + row.data_len)
+    if row.problem:
+        det.problems.append(Problem(row.offset, row.problem, row.name))
+    if start + row.data_len > size:
+        det.problems.append(Problem(size, "payload cut short by the end of the file", row.name))
+    kind = row.kind
+    if kind == "lite-variant":
+        det.records, prob = lv_records(bytes(buf[start:end]), start)
+        if prob is not None:
+            prob.chunk = row.name
+            det.problems.append(prob)
+        return det
+    if kind == "xml":
+        det.records, prob = xml_records(bytes(buf[start:end]), start)
+        if prob is not None:
+            prob.chunk = row.name
+            det.problems.append(prob)
+            det.hexdump, det.truncated = hexdump(buf, start, end, max_bytes)
+        return det
+    if kind == "signature":
+        det.info["version_string"] = bytes(buf[start:end]).rstrip(b"\0").decode("latin-1")
+    elif kind == "frame":
+        m = FRAME_RE.match(row.name)
+        det.info["index"] = int(m.group(1)) if m else None
+        if end - start >= 8:
+            from .._generated.fast.nd2_container import ImageFrame
+
+            # the payload prefix as the spec declares it (timestamp, then pixels/zlib)
+            frame = ImageFrame.parse(bytes(buf[start : start + 8]), 0, None,
+                                     height=0, width_bytes=0, compressed=True)
+            det.info["timestamp"] = _finite(frame.timestamp)
+            det.info["pixels_offset"] = start + 8
+    elif kind == "rle-mask":
+        from ..codecs import rle
+
+        try:
+            mask = rle.decode_rle_mask(bytes(buf[start:end]), chunk=row.name, base=start)
+        except Nd2Error as e:
+            det.problems.append(Problem(e.offset, f"mask cannot be decoded: {e.message}", row.name))
+        else:
+            if mask is None:
+                det.info["mask"] = None
+            else:
+                ids = sorted(int(x) for x in set(mask.ravel().tolist()) - {0})
+                det.info["mask"] = {
+                    "height": mask.shape[0],
+                    "width": mask.shape[1],
+                    "object_ids": ids,
+                }
+    elif kind == "map":
+        det.info["entries"] = _map_entries(buf, start, end)
+    det.hexdump, det.truncated = hexdump(buf, start, end, max_bytes)
+    return det
+
+
+def _finite(x: float) -> Any:
+    return x if math.isfinite(x) else str(x)
+
+
+def _map_entries(buf: Any, start: int, end: int) -> list[dict[str, Any]]:
+    from ..codecs.chunk_map import parse_chunk_map
+
+    try:
+        cm = parse_chunk_map(bytes(buf[start:end]), base=start)
+    except Nd2Error:
+        return []
+    pos = cm.entry_positions().tolist()
+    return [
+        {"name": n, "entry_offset": p, "offset": o, "size": s}
+        for n, p, o, s in zip(cm.names, pos, cm.offsets.tolist(), cm.sizes.tolist())
+    ]
+
+
+def _legacy_detail(
+    buf: Any, res: InspectResult, name: str, max_bytes: int | None
+) -> ChunkDetail | None:
+    key, _, idx = name.partition("#")
+    try:
+        k = int(idx) if idx else 0
+    except ValueError:
+        return None
+    hits = [b for b in res.boxes if b.tag == key] or [b for b in res.boxes if b.box_type == key]
+    if k >= len(hits) or k < 0:
+        return None
+    box = hits[k]
+    size = len(buf)
+    length = box.length if box.length is not None else 8
+    start, end = box.offset + 8, min(size, box.offset + length)
+    det = ChunkDetail(
+        name=name,
+        kind="xml" if box.box_type == "xml " else "binary",
+        offset=box.offset,
+        data_offset=start,
+        data_len=length - 8,
+    )
+    det.info = {"box_type": box.box_type, "tag": box.tag, "length": box.length}
+    if det.kind == "xml":
+        det.records, prob = xml_records(bytes(buf[start:end]), start)
+        if prob is None:
+            return det
+        det.problems.append(prob)
+    det.hexdump, det.truncated = hexdump(buf, start, end, max_bytes)
+    return det
+
+
+def iter_rows(res: InspectResult) -> Iterator[ChunkRow]:
+    """Map rows in map order (what a reader's chunk map holds)."""
+    yield from sorted((r for r in res.chunks if r.source == "map"), key=lambda r: r.index or 0)

@@ -1,0 +1,43 @@
+"""The sample builder writes files that nd2 0.12 (the oracle) reads as intended."""
+
+from __future__ import annotations
+
+import nd2
+import numpy as np
+import pytest
+
+from nd2kit.testing import samples
+from nd2kit.codecs import container
+
+
+@pytest.mark.parametrize(
+    ("t", "z", "c", "dtype"),
+    [(3, 2, 2, "uint16"), (1, 1, 1, "uint8"), (4, 1, 3, "float32"), (1, 5, 1, "uint16")],
+)
+def test_nd2_reads_sample(tmp_path, t, z, c, dtype):
+    p = samples.write_sample_file(tmp_path / "s.nd2", t=t, z=z, channels=c, height=9,
+                                  width=7, dtype=dtype)
+    want = samples.sample_frames(t, z, c, 9, 7, dtype).reshape(t, z, 9, 7, c)
+    with nd2.ND2File(p) as f:
+        sizes = {k: v for k, v in f.sizes.items()}
+        expect = {"T": t, "Z": z, "C": c, "Y": 9, "X": 7}
+        assert sizes == {k: v for k, v in expect.items() if v > 1 or k in "YX"}
+        assert f.dtype == np.dtype(dtype)
+        arr = f.asarray().reshape(t, z, c, 9, 7)
+        assert np.array_equal(arr, want.transpose(0, 1, 4, 2, 3))
+        assert f.voxel_size().x == pytest.approx(0.325)
+
+
+def test_sample_layout_follows_writer_rules():
+    b = samples.sample_file_bytes(t=2, z=1, channels=1, height=3, width=3, dtype="uint8")
+    assert len(b) % 4096 == 0
+    _, cmap = container.read_chunk_map(b)
+    for name in cmap:
+        info = container.read_chunk(b, cmap[name].offset)
+        assert info.offset % 4096 == 0, name
+        if name.startswith("ImageDataSeq|"):
+            assert info.name_len == 4072  # nd2 requires pixels at chunk + 4096 (§1.3)
+            assert info.data_len == 8 + 3 * 4  # 3 px rounded up to a 4-byte stride
+        elif name != container.FILEMAP_NAME:
+            assert info.end % 4096 == 0, f"{name} payload is end-aligned"
+    assert list(cmap) == sorted(cmap, key=lambda n: n.encode(), reverse=True)
