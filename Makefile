@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test codegen check
+.PHONY: demo test codegen check lint
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -22,3 +22,13 @@ codegen: $(STAMP)
 
 check: $(STAMP)
 	$(VENV)/bin/python -m tools.codegen --check
+
+LINT_STAMP := $(VENV)/.lint-installed
+
+$(LINT_STAMP): $(STAMP)
+	$(VENV)/bin/python -m pip install -q 'ruff>=0.6' 'mypy>=1.10'
+	touch $@
+
+lint: $(LINT_STAMP)
+	$(VENV)/bin/ruff check src tools tests
+	$(VENV)/bin/mypy

@@ -59,6 +59,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> objec
 def pytest_terminal_summary(terminalreporter: object, exitstatus: int, config: pytest.Config) -> None:
     stats = getattr(terminalreporter, "stats", {})
     n = sum(1 for r in stats.get("passed", []) if "corpus" in getattr(r, "keywords", {}))
-    tw = getattr(terminalreporter, "write_line")
+    tw = terminalreporter.write_line
     tw(f"nd2kit: corpus at {CORPUS} ({'present' if CORPUS.is_dir() else 'absent'}); "
        f"{n} corpus tests passed")

@@ -47,9 +47,10 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from tools import bench_data
 
@@ -288,9 +289,8 @@ def _lv_corpus() -> Prepared:
     target=0.5,
 )
 def _lv_generated() -> Prepared:
-    from tools import bench_data
-
     from nd2kit.codecs import lite_variant
+    from tools import bench_data
 
     payload = bench_data.generated_lite_variant()
     recs = list(lite_variant.iter_records(lite_variant.decode_lossless(payload).root))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nd2kit._generated.fast import nd2_container as _nc
+
 from nd2kit.codecs import chunk_map as _cmap
 from nd2kit.codecs import container
 from nd2kit.codecs import lite_variant as lv
@@ -409,7 +410,7 @@ _GEN_SCRIPT = ("import sys, json; from nd2kit.testing.samples import write_sampl
                "write_sample_file(sys.argv[1], **json.loads(sys.argv[2]))")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sample_file_cached(key: str) -> SampleFile:
     params = json.loads(key)
     CACHE_DIR.mkdir(parents=True, exist_ok=True)

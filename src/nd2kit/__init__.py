@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ChunkNotFoundError, CorruptChunkError, Nd2Error, UnsupportedFormatError
 from .compat.nd2file import ND2File, imread, is_legacy, is_supported_file
+from .errors import ChunkNotFoundError, CorruptChunkError, Nd2Error, UnsupportedFormatError
 
 __version__ = "0.1.0.dev0"
 

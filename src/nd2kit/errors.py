@@ -45,7 +45,7 @@ class Nd2Error(Exception):
             where.append(f"offset {self.offset} (0x{self.offset:X})")
         return f"{self.message} [{', '.join(where)}]" if where else self.message
 
-    def at(self, chunk: str | None = None, base: int = 0) -> "Nd2Error":
+    def at(self, chunk: str | None = None, base: int = 0) -> Nd2Error:
         """Return a copy located in a file: set `chunk` and shift `offset` by `base`."""
         off = None if self.offset is None else self.offset + base
         err = type(self).__new__(type(self))

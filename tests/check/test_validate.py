@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from conftest import corpus_files
 
+from nd2kit.check.validate import Finding, ValidationReport, validate_file, walk_lite_variant
 from nd2kit.codecs import container
 from nd2kit.codecs import lite_variant as lv
-from nd2kit.check.validate import Finding, ValidationReport, validate_file, walk_lite_variant
 
 ND2KIT = Path(sys.executable).with_name("nd2kit")
 REAL = corpus_files("real")
@@ -442,7 +442,7 @@ def test_frame_name_len_not_4072(tmp_path: Path) -> None:
 def test_frame_name_len_in_rebuilt_corpus_file(spec_v3: bytes) -> None:
     entries = sorted(raw_map(spec_v3), key=lambda e: e[2])
     chunks: list = []
-    for name, _, off, _ in entries:
+    for name, _, _off, _ in entries:
         _, data, dl = chunk_pos(spec_v3, name)
         payload = spec_v3[data : data + dl]
         if name.startswith("ImageDataSeq|"):

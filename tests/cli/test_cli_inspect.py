@@ -18,9 +18,9 @@ import pytest
 from conftest import corpus_files
 
 from nd2kit import cli
+from nd2kit.check.inspection import chunk_kind, inspect_chunk, inspect_file
 from nd2kit.codecs import container
 from nd2kit.codecs import lite_variant as lv
-from nd2kit.check.inspection import chunk_kind, inspect_chunk, inspect_file
 
 ND2KIT = Path(sys.executable).with_name("nd2kit")
 REAL = corpus_files("real")

@@ -13,15 +13,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import CORPUS, corpus_files
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kaitaistruct import BytesIO, KaitaiStream
 from nd2._parse._chunk_decode import get_chunkmap
-
-from conftest import CORPUS, corpus_files
-from nd2kit import ChunkNotFoundError, Nd2Error
 from nd2kit._generated.fast import nd2_container as F
 from nd2kit._generated.kaitai.nd2_container import Nd2Container as K
+
+from nd2kit import ChunkNotFoundError, Nd2Error
 from nd2kit.codecs import container
 from nd2kit.codecs.chunk_map import ChunkRef, build_chunk_map_body, parse_chunk_map
 from nd2kit.testing.strategies import (

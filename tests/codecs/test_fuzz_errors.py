@@ -20,18 +20,19 @@ import sys
 import textwrap
 import tracemalloc
 import zlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from unittest import mock
 
 import numpy as np
 import pytest
+from conftest import corpus_files
 from hypothesis import given
 from hypothesis import strategies as st
-
-from conftest import corpus_files
-from nd2kit import CorruptChunkError, Nd2Error
 from nd2kit._generated.fast import binary_rle as G_RLE
 from nd2kit._generated.fast import legacy_jp2 as G_JP2
+
+from nd2kit import CorruptChunkError, Nd2Error
 from nd2kit.codecs import container, jp2, lite_variant, rle
 from nd2kit.codecs.lite_variant import LvType
 from nd2kit.testing.strategies import iter_lv
@@ -93,7 +94,7 @@ def _modern_files() -> list[Any]:
     return [p for p in corpus_files() if p.read_bytes()[:4] == container.CHUNK_MAGIC_BYTES]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def lv_seeds() -> tuple[Seed, ...]:
     seen: dict[bytes, Seed] = {}
     for p in _modern_files():
@@ -113,7 +114,7 @@ def lv_seeds() -> tuple[Seed, ...]:
     return tuple(seen.values())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def file_seeds() -> tuple[Seed, ...]:
     out = []
     for p in _modern_files():
@@ -140,7 +141,7 @@ def _rle_fields(stream: bytes) -> list[Field]:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def rle_seeds() -> tuple[Seed, ...]:
     out = []
     payloads = []
@@ -165,7 +166,7 @@ def rle_seeds() -> tuple[Seed, ...]:
     return tuple(out)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def jp2_seeds() -> tuple[Seed, ...]:
     out = []
     for p in corpus_files("synthetic"):
@@ -177,9 +178,9 @@ def jp2_seeds() -> tuple[Seed, ...]:
 
         def walk(boxes: Any) -> None:
             for b in boxes:
-                fields.append(Field(b._pos, 4, ">"))
+                fields.append(Field(b._pos, 4, ">"))  # noqa: B023 (walk runs inside the loop)
                 if b.len == 1:
-                    fields.append(Field(b._pos + 8, 8, ">"))
+                    fields.append(Field(b._pos + 8, 8, ">"))  # noqa: B023
                 if isinstance(b.body, G_JP2.BoxList):
                     walk(b.body.boxes)
 
@@ -191,7 +192,7 @@ def jp2_seeds() -> tuple[Seed, ...]:
     return tuple(out)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def xml_seeds() -> tuple[Seed, ...]:
     seen: dict[bytes, Seed] = {}
     for p in _modern_files():

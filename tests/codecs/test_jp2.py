@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kaitaistruct import BytesIO, KaitaiStream
 from nd2._readers._legacy.legacy_reader import legacy_nd2_chunkmap
-
 from nd2kit._generated.fast import legacy_jp2 as F
 from nd2kit._generated.kaitai.legacy_jp2 import LegacyJp2 as K
+
 from nd2kit.codecs.jp2 import Box, build_legacy, read_legacy
 from nd2kit.testing.strategies import (
     box_plain,

@@ -10,31 +10,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import CORPUS, corpus_files
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from kaitaistruct import BytesIO, KaitaiStream
 from nd2._parse._clx_lite import json_from_clx_lite_variant
-
-from conftest import CORPUS, corpus_files
-from nd2kit import Nd2Error
 from nd2kit._generated.fast import lite_variant as F
 from nd2kit._generated.kaitai.lite_variant import LiteVariant as K
+
+from nd2kit import Nd2Error
 from nd2kit.codecs import container
 from nd2kit.codecs import lite_variant as lv
 from nd2kit.codecs.lite_variant import LvChunk, LvRecord, LvType
 from nd2kit.testing.strategies import (
     construct_module,
     construct_usable,
+    f64_bits,
     iter_lv,
     limnd2_offsets,
     looks_like_record,
     lv_chunks,
+    lv_names,
     lv_node_plain,
     lv_plain,
-    f64_bits,
     lv_records,
     lv_scalars,
-    lv_names,
     nd2_plain,
     plain,
     recursion_limit,

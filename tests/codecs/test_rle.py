@@ -12,15 +12,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import CORPUS, corpus_files
 from hypothesis import given
 from hypothesis import strategies as st
 from kaitaistruct import BytesIO, KaitaiStream
 from nd2._binary import decode_binary_mask
-
-from conftest import CORPUS, corpus_files
-from nd2kit import CorruptChunkError
 from nd2kit._generated.fast import binary_rle as F
 from nd2kit._generated.kaitai.binary_rle import BinaryRle as K
+
+from nd2kit import CorruptChunkError
 from nd2kit.codecs import container, rle
 from nd2kit.codecs.rle import decode_rle_mask, encode_rle_mask
 from nd2kit.testing.strategies import (

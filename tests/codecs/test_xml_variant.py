@@ -126,7 +126,7 @@ def _corpus_files() -> list[Path]:
     return sorted(CORPUS.rglob("*.nd2")) if CORPUS.is_dir() else []
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def xml_chunks_of(path: Path) -> tuple[tuple[str, bytes], ...]:
     """(label, payload) of every XML payload of an .nd2 file, read with nd2."""
     found = []
@@ -940,7 +940,7 @@ def check_robust(data: bytes) -> None:
     except CorruptChunkError as exc:
         assert 0 <= exc.offset <= len(data)
     else:
-        for depth, name, runtype, value, offset in records:
+        for _depth, _name, _runtype, _value, offset in records:
             assert 0 <= offset < len(data)
 
 

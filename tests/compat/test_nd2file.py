@@ -28,13 +28,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import corpus_files
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nd2kit
 from nd2kit.testing.samples import sample_file_bytes, sample_frames
-
-from conftest import corpus_files
 
 nd2 = pytest.importorskip("nd2")
 da = pytest.importorskip("dask.array")
@@ -371,7 +370,7 @@ def test_dask_chunks_properties(t: int, z: int, c: int, h: int, target: int) -> 
     np.testing.assert_array_equal(d.compute(scheduler="sync"), f.asarray())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _chunk_file(t: int, z: int, c: int, h: int) -> bytes:
     return sample_file_bytes(t=t, z=z, channels=c, height=h, width=6)
 

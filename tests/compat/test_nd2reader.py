@@ -17,14 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import corpus_files
 
 import nd2kit
 from nd2kit import ND2File, Nd2Reader, UnsupportedFormatError
 from nd2kit.codecs import container
 from nd2kit.codecs.lite_variant import encode, from_python
 from nd2kit.compat.limnd2_types import UnexpectedCallError, pow2_size
-
-from conftest import corpus_files
 
 ALL = corpus_files()
 LEGACY = [p for p in ALL if p.name == "legacy16.nd2"]
@@ -671,7 +670,7 @@ def test_custom_loop_has_no_canonical_shape(tmp_path: Path) -> None:
     with Nd2Reader(p) as r:
         assert "custom.nd2" in repr(r)
         with pytest.raises(NotImplementedError):
-            r.imageDataShape
+            _ = r.imageDataShape
         with pytest.raises(NotImplementedError):
             r.delayedImageData()
         np.testing.assert_array_equal(r.image(2), frames[2])

@@ -23,6 +23,7 @@ import nd2
 import nd2._util as nd2_util
 import nd2.structures as N
 import pytest
+from conftest import corpus_files
 from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
@@ -35,8 +36,6 @@ from nd2kit.model import attributes as mattrs
 from nd2kit.model import experiment as mexp
 from nd2kit.model import metadata as mmeta
 from nd2kit.model import text_info as mtext
-
-from conftest import corpus_files
 
 # ---------------------------------------------------------------------------
 # helpers

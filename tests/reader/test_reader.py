@@ -12,11 +12,12 @@ import io
 import struct
 import warnings
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
+from conftest import corpus_files
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,10 +26,8 @@ import nd2kit.reader.lazy
 from nd2kit.codecs import lite_variant as lv
 from nd2kit.codecs.container import build_file
 from nd2kit.reader.modern import FRAME_PREFIX, ModernReader, pixel_dtype
-from nd2kit.testing.samples import sample_file_bytes, sample_frames
 from nd2kit.storage.stores import open_store
-
-from conftest import corpus_files
+from nd2kit.testing.samples import sample_file_bytes, sample_frames
 
 nd2 = pytest.importorskip("nd2")
 

@@ -18,13 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import corpus_files
 
 import nd2kit
 from nd2kit.reader.modern import ModernReader
-from nd2kit.testing.samples import sample_file_bytes
 from nd2kit.storage.stores import BytesStore, FileStore, MmapStore, is_url, open_store
-
-from conftest import corpus_files
+from nd2kit.testing.samples import sample_file_bytes
 
 fsspec = pytest.importorskip("fsspec")
 nd2 = pytest.importorskip("nd2")
@@ -112,7 +111,7 @@ def test_local_store_maps_the_file_only_for_pixels(sample_path: Path, sample_byt
     with nd2kit.ND2File(sample_path) as f:
         store = f._reader.store
         assert isinstance(store, MmapStore)
-        f.metadata, f.experiment, f.text_info, f.attributes
+        _ = f.metadata, f.experiment, f.text_info, f.attributes
         assert store._mm is None  # no mapping, no page faults for metadata
         assert f.read_frame(0).base is not None
         assert store._mm is not None  # pixels came from the map
@@ -419,7 +418,7 @@ def test_version_dispatch_v2_v3(sample_bytes: bytes) -> None:
     assert ModernReader(open_store(v2)).version == (2, 0)
     # a 2.x file looks up the XML chunk names: this one has only LV chunks
     with pytest.raises(nd2kit.ChunkNotFoundError):
-        nd2kit.ND2File(v2).attributes
+        _ = nd2kit.ND2File(v2).attributes
 
 
 @pytest.mark.corpus

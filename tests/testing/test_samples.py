@@ -6,8 +6,8 @@ import nd2
 import numpy as np
 import pytest
 
-from nd2kit.testing import samples
 from nd2kit.codecs import container
+from nd2kit.testing import samples
 
 
 @pytest.mark.parametrize(

@@ -1410,7 +1410,7 @@ class _Modern:
                     f"frame index {k} >= uiSequenceCount {seq}",
                 )
         expected_len = 8 + h * wb
-        for k, idxs in frame_idx.items():
+        for idxs in frame_idx.values():
             for i in idxs:
                 ci = self.infos.get(i)
                 if ci is None:

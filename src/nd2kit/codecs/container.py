@@ -7,7 +7,8 @@ name field, ``nameLen = 4072`` for uncompressed frames).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from .._generated.fast import nd2_container as _g
 from ..errors import ChunkNotFoundError, CorruptChunkError, Nd2Error, UnsupportedFormatError

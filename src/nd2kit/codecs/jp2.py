@@ -25,7 +25,7 @@ class Box:
 
     box_type: str
     payload: bytes = b""
-    children: list["Box"] = field(default_factory=list)
+    children: list[Box] = field(default_factory=list)
     tag: str | None = None
     offset: int | None = None
 

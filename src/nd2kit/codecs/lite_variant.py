@@ -12,9 +12,10 @@ Two views of the same bytes:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from .._generated.fast import lite_variant as _g
 from ..errors import CorruptChunkError, Nd2Error

@@ -221,7 +221,7 @@ class ImageAttributes:
                                  ImageAttributesPixelType.pxtUnsigned))
 
     @classmethod
-    def from_raw(cls, raw: Mapping[str, Any]) -> "ImageAttributes":
+    def from_raw(cls, raw: Mapping[str, Any]) -> ImageAttributes:
         """Build from a decoded ``SLxImageAttributes`` mapping (unknown keys ignored)."""
         raw = _mapping(raw)
         ints = ("uiWidth", "uiWidthBytes", "uiHeight", "uiComp", "uiBpcInMemory",
@@ -322,7 +322,7 @@ class ImageAttributes:
             level += 1
         return out
 
-    def makeDownsampled(self, downsample_level: int = 1) -> "ImageAttributes":
+    def makeDownsampled(self, downsample_level: int = 1) -> ImageAttributes:
         """Attributes of pyramid level `downsample_level` (size ``w >> L, h >> L``,
         same components and sample type, rows rounded to 4 bytes)."""
         if downsample_level < 0:
@@ -353,7 +353,7 @@ class FluorescentProbe:
     m_EmissionSpectrum: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_raw(cls, raw: Any) -> "FluorescentProbe":
+    def from_raw(cls, raw: Any) -> FluorescentProbe:
         raw = _mapping(raw)
         return cls(m_sName=_str(raw.get("m_sName")),
                    m_uiColor=_int(raw.get("m_uiColor", 0xFFFFFF), 0xFFFFFF),
@@ -387,7 +387,7 @@ class PicturePlaneDesc:
     sizeObjFullChip_cy: int = 0
 
     @classmethod
-    def from_raw(cls, raw: Any) -> "PicturePlaneDesc":
+    def from_raw(cls, raw: Any) -> PicturePlaneDesc:
         raw = _mapping(raw)
         return cls(
             uiCompCount=_int(raw.get("uiCompCount", 1), 1),
@@ -440,7 +440,7 @@ class PictureMetadataPicturePlanes:
     eRepresentation: int = 0
 
     @classmethod
-    def from_raw(cls, raw: Any) -> "PictureMetadataPicturePlanes":
+    def from_raw(cls, raw: Any) -> PictureMetadataPicturePlanes:
         raw = _mapping(raw)
         planes = raw.get("sPlaneNew")
         if not planes:
@@ -461,7 +461,7 @@ class PictureMetadataPicturePlanes:
         return 0 < self.uiCount <= self.uiCompCount and self.uiCount == len(self.sPlaneNew)
 
     @classmethod
-    def made_valid(cls, comps: int) -> "PictureMetadataPicturePlanes":
+    def made_valid(cls, comps: int) -> PictureMetadataPicturePlanes:
         """Planes made up from a component count, as limnd2 does for a file without
         usable planes: one "Mono" plane (1), one "RGB" plane (3), else one plane per
         component named ``Channel_<n>``."""
@@ -532,7 +532,7 @@ class PictureMetadata:
         "eTimeSource", "uiRow", "uiCol", "ePictureXAxis", "ePictureYAxis")
 
     @classmethod
-    def from_raw(cls, raw: Any, component_count: int) -> "PictureMetadata":
+    def from_raw(cls, raw: Any, component_count: int) -> PictureMetadata:
         """Build from a decoded ``SLxPictureMetadata`` mapping.
 
         When the planes are unusable (none, or counts that do not add up) they are
@@ -629,7 +629,7 @@ class ImageTextInfo:
     sOptics: str = ""
 
     @classmethod
-    def from_raw(cls, raw: Any) -> "ImageTextInfo":
+    def from_raw(cls, raw: Any) -> ImageTextInfo:
         raw = _mapping(raw)
         return cls(**{name: _str(raw.get(f"TextInfoItem_{i}"))
                       for i, name in enumerate(_TEXT_FIELDS)})
@@ -707,7 +707,7 @@ class ExperimentTimeLoop(ExperimentLoop):
     uiGroup: int = 0
 
     @classmethod
-    def from_raw(cls, raw: Any) -> "ExperimentTimeLoop":
+    def from_raw(cls, raw: Any) -> ExperimentTimeLoop:
         raw = _mapping(raw)
         kw: dict[str, Any] = {k: _num(raw[k], 0.0) for k in
                               ("dStart", "dPeriod", "dDuration", "dMinPeriodDiff",
@@ -736,7 +736,7 @@ class ExperimentNETimeLoop(ExperimentLoop):
     pSubLoops: Mapping[str, Any] | None = None
 
     @classmethod
-    def from_raw(cls, raw: Any) -> "ExperimentNETimeLoop":
+    def from_raw(cls, raw: Any) -> ExperimentNETimeLoop:
         raw = _mapping(raw)
         sub = raw.get("pSubLoops")
         return cls(uiCount=_int(raw.get("uiCount", 0), 0),
@@ -785,7 +785,7 @@ class ExperimentXYPosLoop(ExperimentLoop):
     Points: list[ExperimentXYPosLoopPoint] = field(default_factory=list)
 
     @classmethod
-    def from_raw(cls, raw: Any) -> "ExperimentXYPosLoop":
+    def from_raw(cls, raw: Any) -> ExperimentXYPosLoop:
         raw = _mapping(raw)
         points: list[ExperimentXYPosLoopPoint] = []
         if "Points" in raw:
@@ -833,7 +833,7 @@ class ExperimentZStackLoop(ExperimentLoop):
     wsZDevice: str = ""
 
     @classmethod
-    def from_raw(cls, raw: Any) -> "ExperimentZStackLoop":
+    def from_raw(cls, raw: Any) -> ExperimentZStackLoop:
         raw = _mapping(raw)
         kw: dict[str, Any] = {k: _num(raw[k], 0.0) for k in
                               ("dZLow", "dZLowPFSOffset", "dZHigh", "dZHighPFSOffset", "dZHome",
@@ -885,7 +885,7 @@ class ExperimentSpectralLoop(ExperimentLoop):
     pPlanes: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_raw(cls, raw: Any) -> "ExperimentSpectralLoop":
+    def from_raw(cls, raw: Any) -> ExperimentSpectralLoop:
         raw = _mapping(raw)
         planes = _mapping(raw.get("pPlanes"))
         return cls(uiCount=_int(raw.get("uiCount", planes.get("uiCount", 0)), 0), pPlanes=planes)
@@ -924,14 +924,14 @@ class ExperimentLevel:
     uLoopPars: ExperimentLoop = field(default_factory=ExperimentLoop)
     pItemValid: bytes | None = None
     uiNextLevelCount: int = 0
-    ppNextLevelEx: list["ExperimentLevel"] = field(default_factory=list)
+    ppNextLevelEx: list[ExperimentLevel] = field(default_factory=list)
     uiRepeatCount: int = 1
     wsApplicationDesc: str = ""
     wsUserDesc: str = ""
     wsCameraName: str = ""
 
     @classmethod
-    def from_raw(cls, raw: Any, _depth: int = 0) -> "ExperimentLevel | None":
+    def from_raw(cls, raw: Any, _depth: int = 0) -> ExperimentLevel | None:
         """Build the tree from a decoded ``SLxExperiment`` (None for an empty mapping)."""
         raw = _mapping(raw)
         if not raw or _depth > 256:
@@ -958,18 +958,18 @@ class ExperimentLevel:
                    wsUserDesc=_str(raw.get("wsUserDesc")),
                    wsCameraName=_str(raw.get("wsCameraName")))
 
-    def _next(self) -> "ExperimentLevel | None":
+    def _next(self) -> ExperimentLevel | None:
         n = min(self.uiNextLevelCount, len(self.ppNextLevelEx)) if self.uiNextLevelCount else 0
         return self.ppNextLevelEx[0] if n else None
 
-    def _chain(self) -> list["ExperimentLevel"]:
+    def _chain(self) -> list[ExperimentLevel]:
         out, level = [], self
         while level is not None and len(out) < 256:
             out.append(level)
             level = level._next()
         return out
 
-    def __iter__(self) -> Iterator["ExperimentLevel"]:
+    def __iter__(self) -> Iterator[ExperimentLevel]:
         return iter(self._chain())
 
     @property
@@ -1007,14 +1007,14 @@ class ExperimentLevel:
         return (self.eType != ExperimentLoopType.eEtUnknown and self.uLoopPars.uiCount > 0
                 and all(c.valid for c in self.ppNextLevelEx))
 
-    def _levels(self, skipSpectralLoop: bool) -> list["ExperimentLevel"]:
+    def _levels(self, skipSpectralLoop: bool) -> list[ExperimentLevel]:
         return [lv for lv in self if not (skipSpectralLoop and lv.isLambda)]
 
     def loopTypes(self, *, skipSpectralLoop: bool = True) -> tuple[ExperimentLoopType, ...]:
         """Loop types of the chain, outermost first."""
         return tuple(lv.eType for lv in self._levels(skipSpectralLoop))
 
-    def findLevel(self, loopType: int) -> "ExperimentLevel | None":
+    def findLevel(self, loopType: int) -> ExperimentLevel | None:
         """First level of the chain with the given type, or None."""
         return next((lv for lv in self if lv.eType == loopType), None)
 
@@ -1054,7 +1054,7 @@ class WellplateDesc:
     columnNaming: str = ""
 
     @classmethod
-    def from_raw(cls, raw: Any) -> "WellplateDesc":
+    def from_raw(cls, raw: Any) -> WellplateDesc:
         raw = _mapping(_mapping(raw).get("PlateDesc", raw))
         return cls(name=_str(raw.get("name")), rows=_int(raw.get("rows", 0), 0),
                    columns=_int(raw.get("columns", 0), 0), rowNaming=_str(raw.get("rowNaming")),
@@ -1074,7 +1074,7 @@ class WellplateFrameInfoItem:
     wellRowIndex: int = 0
 
     @classmethod
-    def from_raw(cls, raw: Any) -> "WellplateFrameInfoItem":
+    def from_raw(cls, raw: Any) -> WellplateFrameInfoItem:
         raw = _mapping(raw)
         return cls(plateIndex=_int(raw.get("plateIndex", 0), 0),
                    plateUuid=_str(raw.get("plateUuid")),
@@ -1094,7 +1094,7 @@ class WellplateFrameInfo(list):
         return len({item.wellIndex for item in self})
 
     @classmethod
-    def from_json(cls, data: bytes | memoryview) -> "WellplateFrameInfo":
+    def from_json(cls, data: bytes | memoryview) -> WellplateFrameInfo:
         """Decode the zlib-compressed JSON list of the chunk payload."""
         items = json.loads(zlib.decompress(bytes(data)).decode("utf-8"))
         items = items if isinstance(items, list) else []

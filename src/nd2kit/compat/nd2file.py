@@ -17,23 +17,32 @@ import math
 import os
 import threading
 import warnings
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from .._cache import cached_property
 from itertools import product
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import model
+from .._cache import cached_property
+from ..errors import Nd2Error
 from ..model.experiment import READ_SCHEMA as _EXP_READ
 from ..model.metadata import READ_SCHEMA as _META_READ
-from ..errors import Nd2Error, UnsupportedFormatError
-from ..reader.lazy import (FrameArray, FrameSpec, FrameTransform, LiveOpener, RavelToSeq, SourceOpener,
-                   copy_blocks, source_of)
-from ..reader.modern import ModernReader
-from ..storage.stores import Store, is_url, open_store
 from ..model.structures import Attributes, ExpLoop, Metadata, TextInfo
+from ..reader.lazy import (
+    FrameArray,
+    FrameSpec,
+    FrameTransform,
+    LiveOpener,
+    RavelToSeq,
+    SourceOpener,
+    copy_blocks,
+    source_of,
+)
+from ..reader.modern import ModernReader
+from ..storage.stores import Store, open_store
 
 __all__ = ["ND2File", "imread", "is_supported_file", "is_legacy", "VoxelSize"]
 
@@ -111,7 +120,7 @@ class ND2File:
     def closed(self) -> bool:
         return self._rdr is None
 
-    def __enter__(self) -> "ND2File":
+    def __enter__(self) -> ND2File:
         self.open()
         return self
 
@@ -432,9 +441,9 @@ class ND2File:
     def to_dask(self, wrapper: bool = True, copy: bool = True) -> Any:
         """A dask array reading frames lazily (several frames per chunk; row chunks for
         large uncompressed frames). Valid after ``close()`` and after pickling."""
-        import dask.array as da
-
         import uuid
+
+        import dask.array as da
 
         arr = self._frame_array()
         return da.from_array(arr, chunks=self._dask_chunks(), asarray=False, fancy=True,

@@ -34,14 +34,18 @@ from __future__ import annotations
 import os
 import types
 import warnings
-from .._cache import cached_property
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from .. import model
+from .._cache import cached_property
 from ..errors import CorruptChunkError
+from ..model.structures import ExpLoop
 from ..reader.lazy import FrameArray, FrameSpec, LiveOpener, SourceOpener, source_of
+from ..reader.modern import FRAME_PREFIX, ModernReader
+from ..storage.stores import Store, open_store
 from .limnd2_types import (
     ExperimentLevel,
     ExperimentLoopType,
@@ -53,9 +57,6 @@ from .limnd2_types import (
     WellplateFrameInfo,
     pow2_size,
 )
-from ..reader.modern import FRAME_PREFIX, ModernReader
-from ..storage.stores import Store, open_store
-from ..model.structures import ExpLoop
 
 __all__ = ["Nd2Reader"]
 
@@ -179,7 +180,7 @@ class Nd2Reader:
                       else self._store.path or "<memory>")
 
     # ------------------------------------------------------------------ lifecycle
-    def __enter__(self) -> "Nd2Reader":
+    def __enter__(self) -> Nd2Reader:
         return self
 
     def __exit__(self, *exc: Any) -> None:

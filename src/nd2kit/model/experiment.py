@@ -23,14 +23,15 @@ from collections.abc import Iterable, Mapping
 from itertools import product
 from typing import Any
 
+from .attributes import byte_array, collect_unknown
 from .structures import (
     CustomLoop,
     ExpLoop,
     LoopType,
     NETimeLoop,
     NETimeLoopParams,
-    PeriodDiff,
     Period,
+    PeriodDiff,
     Position,
     SpectLoop,
     StagePosition,
@@ -41,7 +42,6 @@ from .structures import (
     ZStackLoop,
     ZStackLoopParams,
 )
-from .attributes import byte_array, collect_unknown
 
 #: isinstance(x, _MAP): plain dicts first (an ABC check costs several times more)
 _MAP = (dict, Mapping)
@@ -119,7 +119,7 @@ _INDEX_KEYS: list[str] = []
 def _index_keys(n: int) -> list[str]:
     """``["i0000000000", ..., "i%010d" % (n - 1)]`` (cached)."""
     if len(_INDEX_KEYS) < n:
-        _INDEX_KEYS.extend("i%010d" % i for i in range(len(_INDEX_KEYS), n))
+        _INDEX_KEYS.extend(f"i{i:010d}" for i in range(len(_INDEX_KEYS), n))
     return _INDEX_KEYS[:n]
 
 
@@ -525,7 +525,7 @@ def loop_indices(exp: list[ExpLoop]) -> tuple[dict[str, int], ...]:
         (two loops with the same letter keep the inner one's index).
     """
     axes = axis_names(exp)
-    return tuple(dict(zip(axes, idx)) for idx in product(*(range(l.count) for l in exp)))
+    return tuple(dict(zip(axes, idx)) for idx in product(*(range(lp.count) for lp in exp)))
 
 
 # ---------------------------------------------------------------------------

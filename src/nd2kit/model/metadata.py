@@ -15,6 +15,7 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
+from .attributes import byte_array, collect_unknown
 from .structures import (
     Attributes,
     Channel,
@@ -28,7 +29,6 @@ from .structures import (
     TextInfo,
     Volume,
 )
-from .attributes import byte_array, collect_unknown
 
 #: isinstance(x, _MAP): plain dicts first (an ABC check costs several times more)
 _MAP = (dict, Mapping)

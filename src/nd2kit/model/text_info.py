@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from .structures import TextInfo
 from .attributes import collect_unknown
+from .structures import TextInfo
 
 #: isinstance(x, _MAP): plain dicts first (an ABC check costs several times more)
 _MAP = (dict, Mapping)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os as _os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -60,8 +61,8 @@ class SourceOpener:
         self.storage_options = storage_options
 
     def __call__(self) -> Any:
-        from .modern import ModernReader
         from ..storage.stores import open_store
+        from .modern import ModernReader
 
         return ModernReader(open_store(self.source, storage_options=self.storage_options))
 

@@ -67,7 +67,7 @@ class Store:
     def closed(self) -> bool:
         return False
 
-    def reopen(self) -> "Store":
+    def reopen(self) -> Store:
         """A fresh store on the same source (used after unpickling)."""
         raise Nd2Error("this store cannot be reopened")
 
@@ -93,7 +93,7 @@ class BytesStore(Store):
     def closed(self) -> bool:
         return self._closed
 
-    def reopen(self) -> "BytesStore":
+    def reopen(self) -> BytesStore:
         return BytesStore(self._mv, self.path)
 
 
@@ -185,7 +185,7 @@ class MmapStore(Store):
     def closed(self) -> bool:
         return self._closed
 
-    def reopen(self) -> "MmapStore":
+    def reopen(self) -> MmapStore:
         return MmapStore(self.path)
 
 
@@ -221,7 +221,7 @@ class FileStore(Store):
     def closed(self) -> bool:
         return getattr(self, "_closed", False) or bool(getattr(self._fh, "closed", False))
 
-    def reopen(self) -> "FileStore":
+    def reopen(self) -> FileStore:
         if self._url is not None:
             return _open_url(self._url, self._storage_options)
         if self.path and Path(self.path).is_file():

@@ -15,7 +15,7 @@ import numpy as np
 
 from .._generated.fast.nd2_container import ImageFrame as _frame_payload
 from ..codecs import container
-from ..codecs.lite_variant import LvRecord, LvType, encode, from_python
+from ..codecs.lite_variant import LvRecord, LvType, encode
 
 __all__ = ["sample_frames", "sample_file_bytes", "write_sample_file"]
 

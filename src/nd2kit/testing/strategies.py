@@ -37,10 +37,11 @@ import struct
 import sys
 import types
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -178,7 +179,7 @@ _doubles = st.one_of(
 )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _bytearray_values(*, nd2_compatible: bool) -> st.SearchStrategy[bytes]:
     """BYTEARRAY payloads.
 
@@ -206,7 +207,7 @@ def _encode_one(rec: LvRecord) -> bytes:
     return lite_variant.encode(rec)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def lv_scalars(*, nd2_compatible: bool = False) -> st.SearchStrategy[LvRecord]:
     """Unnamed scalar records of every non-LEVEL type."""
     return st.one_of(
@@ -245,7 +246,7 @@ def _level(children: list[LvRecord], draw_extras: tuple[bytes, bool, int]) -> Lv
     return LvRecord(LvType.LEVEL, "", children, offsets=offsets, gap=gap)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def lv_records(*, max_leaves: int = 24, nd2_compatible: bool = False, deep: bool = True,
                compressed: bool = True, allow_gaps: bool = True) -> st.SearchStrategy[LvRecord]:
     """Named LiteVariant trees (the root is usually a LEVEL).
