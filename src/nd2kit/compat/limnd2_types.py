@@ -28,7 +28,7 @@ import numpy as np
 
 from ..model.experiment import home_index, validity_flags
 from ..model.metadata import modality_mask
-from ..reader.modern import pixel_dtype
+from ..model.pixels import pixel_dtype, row_stride
 
 __all__ = [
     "ImageAttributes",
@@ -240,7 +240,7 @@ class ImageAttributes:
     @staticmethod
     def calcWidthBytes(width: int, bits: int, comps: int) -> int:
         """Row stride limnd2 (and NIS) write: bytes of a row rounded up to 4."""
-        return (width * comps * ((bits + 7) // 8) + 3) // 4 * 4
+        return row_stride(width, comps, (bits + 7) // 8)
 
     @property
     def width(self) -> int:
@@ -331,7 +331,7 @@ class ImageAttributes:
             return self
         w = self.uiWidth >> downsample_level
         h = self.uiHeight >> downsample_level
-        wb = (self.componentBytes * self.uiComp * w + 3) // 4 * 4
+        wb = row_stride(w, self.uiComp, self.componentBytes)
         return ImageAttributes(uiWidth=w, uiWidthBytes=wb, uiHeight=h, uiComp=self.uiComp,
                                uiBpcInMemory=self.uiBpcInMemory,
                                uiBpcSignificant=self.uiBpcSignificant,

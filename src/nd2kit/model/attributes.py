@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .pixels import PIXEL_TYPE_FLOAT, PIXEL_TYPE_SIGNED, PIXEL_TYPE_UNSIGNED, pixel_dtype
 from .structures import Attributes, CompressionType, PixelDataType
 
 __all__ = [
@@ -238,12 +239,10 @@ def numpy_dtype(attrs: Attributes) -> np.dtype:
         ``<u1``/``<u2``/``<u4``, ``<i1``/``<i2``/``<i4`` or ``<f4``/``<f8``;
         a void type ``V<n>`` for container sizes numpy has no number type for.
     """
-    kind = {"float": "f", "signed": "i"}.get(attrs.pixelDataType, "u")
-    size = max(int(attrs.bitsPerComponentInMemory) // 8, 1)
-    try:
-        return np.dtype(f"<{kind}{size}")
-    except TypeError:  # e.g. 24-bit containers: raw bytes per component
-        return np.dtype(f"V{size}")
+    return pixel_dtype(int(attrs.bitsPerComponentInMemory), _PIXEL_TYPE_CODES[attrs.pixelDataType])
+
+
+_PIXEL_TYPE_CODES = {"float": PIXEL_TYPE_FLOAT, "signed": PIXEL_TYPE_SIGNED, "unsigned": PIXEL_TYPE_UNSIGNED}
 
 
 def unknown_keys(raw_attrs: Mapping[str, Any]) -> dict[str, Any]:

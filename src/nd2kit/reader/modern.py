@@ -21,6 +21,7 @@ from ..codecs import container
 from ..codecs.chunk_map import ChunkMap, parse_chunk_map
 from ..codecs.lite_variant import decode as decode_lv
 from ..errors import ChunkNotFoundError, CorruptChunkError, Nd2Error, UnsupportedFormatError
+from ..model.pixels import pixel_dtype
 from ..storage.stores import Store
 
 __all__ = ["ModernReader", "FrameLayout", "FRAME_PREFIX"]
@@ -78,21 +79,6 @@ class FrameLayout:
     @property
     def row_bytes(self) -> int:
         return self.width * self.components * self.dtype.itemsize
-
-
-def pixel_dtype(bits: int, pixel_type: int | None) -> np.dtype:
-    """numpy dtype from uiBpcInMemory and ePixelType (0 signed, 1 unsigned, 2 float).
-
-    Without ePixelType the rule both readers share applies: 32 bits -> float32.
-    """
-    size = max(bits // 8, 1)
-    if pixel_type == 2 or (pixel_type is None and bits == 32):
-        kind = "f"
-    elif pixel_type == 0:
-        kind = "i"
-    else:
-        kind = "u"
-    return np.dtype(f"<{kind}{size}")
 
 
 class ModernReader:
