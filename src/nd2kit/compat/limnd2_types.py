@@ -26,6 +26,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..model._coerce import as_float as _num
+from ..model._coerce import as_int as _int
+from ..model._coerce import as_mapping as _mapping
+from ..model._coerce import as_str as _str
 from ..model.experiment import home_index, validity_flags
 from ..model.metadata import modality_mask
 from ..model.pixels import pixel_dtype, row_stride
@@ -73,30 +77,12 @@ class UnexpectedCallError(ValueError):
 # ---------------------------------------------------------------------------
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
-def _num(value: Any, default: float) -> float:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
 
 
-def _int(value: Any, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        return default
 
 
-def _str(value: Any, default: str = "") -> str:
-    return value if isinstance(value, str) else default
 
 
 def _items(value: Any) -> list[Any]:

@@ -23,6 +23,10 @@ from collections.abc import Iterable, Mapping
 from itertools import product
 from typing import Any
 
+from ._coerce import MAP_TYPES as _MAP
+from ._coerce import as_count as _count
+from ._coerce import as_mapping as _mapping
+from ._coerce import as_number as _num
 from .attributes import byte_array, collect_unknown
 from .structures import (
     CustomLoop,
@@ -42,9 +46,6 @@ from .structures import (
     ZStackLoop,
     ZStackLoopParams,
 )
-
-#: isinstance(x, _MAP): plain dicts first (an ABC check costs several times more)
-_MAP = (dict, Mapping)
 
 __all__ = [
     "AXIS_OF_LOOP",
@@ -79,30 +80,10 @@ _MAX_GAP = 65536
 # ---------------------------------------------------------------------------
 
 
-def _num(value: Any, default: float = 0.0) -> Any:
-    """A number from the tree (kept as is), or `default` when unusable."""
-    t = type(value)
-    if t is float or t is int:  # the usual case, decided without isinstance
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    if isinstance(value, bool):
-        return int(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
 
 
-def _count(value: Any) -> int:
-    try:
-        return max(int(value), 0)
-    except (TypeError, ValueError, OverflowError):
-        return 0
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, _MAP) else {}
 
 
 def _unwrap_list(params: Any) -> Mapping[str, Any]:

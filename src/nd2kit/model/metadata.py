@@ -15,6 +15,9 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
+from ._coerce import MAP_TYPES as _MAP
+from ._coerce import as_mapping as _mapping
+from ._coerce import as_number as _num
 from .attributes import byte_array, collect_unknown
 from .structures import (
     Attributes,
@@ -29,9 +32,6 @@ from .structures import (
     TextInfo,
     Volume,
 )
-
-#: isinstance(x, _MAP): plain dicts first (an ABC check costs several times more)
-_MAP = (dict, Mapping)
 
 __all__ = [
     "MODALITY_BITS",
@@ -127,22 +127,8 @@ _DOUBLES4 = struct.Struct("<4d")  # matCameraToStage Data: a 2x2 matrix of doubl
 # ---------------------------------------------------------------------------
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, _MAP) else {}
 
 
-def _num(value: Any, default: Any) -> Any:
-    t = type(value)
-    if t is float or t is int:
-        return value
-    if value is None:
-        return default
-    if isinstance(value, (int, float)):
-        return value
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
 
 
 def _first(mapping: Mapping[str, Any]) -> Any:
