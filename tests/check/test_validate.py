@@ -606,6 +606,7 @@ def test_item_count_off_by_one() -> None:
         ]
 
 
+@pytest.mark.corpus
 def test_compressed_record_checked_inside() -> None:
     p = [f for f in SYNTH if f.name == "spec_v3_lossless.nd2"]
     if not p:
@@ -619,6 +620,7 @@ def test_compressed_record_checked_inside() -> None:
     assert_error(rep, "ImageTextInfoLV!", data + 12, "lite_variant.ksy:compressed.inflated")
 
 
+@pytest.mark.corpus
 def test_legacy_checks() -> None:
     p = [f for f in SYNTH if f.name == "legacy16.nd2"]
     if not p:
