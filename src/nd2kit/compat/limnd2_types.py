@@ -22,7 +22,7 @@ import re
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -103,12 +103,12 @@ def _items(value: Any) -> list[Any]:
 
 def _unwrap_pars(value: Any) -> Mapping[str, Any]:
     """``uLoopPars`` of version 2 files is wrapped in a one-item list."""
-    value = _mapping(value)
-    if len(value) == 1:
-        (key,) = value
-        if _LIST_ITEM.match(str(key)) and isinstance(value[key], Mapping):
-            return value[key]
-    return value
+    levels = _mapping(value)
+    if len(levels) == 1:
+        (key,) = levels
+        if _LIST_ITEM.match(str(key)) and isinstance(levels[key], Mapping):
+            return cast("Mapping[str, Any]", levels[key])
+    return levels
 
 
 def _flags_bytes(value: Any) -> bytes | None:
@@ -949,7 +949,8 @@ class ExperimentLevel:
         return self.ppNextLevelEx[0] if n else None
 
     def _chain(self) -> list[ExperimentLevel]:
-        out, level = [], self
+        out: list[ExperimentLevel] = []
+        level: ExperimentLevel | None = self
         while level is not None and len(out) < 256:
             out.append(level)
             level = level._next()
@@ -1015,7 +1016,7 @@ class ExperimentLevel:
         """One-letter names of the chain (``t``, ``m``, ``z``, ``s``, ``c``)."""
         return tuple(lv.typeName for lv in self._levels(skipSpectralLoop))
 
-    def generateLoopIndexes(self, *, named: bool = False) -> list:
+    def generateLoopIndexes(self, *, named: bool = False) -> list[Any]:
         """Loop coordinates of every frame in sequence order (tuples, or dicts by name)."""
         idx = itertools.product(*(range(n) for n in self.shape()))
         if named:
@@ -1071,7 +1072,7 @@ class WellplateFrameInfoItem:
                    wellRowIndex=_int(raw.get("wellRowIndex", 0), 0))
 
 
-class WellplateFrameInfo(list):
+class WellplateFrameInfo(list["WellplateFrameInfoItem"]):
     """List of :class:`WellplateFrameInfoItem`, one per frame."""
 
     @property

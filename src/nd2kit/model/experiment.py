@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from itertools import product
-from typing import Any
+from typing import Any, cast
 
 from ._coerce import MAP_TYPES as _MAP
 from ._coerce import as_count as _count
@@ -88,10 +88,10 @@ _MAX_GAP = 65536
 
 def _unwrap_list(params: Any) -> Mapping[str, Any]:
     """``uLoopPars`` of v2 files is a one-element list ``{"i0000000000": {...}}``."""
-    params = _mapping(params)
-    if len(params) == 1 and _FIRST in params and isinstance(params[_FIRST], _MAP):
-        return params[_FIRST]
-    return params
+    pars = _mapping(params)
+    if len(pars) == 1 and _FIRST in pars and isinstance(pars[_FIRST], _MAP):
+        return cast("Mapping[str, Any]", pars[_FIRST])
+    return pars
 
 
 _INDEX_KEYS: list[str] = []
@@ -545,7 +545,7 @@ _NE_SCHEMA = {
 }
 _SPECT_SCHEMA = {"uiCount": None, "pPlanes": {"uiCount": None}}
 _CUSTOM_SCHEMA = {"uiCount": None}
-_PARAM_SCHEMAS = {
+_PARAM_SCHEMAS: dict[int, dict[str, Any]] = {
     LoopType.TimeLoop: _TIME_SCHEMA,
     LoopType.XYPosLoop: _XY_SCHEMA,
     LoopType.ZStackLoop: _Z_SCHEMA,
@@ -605,7 +605,7 @@ def _unknown_level(level: Any, path: str, out: dict[str, Any], guard: int) -> No
     if isinstance(raw_pars, _MAP):
         pars = _unwrap_list(raw_pars)
         segs = ["uLoopPars", _FIRST] if pars is not raw_pars else ["uLoopPars"]
-        par_schema = _PARAM_SCHEMAS.get(kind)  # type: ignore[arg-type]
+        par_schema = _PARAM_SCHEMAS.get(kind) if kind is not None else None
         if par_schema is None:
             if pars:
                 out[join(*segs)] = pars

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from ._coerce import MAP_TYPES as _MAP
 from ._coerce import as_mapping as _mapping
@@ -233,7 +233,7 @@ def _spectrum_peak(spectrum: Any) -> float:
     for p in points[1:]:
         if _num(p.get("dTValue", 0.0), 0.0) > _num(best.get("dTValue", 0.0), 0.0):
             best = p
-    return _num(best.get("dWavelength", 0.0), 0.0)
+    return float(_num(best.get("dWavelength", 0.0), 0.0))
 
 
 def _point_at(spectrum: Mapping[str, Any], index: int) -> Mapping[str, Any]:
@@ -489,8 +489,9 @@ def load_metadata(
                 ),
                 volume=Volume(
                     **volume,
-                    pixelToStageTransformationMatrix=(  # type: ignore[arg-type]
-                        None if pixel_to_stage is None else tuple(pixel_to_stage)
+                    pixelToStageTransformationMatrix=(
+                        None if pixel_to_stage is None else cast(
+                            "tuple[float, float, float, float, float, float]", tuple(pixel_to_stage))
                     ),
                     componentCount=comp_count,
                     componentMinima=[0.0] * n_comp,

@@ -41,11 +41,13 @@ def sample_frames(t: int, z: int, channels: int, height: int, width: int, dtype:
     yy, xx = np.mgrid[0:height, 0:width]
     seq = np.arange(t * z)[:, None, None, None]
     ch = np.arange(channels)[None, None, None, :]
-    img = (xx[None, :, :, None] * 3 + yy[None, :, :, None] * 7 + seq * 101 + ch * 1009)
+    img: np.ndarray = (xx[None, :, :, None] * 3 + yy[None, :, :, None] * 7 + seq * 101 + ch * 1009)
     if dt.kind == "f":
-        return (img / 7.0).astype(dt)
+        out: np.ndarray = (img / 7.0).astype(dt)
+        return out
     info = np.iinfo(dt)
-    return (img % (info.max - info.min + 1) + info.min).astype(dt)
+    out = (img % (info.max - info.min + 1) + info.min).astype(dt)
+    return out
 
 
 def _attributes(width: int, height: int, comp: int, bits: int, sig: int, pixtype: int,
