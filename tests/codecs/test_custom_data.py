@@ -18,7 +18,8 @@ from kaitaistruct import BytesIO, KaitaiStream
 from nd2kit._generated.kaitai.custom_data import CustomData as K
 
 from nd2kit import CorruptChunkError
-from nd2kit.codecs import container, custom_data as cd, names
+from nd2kit.codecs import container, names
+from nd2kit.codecs import custom_data as cd
 from nd2kit.errors import Nd2Error
 from nd2kit.testing.strategies import construct_module, construct_usable
 

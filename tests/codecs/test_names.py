@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nd2kit.codecs import container, names
-from nd2kit.errors import Nd2Error
 from nd2kit.codecs.chunk_map import build_chunk_map_body, parse_chunk_map
 from nd2kit.codecs.names import ChunkKind
+from nd2kit.errors import Nd2Error
 
 SPEC_CONSTANTS = yaml.safe_load((ROOT / "spec" / "nd2_container.ksy").read_text())["-nd2kit"]["constants"]
 
