@@ -597,3 +597,40 @@ def test_frames_uses_the_registry_prefix() -> None:
     numbers, rows = cmap.frames()
     assert numbers.tolist() == [0, 2] and rows.tolist() == [2, 0]
     assert names.FRAME_PREFIX == "ImageDataSeq|"
+
+
+@given(st.lists(st.integers(0, 10**4).map(lambda n: f"ImageDataSeq|{n}!"), max_size=8, unique=True),
+       st.integers(0, 2**40))
+def test_field_positions_point_at_the_fields(entry_names: list[str], base: int) -> None:
+    offs = [4096 * (i + 1) for i in range(len(entry_names))]
+    sizes = [7 * i + 1 for i in range(len(entry_names))]
+    body = build_chunk_map_body(entry_names, offs, sizes, 0)
+    cmap = parse_chunk_map(body, base=base)
+    for i, (o, s) in enumerate(zip(cmap.field_positions("offset").tolist(),
+                                   cmap.field_positions("size").tolist())):
+        assert struct.unpack_from("<Q", body, o - base)[0] == offs[i]
+        assert struct.unpack_from("<Q", body, s - base)[0] == sizes[i]
+        n = cmap.field_positions("name")[i] - base
+        assert body[n : n + len(entry_names[i])] == entry_names[i].encode()
+    with pytest.raises(ValueError):
+        cmap.field_positions("nope")
+
+
+def test_inflate_frame_require_end_and_label() -> None:
+    import zlib
+
+    z = zlib.compress(b"abcd" * 10)
+    assert container.inflate_frame(z[:-4], 40) == b"abcd" * 10  # the reader's tolerance
+    with pytest.raises(Nd2Error, match="frame 2: zlib stream incomplete"):
+        container.inflate_frame(z[:-4], 40, label="frame 2", require_end=True)
+    assert container.inflate_frame(z, 40, require_end=True) == b"abcd" * 10
+
+
+@given(st.floats(allow_nan=False), st.binary(max_size=4))
+def test_frame_timestamp(ts: float, tail: bytes) -> None:
+    b = struct.pack("<d", ts) + tail
+    assert container.frame_timestamp(b) == ts
+    assert K.ImageFrame(0, 0, True, KaitaiStream(BytesIO(b))).timestamp == ts
+    with pytest.raises(Nd2Error) as ei:
+        container.frame_timestamp(b[:7], chunk="ImageDataSeq|0!", offset=4096)
+    assert (ei.value.chunk, ei.value.offset) == ("ImageDataSeq|0!", 4096)

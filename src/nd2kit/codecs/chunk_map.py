@@ -219,6 +219,19 @@ class ChunkMap(Mapping[str, ChunkRef]):
         """Absolute file offsets of each entry's name (for error reports)."""
         return self._name_start + self.base
 
+    def field_positions(self, field: str) -> np.ndarray:
+        """Absolute file offsets of one field of every entry, in map order.
+
+        `field` is ``"name"``, ``"offset"`` or ``"size"`` (spec: chunk_map_entry); the
+        fixed fields follow the name at the offsets of the generated record layout.
+        """
+        if field == "name":
+            return self.entry_positions()
+        fields = _g._TB_DTYPE.fields
+        if fields is None or field not in fields:
+            raise ValueError(f"chunk map entries have no field {field!r}")
+        return self._name_end + self.base + int(fields[field][1])
+
 
 def parse_chunk_map(body: Any, *, base: int = 0, chunk: str = FILEMAP_NAME) -> ChunkMap:
     """Parse the payload of the chunk map chunk.

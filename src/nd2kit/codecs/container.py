@@ -39,6 +39,7 @@ __all__ = [
     "TRAILER_SIZE",
     "VERSION_OFFSET",
     "build_file",
+    "frame_timestamp",
     "inflate_frame",
     "locate_payloads",
     "parse_header",
@@ -177,28 +178,48 @@ def locate_payloads(buf: Any, offsets: Any, *, min_len: int = 0) -> tuple[np.nda
     return out, lens
 
 
-def inflate_frame(raw: Any, nbytes: int, *, chunk: str | None = None, offset: int = 0) -> bytes:
+def inflate_frame(raw: Any, nbytes: int, *, chunk: str | None = None, offset: int = 0,
+                  label: str = "", require_end: bool = False) -> bytes:
     """Inflate a lossless frame's zlib stream (spec: image_frame.zlib_stream) to
-    exactly `nbytes` bytes; never inflates more than ``nbytes + 1``.
+    exactly `nbytes` bytes; never inflates more than ``nbytes + 1``. `label`
+    (e.g. ``"frame 3"``) prefixes error messages; `require_end` also rejects a
+    stream that stops before its end (missing checksum), as a validator should.
 
     Raises
     ------
     CorruptChunkError
         Bad zlib stream, or it inflates to another size.
     """
+    pre = f"{label}: " if label else ""
     d = zlib.decompressobj()
     try:
         block = d.decompress(bytes(raw), nbytes + 1)
     except zlib.error as e:
-        raise CorruptChunkError(f"bad zlib stream ({e})", chunk=chunk, offset=offset) from None
+        raise CorruptChunkError(f"{pre}bad zlib stream ({e})", chunk=chunk, offset=offset) from None
     except MemoryError:
-        raise CorruptChunkError("not enough memory to inflate the frame", chunk=chunk,
+        raise CorruptChunkError(f"{pre}not enough memory to inflate the frame", chunk=chunk,
                                 offset=offset) from None
     if len(block) != nbytes:
         more = "more than " if len(block) > nbytes else ""
-        raise CorruptChunkError(f"inflates to {more}{len(block)} bytes, expected {nbytes}",
+        raise CorruptChunkError(f"{pre}inflates to {more}{len(block)} bytes, expected {nbytes}",
                                 chunk=chunk, offset=offset)
+    if require_end and not d.eof:
+        raise CorruptChunkError(f"{pre}zlib stream incomplete after {nbytes} bytes", chunk=chunk,
+                                offset=offset)
     return block
+
+
+def frame_timestamp(head: Any, *, chunk: str | None = None, offset: int = 0) -> float:
+    """The f64 timestamp that starts a frame payload (spec: image_frame.timestamp).
+
+    `head` holds at least the first :data:`FRAME_TIMESTAMP_SIZE` payload bytes.
+    """
+    try:
+        frame = _g.ImageFrame.parse(bytes(head[:FRAME_TIMESTAMP_SIZE]), 0, None, height=0,
+                                    width_bytes=0, compressed=True)
+    except Nd2Error as e:
+        raise e.at(chunk, offset) from None
+    return float(frame.timestamp)
 
 
 def version_string(buf: Any) -> str | None:
