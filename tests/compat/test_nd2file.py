@@ -31,6 +31,7 @@ import pytest
 from conftest import corpus_files
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reader.test_reader import custom_file, rebuild  # shared file builders
 
 import nd2kit
 from nd2kit.testing.samples import sample_file_bytes, sample_frames
@@ -441,8 +442,6 @@ def test_dask_row_chunks_for_large_uncompressed_frames(target: int) -> None:
 
 
 def test_dask_no_row_chunks_for_compressed_frames() -> None:
-    from reader.test_reader import custom_file
-
     frames = sample_frames(2, 1, 1, 100, 30, "uint16")
     f = nd2kit.ND2File(custom_file(frames, bits=16, pixel_type=1, compress=True))
     ch = f._dask_chunks(target_bytes=1000)
@@ -532,8 +531,6 @@ def test_frame_array_empty_selection() -> None:
 
 
 def test_dask_names_differ_for_different_in_memory_files() -> None:
-    from reader.test_reader import rebuild
-
     a = sample_file_bytes(t=2, z=1, channels=1, height=4, width=4)
     b = rebuild(a, frame=lambda n, pl: pl[:8] + (np.frombuffer(pl[8:], "<u2") + 1000).astype("<u2").tobytes())
     fa, fb = nd2kit.ND2File(a), nd2kit.ND2File(b)

@@ -4,7 +4,7 @@ limnd2 (Laboratory Imaging's reader, 0.3) returns its own frozen dataclasses fro
 ``Nd2Reader``. The classes here carry the same attribute names (camelCase, as in
 the ``SLx...`` records of the file) and the derived properties code written for
 limnd2 relies on, so that such code keeps working with nd2kit. They are built from
-the raw decoded chunks (:meth:`nd2kit.reader.modern.ModernReader.raw`) by the ``from_raw``
+the raw decoded chunks (the reader protocol's ``raw``) by the ``from_raw``
 constructors, which, unlike limnd2's strict dataclasses, never raise on unknown or
 missing keys: unknown keys are ignored and missing ones take limnd2's defaults.
 
@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import enum
 import itertools
-import json
 import re
-import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
 import numpy as np
 
+from ..codecs.custom_data import decode_zipped_json
 from ..model._coerce import as_float as _num
 from ..model._coerce import as_int as _int
 from ..model._coerce import as_mapping as _mapping
@@ -1083,6 +1082,6 @@ class WellplateFrameInfo(list["WellplateFrameInfoItem"]):
     @classmethod
     def from_json(cls, data: bytes | memoryview) -> WellplateFrameInfo:
         """Decode the zlib-compressed JSON list of the chunk payload."""
-        items = json.loads(zlib.decompress(bytes(data)).decode("utf-8"))
+        items = decode_zipped_json(data)
         items = items if isinstance(items, list) else []
         return cls(WellplateFrameInfoItem.from_raw(i) for i in items)

@@ -11,10 +11,10 @@ answer where nd2 raises.
 from __future__ import annotations
 
 import re
-import struct
 from collections.abc import Mapping
 from typing import Any, cast
 
+from ..codecs.custom_data import decode_camera_matrix
 from ._coerce import MAP_TYPES as _MAP
 from ._coerce import as_mapping as _mapping
 from ._coerce import as_number as _num
@@ -118,8 +118,6 @@ _DEFAULT_MASK = _M["fluorescence"] | _M["camera"]
 #: Representative wavelengths (nm) nd2 gives to the planes of RGB images.
 RGB_PSEUDO_WAVELENGTHS: tuple[float, float, float] = (420.0, 515.0, 590.0)
 
-_DOUBLES = struct.Struct("<d")
-_DOUBLES4 = struct.Struct("<4d")  # matCameraToStage Data: a 2x2 matrix of doubles
 
 
 # ---------------------------------------------------------------------------
@@ -369,10 +367,7 @@ def _camera_matrix(sample: Mapping[str, Any]) -> tuple[float, ...] | None:
     matrix = _mapping(sample.get("matCameraToStage"))
     if not matrix or matrix.get("Columns") != 2 or matrix.get("Rows") != 2:
         return None
-    data = byte_array(matrix.get("Data"))
-    if data is None or len(data) != 4 * _DOUBLES.size:
-        return None
-    return _DOUBLES4.unpack(data)
+    return decode_camera_matrix(byte_array(matrix.get("Data")))
 
 
 # ---------------------------------------------------------------------------
