@@ -1,0 +1,176 @@
+"""The one report model of the check tools.
+
+:class:`Finding` is one problem (``error``, ``warning`` or ``info``) with the chunk
+concerned, the absolute file offset and the spec rule; :class:`ValidationReport`
+collects the findings of ``nd2kit validate``; :class:`Problem` is what
+``nd2kit inspect`` says when it could not read something (a finding without a
+severity or a spec rule). :class:`Sink` de-duplicates findings while a check runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._generated.fast import nd2_container as _gc
+from ..codecs import lite_variant as lv
+from ..errors import Nd2Error
+
+__all__ = [
+    "Finding",
+    "Problem",
+    "Sink",
+    "ValidationReport",
+    "header_spec",
+    "hex_offset",
+    "spec_from",
+]
+
+K_C = "nd2_container.ksy"
+K_LV = "lite_variant.ksy"
+K_JP2 = "legacy_jp2.ksy"
+K_RLE = "binary_rle.ksy"
+
+HEADER_SIZE = _gc.ChunkHeader.SIZE
+
+LV_TYPE_NAMES = {int(t): t.name for t in lv.LvType}
+
+
+@dataclass
+class Problem:
+    """Something that could not be read: where (absolute offset) and why."""
+
+    offset: int | None
+    message: str
+    chunk: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chunk": self.chunk, "offset": self.offset, "message": self.message}
+
+
+
+
+@dataclass
+class Finding:
+    """One problem: severity (``error``/``warning``), chunk name, absolute offset,
+    spec rule and a message."""
+
+    severity: str
+    chunk: str | None
+    offset: int | None
+    spec: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "chunk": self.chunk,
+            "offset": self.offset,
+            "spec": self.spec,
+            "message": self.message,
+        }
+
+    def __str__(self) -> str:
+        where = "-" if self.offset is None else f"0x{self.offset:X} ({self.offset})"
+        return f"{self.severity}: {self.chunk or '-'} @ {where} [{self.spec}] {self.message}"
+
+
+@dataclass
+class ValidationReport:
+    """Result of :func:`validate_file`.
+
+    ``readable`` is False when the input could not be opened or is not an ND2 file
+    at all (exit code 2). ``ok`` is True when readable and no finding is an error.
+    ``checked`` counts what was examined (chunks per kind, records, frames...).
+    """
+
+    path: str | None
+    size: int = 0
+    format: str = "unknown"
+    version: tuple[int, int] | None = None
+    readable: bool = True
+    roundtrip: bool = False
+    findings: list[Finding] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return self.readable and not self.errors
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if not self.readable else (0 if self.ok else 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "size": self.size,
+            "format": self.format,
+            "version": list(self.version) if self.version else None,
+            "readable": self.readable,
+            "ok": self.ok,
+            "exit_code": self.exit_code,
+            "roundtrip": self.roundtrip,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "checked": dict(self.checked),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+class Sink:
+    def __init__(self, rep: ValidationReport) -> None:
+        self.rep = rep
+        self._seen: set[tuple[Any, ...]] = set()
+
+    def add(
+        self, severity: str, chunk: str | None, offset: int | None, spec: str, message: str
+    ) -> None:
+        key = (severity, chunk, offset, spec, message)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self.rep.findings.append(Finding(severity, chunk, offset, spec, message))
+
+    def error(self, chunk: str | None, offset: int | None, spec: str, message: str) -> None:
+        self.add("error", chunk, offset, spec, message)
+
+    def warning(self, chunk: str | None, offset: int | None, spec: str, message: str) -> None:
+        self.add("warning", chunk, offset, spec, message)
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.rep.checked[key] = self.rep.checked.get(key, 0) + n
+
+
+
+_ERR_FIELD = re.compile(r"(\w+)\.(\w+):")
+
+
+def spec_from(ksy: str, err: Nd2Error, default: str) -> str:
+    """``ksy:type.field`` from a generated codec's error message, else `default`."""
+    m = _ERR_FIELD.match(err.message)
+    return f"{ksy}:{m.group(1)}.{m.group(2)}" if m else default
+
+
+def header_spec(err: Nd2Error, chunk_offset: int) -> str:
+    rel = None if err.offset is None else err.offset - chunk_offset
+    return {
+        0: f"{K_C}:chunk_header.magic",
+        4: f"{K_C}:chunk_header.name_len",
+        8: f"{K_C}:chunk_header.data_len",
+        HEADER_SIZE: f"{K_C}:chunk.name",
+    }.get(rel, spec_from(K_C, err, f"{K_C}:chunk_header"))
+
+
+def hex_offset(n: int | None) -> str:
+    return "?" if n is None else f"{n} (0x{n:X})"
+
