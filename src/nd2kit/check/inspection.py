@@ -23,6 +23,8 @@ and ``binary`` (anything else).
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -51,14 +53,17 @@ from .scan import (
     open_source,
     scan_chunks,
 )
+from .summary import FileSummary, summarize
 
 __all__ = [
     "BoxRow",
     "ChunkDetail",
     "ChunkRow",
+    "ChunkRun",
     "InspectResult",
     "Problem",
     "chunk_kind",
+    "chunk_runs",
     "hexdump",
     "inspect_chunk",
     "inspect_file",
@@ -98,6 +103,7 @@ class InspectResult:
     chunks: list[ChunkRow] = field(default_factory=list)
     boxes: list[BoxRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    summary: FileSummary | None = None
 
     @property
     def complete(self) -> bool:
@@ -117,6 +123,7 @@ class InspectResult:
             "boxes": [b.to_dict() for b in self.boxes],
             "problems": [p.to_dict() for p in self.problems],
             "complete": self.complete,
+            "summary": None if self.summary is None else self.summary.to_dict(),
         }
 
 
@@ -165,11 +172,26 @@ class ChunkDetail:
 # ----------------------------------------------------------------------------- file
 
 
-def inspect_file(src: Any) -> InspectResult:
-    """Table of contents of an ND2 file (path or bytes). Never raises for bad bytes;
-    raises OSError when a path cannot be opened."""
+def inspect_file(src: Any, *, summary: bool = True) -> InspectResult:
+    """Table of contents of an ND2 file (path or bytes).
+
+    Parameters
+    ----------
+    src : str, os.PathLike or bytes-like
+        The file.
+    summary : bool
+        Also read the :class:`~nd2kit.check.summary.FileSummary` (sizes, dtype,
+        channels, loops...) through nd2kit's reader (``InspectResult.summary``).
+
+    Never raises for bad bytes; raises OSError when a path cannot be opened.
+    """
     with open_source(src) as s:
-        return _inspect_buf(s.buf, s.path)
+        res = _inspect_buf(s.buf, s.path)
+    if summary and res.format != "unknown":
+        res.summary = summarize(src)
+        if res.summary.format_version is None and res.version is not None:
+            res.summary.format_version = f"{res.version[0]}.{res.version[1]}"
+    return res
 
 
 def _inspect_buf(buf: Any, path: str | None) -> InspectResult:
@@ -608,6 +630,106 @@ def _legacy_detail(
         det.problems.append(prob)
     det.hexdump, det.truncated = hexdump(buf, start, end, max_bytes)
     return det
+
+
+#: a numbered chunk: ``prefix`` ``|N!`` (``ImageDataSeq|12!``, ``ImageMetadataSeqLV|3!``,
+#: ``CustomDataSeq|RleZipBinarySequence_1_v1|0!``)
+SERIES_RE = re.compile(r"(.*\|)(\d+)!\Z")
+
+
+@dataclass
+class ChunkRun:
+    """Consecutive members ``prefix|first!`` … ``prefix|last!`` of a numbered chunk series,
+    shown as one row of the chunk table.
+
+    ``first_offset``/``last_offset`` are the lowest and highest chunk offsets;
+    ``data_len`` the most common payload size (``min_data_len``/``max_data_len`` the
+    range). Members with a problem are never folded into a run.
+    """
+
+    prefix: str
+    kind: str
+    first: int
+    last: int
+    first_offset: int
+    last_offset: int
+    data_len: int | None
+    min_data_len: int | None
+    max_data_len: int | None
+
+    @property
+    def count(self) -> int:
+        return self.last - self.first + 1
+
+    @property
+    def name(self) -> str:
+        return f"{self.prefix}{self.first}..{self.last}!"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["count"] = self.count
+        d["name"] = self.name
+        return d
+
+
+class _Run:
+    __slots__ = ("rows", "last")
+
+    def __init__(self, row: ChunkRow, index: int) -> None:
+        self.rows = [row]
+        self.last = index
+
+
+def _fold(prefix: str, rows: list[ChunkRow], first: int, last: int) -> ChunkRun:
+    lens = [r.data_len for r in rows if r.data_len is not None]
+    offs = [r.offset for r in rows]
+    common = Counter(lens).most_common(1)[0][0] if lens else None
+    return ChunkRun(
+        prefix=prefix,
+        kind=rows[0].kind,
+        first=first,
+        last=last,
+        first_offset=min(offs),
+        last_offset=max(offs),
+        data_len=common,
+        min_data_len=min(lens) if lens else None,
+        max_data_len=max(lens) if lens else None,
+    )
+
+
+def chunk_runs(rows: list[ChunkRow]) -> list[ChunkRow | ChunkRun]:
+    """The chunk table with numbered series folded into runs (linear time).
+
+    Members of a series (same prefix and kind) whose numbers follow each other
+    (N, N+1, …) form one :class:`ChunkRun`, placed where its first member is; the
+    series may be interleaved with other chunks. A run of one is left as its row;
+    rows with a problem are never folded.
+    """
+    slots: list[ChunkRow | _Run] = []
+    open_runs: dict[tuple[str, str], _Run] = {}
+    for r in rows:
+        m = SERIES_RE.match(r.name) if r.problem is None else None
+        if m is None:
+            slots.append(r)
+            continue
+        key, n = (m.group(1), r.kind), int(m.group(2))
+        run = open_runs.get(key)
+        if run is not None and n == run.last + 1:
+            run.rows.append(r)
+            run.last = n
+            continue
+        run = open_runs[key] = _Run(r, n)
+        slots.append(run)
+    out: list[ChunkRow | ChunkRun] = []
+    for slot in slots:
+        if isinstance(slot, ChunkRow):
+            out.append(slot)
+        elif len(slot.rows) == 1:
+            out.append(slot.rows[0])
+        else:
+            prefix = slot.rows[0].name[: slot.rows[0].name.rindex("|") + 1]
+            out.append(_fold(prefix, slot.rows, slot.last - len(slot.rows) + 1, slot.last))
+    return out
 
 
 def iter_rows(res: InspectResult) -> Iterator[ChunkRow]:

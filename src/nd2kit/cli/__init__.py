@@ -36,7 +36,18 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Subcommand", "add_subcommand", "build_parser", "main", "subcommands"]
+__all__ = [
+    "EXIT_INTERNAL",
+    "Subcommand",
+    "add_subcommand",
+    "build_parser",
+    "internal_error",
+    "main",
+    "subcommands",
+]
+
+#: exit code when nd2kit itself fails (an exception that is not about the file's bytes)
+EXIT_INTERNAL = 3
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,21 @@ def _load_modules() -> None:
                 f"nd2kit: skipping subcommand module {info.name}: {type(e).__name__}: {e}",
                 file=sys.stderr,
             )
+
+
+def internal_error(command: str, target: object, err: BaseException) -> int:
+    """Report an internal failure of nd2kit in one line on stderr; returns :data:`EXIT_INTERNAL`.
+
+    Bad *content* never gets here (the tools report it as findings or problems):
+    this is for bugs, so the line says so and names the exception.
+    """
+    msg = " ".join(str(err).split()) or "(no message)"
+    print(
+        f"nd2kit {command}: internal error while processing {target}: "
+        f"{type(err).__name__}: {msg[:300]} (this is a bug in nd2kit, not in the file)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
 
 
 def build_parser() -> argparse.ArgumentParser:
