@@ -219,7 +219,9 @@ def test_corpus_validates_clean_via_cli(kind: str) -> None:
     assert [Path(f["path"]).name for f in doc["files"]] == [p.name for p in files]
     for f in doc["files"]:
         assert f["exit_code"] == 0 and f["errors"] == 0
-        assert all(x["severity"] == "warning" for x in f["findings"])
+        assert all(x["severity"] in ("warning", "info") for x in f["findings"])
+        if kind == "real":  # what NIS writes in every file is a note, never a warning
+            assert f["warnings"] == 0 and all(x["severity"] == "info" for x in f["findings"])
         assert f["roundtrip"] is True
     # text mode too
     r = cli("validate", "--roundtrip", *files)

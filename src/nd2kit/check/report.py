@@ -22,6 +22,8 @@ __all__ = [
     "Problem",
     "Sink",
     "ValidationReport",
+    "WRITER_QUIRKS",
+    "WriterQuirk",
     "header_spec",
     "hex_offset",
     "spec_from",
@@ -53,7 +55,7 @@ class Problem:
 
 @dataclass
 class Finding:
-    """One problem: severity (``error``/``warning``), chunk name, absolute offset,
+    """One problem: severity (``error``/``warning``/``info``), chunk name, absolute offset,
     spec rule and a message."""
 
     severity: str
@@ -103,6 +105,11 @@ class ValidationReport:
         return [f for f in self.findings if f.severity == "warning"]
 
     @property
+    def infos(self) -> list[Finding]:
+        """Notes: what the spec does not ask for but known writers produce (never fails)."""
+        return [f for f in self.findings if f.severity == "info"]
+
+    @property
     def ok(self) -> bool:
         return self.readable and not self.errors
 
@@ -122,12 +129,53 @@ class ValidationReport:
             "roundtrip": self.roundtrip,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
+            "infos": len(self.infos),
             "checked": dict(self.checked),
             "findings": [f.to_dict() for f in self.findings],
         }
 
 
+@dataclass(frozen=True)
+class WriterQuirk:
+    """A finding kind that a known writer produces in its ordinary files.
+
+    A warning whose ``spec`` equals `spec` and whose message matches `pattern` is
+    not reported on its own: :meth:`Sink.finish` folds all of them into one
+    ``info`` finding, ``"N chunks: <label>"``. ``pattern``'s optional group ``n``
+    is the number of items a single finding stands for (summed in the note).
+    """
+
+    spec: str
+    pattern: re.Pattern[str]
+    label: str
+    unit: str
+
+
+#: Finding kinds NIS-Elements / LUCIA write in every real file (decided on the real
+#: corpus files, all written by NIS-Elements AR 5.x or LUCIA G); docs/tools.md
+#: documents the rule. Everything else keeps its severity.
+WRITER_QUIRKS: tuple[WriterQuirk, ...] = (
+    WriterQuirk(
+        f"{K_LV}:record.name_len",
+        re.compile(r"(?P<n>\d+) records? with name_len 0 "),
+        "name field padding as NIS writes it (records with name_len 0: an empty name "
+        "stored without its NUL terminator; nd2 and limnd2 read it)",
+        "record",
+    ),
+    WriterQuirk(
+        f"{K_LV}:level_body.children",
+        re.compile(r"duplicate name '"),
+        "duplicate record names inside one LEVEL, as NIS writes them (e.g. 'dZLow' in a "
+        "Z-stack's ImageMetadataLV!; nd2 keeps the last, limnd2 renames it)",
+        "duplicate",
+    ),
+)
+
+
 class Sink:
+    """Collects findings for a :class:`ValidationReport`, dropping exact repeats;
+    :meth:`finish` folds :data:`WRITER_QUIRKS` into ``info`` notes."""
+
     def __init__(self, rep: ValidationReport) -> None:
         self.rep = rep
         self._seen: set[tuple[Any, ...]] = set()
@@ -149,6 +197,46 @@ class Sink:
 
     def count(self, key: str, n: int = 1) -> None:
         self.rep.checked[key] = self.rep.checked.get(key, 0) + n
+
+    def finish(self, quirks: tuple[WriterQuirk, ...] = WRITER_QUIRKS) -> None:
+        """Fold the warnings that match a known writer's quirk into one ``info`` note
+        per quirk (count of chunks and items, first chunk and offset)."""
+        hits: dict[int, list[tuple[Finding, int]]] = {}
+        kept: list[Finding] = []
+        for f in self.rep.findings:
+            if f.severity == "warning":
+                k = _quirk_of(f, quirks)
+                if k is not None:
+                    hits.setdefault(k[0], []).append((f, k[1]))
+                    continue
+            kept.append(f)
+        for qi, found in sorted(hits.items()):
+            q = quirks[qi]
+            chunks = list(dict.fromkeys(f.chunk or "-" for f, _ in found))
+            items = sum(n for _, n in found)
+            first = found[0][0]
+            shown = ", ".join(chunks[:4]) + (", ..." if len(chunks) > 4 else "")
+            kept.append(
+                Finding(
+                    "info",
+                    first.chunk,
+                    first.offset,
+                    q.spec,
+                    f"{len(chunks)} chunk{'s' * (len(chunks) != 1)}: {q.label}; "
+                    f"{items} {q.unit}{'s' * (items != 1)} in {shown}",
+                )
+            )
+        self.rep.findings = kept
+
+
+def _quirk_of(f: Finding, quirks: tuple[WriterQuirk, ...]) -> tuple[int, int] | None:
+    for i, q in enumerate(quirks):
+        if f.spec == q.spec:
+            m = q.pattern.search(f.message)
+            if m is not None:
+                n = m.groupdict().get("n")
+                return i, int(n) if n else 1
+    return None
 
 
 

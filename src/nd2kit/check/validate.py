@@ -100,4 +100,5 @@ def validate_file(src: Any, roundtrip: bool = False) -> ValidationReport:
                 f"not an ND2 file: the first bytes are {head.hex() or '(empty file)'}, neither the chunk "
                 "magic da ce be 0a nor a JPEG 2000 signature box",
             )
+    sink.finish()
     return rep
