@@ -343,6 +343,8 @@ def _inspect_legacy(buf: Any, res: InspectResult) -> None:
     res.map_entries = len(lf.entries)
     lengths = {o: n for _, o, n in legacy_boxes(buf, lf.map_offset)[0]}
     for b in lf.boxes:
+        if b.offset is None:  # pragma: no cover - read_legacy locates every box it lists
+            continue
         res.boxes.append(BoxRow(b.box_type, b.tag, b.offset, lengths.get(b.offset)))
     for t, g, o in lf.entries:
         if o not in lengths:
@@ -395,6 +397,7 @@ def lv_records(payload: bytes, base: int) -> tuple[list[dict[str, Any]], Problem
         return _lv_records_partial(payload, base, e)
     out = []
     inside: list[int] = []  # depths of enclosing COMPRESS records
+    rec: Any  # an LvRecord (the generated class is not visible to the type checker)
     for depth, path, rec in lv.iter_records(tree.root):
         while inside and depth <= inside[-1]:
             inside.pop()

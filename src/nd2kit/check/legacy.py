@@ -104,31 +104,31 @@ class LegacyCheck:
         at = {o: (t, n) for t, o, n in walked}
         tags: dict[str, list[int]] = {}
         mapped = set()
-        for e in bm.entries:
-            label = e.tag.strip() or e.box_type
-            if e.offset not in at:
+        for ent in bm.entries:
+            label = ent.tag.strip() or ent.box_type
+            if ent.offset not in at:
                 where = (
                     "points outside the box area"
-                    if e.offset >= start
+                    if ent.offset >= start
                     else "does not point at the start of a top-level box"
                 )
                 s.error(
-                    e.tag,
-                    e._pos + 8,
+                    ent.tag,
+                    ent._pos + 8,
                     f"{K_JP2}:box_map_entry.offset",
-                    f"map entry ({e.box_type!r}, {e.tag!r}) {where}: offset {_hex(e.offset)}",
+                    f"map entry ({ent.box_type!r}, {ent.tag!r}) {where}: offset {_hex(ent.offset)}",
                 )
                 continue
-            mapped.add(e.offset)
-            t, _n = at[e.offset]
-            if t != e.box_type:
+            mapped.add(ent.offset)
+            t, _n = at[ent.offset]
+            if t != ent.box_type:
                 s.error(
-                    e.tag,
-                    e._pos,
+                    ent.tag,
+                    ent._pos,
                     f"{K_JP2}:box_map_entry.box_type",
-                    f"the map says box type {e.box_type!r}, the box at {_hex(e.offset)} is {t!r}",
+                    f"the map says box type {ent.box_type!r}, the box at {_hex(ent.offset)} is {t!r}",
                 )
-            tags.setdefault(label, []).append(e.offset)
+            tags.setdefault(label, []).append(ent.offset)
         unmapped = [o for _t, o, _n in walked if o not in mapped]
         if unmapped:
             s.warning(

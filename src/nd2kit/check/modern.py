@@ -149,7 +149,7 @@ class ModernCheck:
                 stop.offset,
                 f"{K_C}:chunk.data",
                 f"the file ends inside this chunk's payload (header at {_hex(row.offset)}, data_len "
-                f"{row.data_len}, {row.data_offset + row.data_len - self.size} bytes missing): "
+                f"{row.data_len}, {(row.data_offset or 0) + (row.data_len or 0) - self.size} bytes missing): "
                 "the file is truncated",
             )
         elif maps:
@@ -163,7 +163,7 @@ class ModernCheck:
         else:
             found = (
                 f"scanning found {len(rows)} chunks ending at "
-                f"{_hex(max(r.data_offset + r.data_len for r in rows))}"
+                f"{_hex(max((r.data_offset or 0) + (r.data_len or 0) for r in rows))}"
                 if rows
                 else "scanning found no chunk after the signature"
             )
@@ -393,7 +393,8 @@ class ModernCheck:
         if tree is None:
             return
         self.lv_trees[name] = tree
-        root = tree.root.value if tree.root.type == _glv.T_COMPRESS else tree.root
+        top: Any = tree.root  # an LvRecord (generated class, opaque to the type checker)
+        root = top.value if top.type == _glv.T_COMPRESS else top
         want = ROOT_NAMES.get(name) or next(
             (v for r, v in ROOT_NAME_RE.items() if r.match(name)), None
         )
@@ -654,13 +655,13 @@ class ModernCheck:
             )
         # (a huge, corrupt count is reported by the mismatch above; list only a few gaps)
         span = range(seq) if seq <= len(frame_idx) + 100_000 else range(len(frame_idx) + 21)
-        missing = [k for k in span if k not in frame_idx]
-        for k in missing[:20]:
+        missing = [fk for fk in span if fk not in frame_idx]
+        for fk in missing[:20]:
             self.s.error(
                 attr,
                 seq_off,
                 "ND2_FORMAT.md §2.1",
-                f"frame chunk ImageDataSeq|{k}! is missing (frames must be numbered 0..uiSequenceCount-1)",
+                f"frame chunk ImageDataSeq|{fk}! is missing (frames must be numbered 0..uiSequenceCount-1)",
             )
         if len(missing) > 20:
             self.s.error(
@@ -669,14 +670,14 @@ class ModernCheck:
                 "ND2_FORMAT.md §2.1",
                 f"{len(missing) - 20} more frame chunks are missing",
             )
-        for k in sorted(frame_idx):
-            if k >= seq:
-                i = frame_idx[k][0]
+        for fk in sorted(frame_idx):
+            if fk >= seq:
+                i = frame_idx[fk][0]
                 self.s.error(
                     names[i],
                     epos[i],
                     "ND2_FORMAT.md §2.1",
-                    f"frame index {k} >= uiSequenceCount {seq}",
+                    f"frame index {fk} >= uiSequenceCount {seq}",
                 )
         expected_len = 8 + h * wb
         for idxs in frame_idx.values():

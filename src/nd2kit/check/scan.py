@@ -135,7 +135,7 @@ def looks_like_lite_variant(head: bytes, data_len: int) -> bool:
         if len(head) < z + 2 or data_len < z + 2:
             return False
         cmf, flg = head[z], head[z + 1]
-        return cmf & 0x0F == 8 and (cmf * 256 + flg) % 31 == 0
+        return bool(cmf & 0x0F == 8 and (cmf * 256 + flg) % 31 == 0)
     if t != _glv.T_LEVEL or nl < 2:
         return False
     q = 2 + nl * _glv._TR_NAME_UNIT
