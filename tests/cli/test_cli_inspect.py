@@ -313,7 +313,7 @@ def test_kinds() -> None:
     )
     assert (
         chunk_kind("CustomData|RoiMetadata_v1!", b"\xff\xff", 2) == "lite-variant"
-    )  # named in §1.7
+    )  # named in the chunk catalogue (docs/format.md#nd2_container.chunk_map_entry)
     z = b"\x4c" + bytes(11)
     assert chunk_kind("CustomData|Y!", z + b"\x78\x9c" + bytes(8)) == "lite-variant"
     assert chunk_kind("CustomData|Y!", z + b"\x78\x00" + bytes(8)) == "binary"

@@ -156,7 +156,7 @@ class LegacyCheck:
             s.error(
                 "jp2h",
                 jp2h[0] if jp2h else None,
-                "ND2_FORMAT.md §5.4",
+                "docs/format.md#legacy_jp2.image_header",
                 "no jp2h box with an ihdr image header (both readers take the image size from it)",
             )
         for o in tags.get("LUNK", []):
@@ -164,7 +164,7 @@ class LegacyCheck:
                 s.error(
                     "LUNK",
                     o + 8,
-                    "ND2_FORMAT.md §5.3",
+                    "docs/format.md#legacy_jp2.box",
                     "LUNK box payload is not a JPEG 2000 codestream (expected FF 4F FF 51)",
                 )
         try:
@@ -180,7 +180,7 @@ class LegacyCheck:
                 etree.fromstring(bytes(buf[o + 8 : o + n]), etree.XMLParser(huge_tree=True))
             except etree.XMLSyntaxError as e:
                 tag = next((g for g, offs in tags.items() if o in offs), "xml ")
-                s.error(tag, o + 8, "ND2_FORMAT.md §5.3", f"XML box is not well-formed: {e}")
+                s.error(tag, o + 8, "docs/format.md#legacy_jp2.box", f"XML box is not well-formed: {e}")
         s.count("xml_boxes", n_xml)
         vcal = len(tags.get("VCAL", []))
         lunk = len(tags.get("LUNK", []))
@@ -189,14 +189,14 @@ class LegacyCheck:
             s.error(
                 "VCAL",
                 None,
-                "ND2_FORMAT.md §5.3",
+                "docs/format.md#legacy_jp2.box",
                 "no VCAL box: the frame count is the number of VCAL boxes",
             )
         elif lunk % vcal:
             s.warning(
                 "LUNK",
                 None,
-                "ND2_FORMAT.md §5.4",
+                "docs/format.md#legacy_jp2.image_header",
                 f"{lunk} LUNK codestreams are not a multiple of the {vcal} frames (VCAL boxes)",
             )
 

@@ -301,7 +301,7 @@ class ModernCheck:
             self.s.warning(
                 names[i],
                 offs[i],
-                "ND2_FORMAT.md §1.3",
+                "docs/format.md#nd2_container.chunk",
                 f"{len(unaligned)} chunk(s) do not start on a 4 KiB boundary (NIS writes every chunk "
                 "4 KiB aligned; readers do not require it)",
             )
@@ -348,7 +348,7 @@ class ModernCheck:
                 self.s.error(
                     name,
                     ci.data_offset,
-                    "ND2_FORMAT.md §4.1",
+                    "docs/format.md#xml_variant",
                     f"expected an XML-variant payload, found bytes {head[:8].hex()}",
                 )
 
@@ -402,7 +402,7 @@ class ModernCheck:
             self.s.warning(
                 name,
                 base,
-                "ND2_FORMAT.md §3.4",
+                "docs/format.md#lite_variant.level",
                 f"the root record is named {root.name!r}, expected {want!r} (limnd2 looks it up by name)",
             )
         if self.roundtrip:
@@ -426,7 +426,7 @@ class ModernCheck:
             from ..codecs import xml_variant
         except ImportError as e:  # pragma: no cover - shipped with the package
             self.s.warning(
-                name, ci.data_offset, "ND2_FORMAT.md §4", f"XML decoder not available ({e})"
+                name, ci.data_offset, "docs/format.md#xml_variant", f"XML decoder not available ({e})"
             )
             return
         payload = self._payload(ci)
@@ -441,14 +441,14 @@ class ModernCheck:
                 if e.message.startswith("XML")
                 else f"XML variant cannot be parsed: {e.message}"
             )
-            self.s.add(sev, name, off, "ND2_FORMAT.md §4.1", msg)
+            self.s.add(sev, name, off, "docs/format.md#xml_variant", msg)
             return
         except Exception as e:  # noqa: BLE001
             self.s.add(
                 sev,
                 name,
                 ci.data_offset,
-                "ND2_FORMAT.md §4.1",
+                "docs/format.md#xml_variant",
                 f"XML variant cannot be decoded: {type(e).__name__}: {e}",
             )
             return
@@ -458,7 +458,7 @@ class ModernCheck:
             self.s.warning(
                 name,
                 ci.data_offset + recs[0][4],
-                "ND2_FORMAT.md §4.1",
+                "docs/format.md#xml_variant",
                 f"root element is <{recs[0][1]}>, expected <variant>",
             )
 
@@ -532,7 +532,7 @@ class ModernCheck:
                 self.s.error(
                     other,
                     epos[last[other]],
-                    "ND2_FORMAT.md §1.6",
+                    "docs/format.md#nd2_container.signature_chunk",
                     f"a version {major}.x file must keep its attributes in {expected!r}; nd2 does not "
                     f"read {other!r} in this version",
                 )
@@ -541,7 +541,7 @@ class ModernCheck:
                 self.s.error(
                     expected,
                     None,
-                    "ND2_FORMAT.md §1.7",
+                    "docs/format.md#nd2_container.chunk_map_entry",
                     f"the required chunk {expected!r} is missing from the chunk map",
                 )
         seqmeta = "ImageMetadataSeqLV|0!" if major >= 3 else "ImageMetadataSeq|0!"
@@ -549,7 +549,7 @@ class ModernCheck:
             self.s.warning(
                 seqmeta,
                 None,
-                "ND2_FORMAT.md §1.7",
+                "docs/format.md#nd2_container.chunk_map_entry",
                 f"{seqmeta!r} is missing (nd2 0.12 requires it to open the file)",
             )
         frame_idx: dict[int, list[int]] = {}
@@ -561,13 +561,13 @@ class ModernCheck:
                 self.s.error(
                     n,
                     epos[i],
-                    "ND2_FORMAT.md §2.1",
+                    "docs/format.md#nd2_container.image_frame",
                     "frame chunk name is not 'ImageDataSeq|N!' with a decimal N",
                 )
                 continue
             if m.group(1) != str(int(m.group(1))):
                 self.s.warning(
-                    n, epos[i], "ND2_FORMAT.md §1.7", "frame index written with leading zeros"
+                    n, epos[i], "docs/format.md#nd2_container.chunk_map_entry", "frame index written with leading zeros"
                 )
             frame_idx.setdefault(int(m.group(1)), []).append(i)
         self.s.count("frames", len(frame_idx))
@@ -584,7 +584,7 @@ class ModernCheck:
                 self.s.error(
                     attr,
                     aci.data_offset,
-                    "ND2_FORMAT.md §7.1",
+                    "docs/format.md#SLxImageAttributes",
                     f"attribute {k} is missing (nd2 requires it)",
                 )
                 bad = True
@@ -592,7 +592,7 @@ class ModernCheck:
                 self.s.error(
                     attr,
                     offs.get(k),
-                    "ND2_FORMAT.md §7.1",
+                    "docs/format.md#SLxImageAttributes",
                     f"attribute {k} = {vals[k]!r} is not an integer",
                 )
                 bad = True
@@ -604,14 +604,14 @@ class ModernCheck:
             self.s.warning(
                 attr,
                 offs.get("uiBpcInMemory"),
-                "ND2_FORMAT.md §2.3",
+                "docs/format.md#nd2_container.image_frame.pixels",
                 f"uiBpcInMemory {bpc} is not 8, 16 or 32",
             )
         if vals["uiBpcSignificant"] > bpc:
             self.s.warning(
                 attr,
                 offs.get("uiBpcSignificant"),
-                "ND2_FORMAT.md §2.3",
+                "docs/format.md#nd2_container.image_frame.pixels",
                 f"uiBpcSignificant {vals['uiBpcSignificant']} > uiBpcInMemory {bpc}",
             )
         bytes_pc = math.ceil(bpc / 8)
@@ -620,20 +620,20 @@ class ModernCheck:
             self.s.error(
                 attr,
                 offs.get("uiWidthBytes"),
-                "ND2_FORMAT.md §2.2",
+                "docs/format.md#nd2_container.image_frame.pixels",
                 f"row stride uiWidthBytes {wb} is smaller than uiWidth {w} x uiComp {comp} x "
                 f"{bytes_pc} byte(s) = {need}",
             )
         ec = vals.get("eCompression", 2)
         if ec not in (0, 1, 2):
             self.s.error(
-                attr, offs.get("eCompression"), "ND2_FORMAT.md §2.5", f"unknown eCompression {ec!r}"
+                attr, offs.get("eCompression"), "docs/format.md#nd2_container.image_frame.zlib_stream", f"unknown eCompression {ec!r}"
             )
         elif ec == 1:
             self.s.warning(
                 attr,
                 offs.get("eCompression"),
-                "ND2_FORMAT.md §2.5",
+                "docs/format.md#nd2_container.image_frame.zlib_stream",
                 "lossy compression (eCompression 1): the codec is unknown, frame payloads not checked",
             )
         for key, full in (("uiTileWidth", w), ("uiTileHeight", h)):
@@ -642,7 +642,7 @@ class ModernCheck:
                 self.s.warning(
                     attr,
                     offs.get(key),
-                    "ND2_FORMAT.md §2.4",
+                    "docs/format.md#nd2_container.image_frame.pixels",
                     f"{key} {v} differs from the image size {full}: no reader implements tiled frames",
                 )
         seq_off = offs.get("uiSequenceCount")
@@ -650,7 +650,7 @@ class ModernCheck:
             self.s.error(
                 attr,
                 seq_off,
-                "ND2_FORMAT.md §2.1",
+                "docs/format.md#nd2_container.image_frame",
                 f"uiSequenceCount is {seq} but the chunk map lists {len(frame_idx)} ImageDataSeq|N! chunks",
             )
         # (a huge, corrupt count is reported by the mismatch above; list only a few gaps)
@@ -660,14 +660,14 @@ class ModernCheck:
             self.s.error(
                 attr,
                 seq_off,
-                "ND2_FORMAT.md §2.1",
+                "docs/format.md#nd2_container.image_frame",
                 f"frame chunk ImageDataSeq|{fk}! is missing (frames must be numbered 0..uiSequenceCount-1)",
             )
         if len(missing) > 20:
             self.s.error(
                 attr,
                 seq_off,
-                "ND2_FORMAT.md §2.1",
+                "docs/format.md#nd2_container.image_frame",
                 f"{len(missing) - 20} more frame chunks are missing",
             )
         for fk in sorted(frame_idx):
@@ -676,7 +676,7 @@ class ModernCheck:
                 self.s.error(
                     names[i],
                     epos[i],
-                    "ND2_FORMAT.md §2.1",
+                    "docs/format.md#nd2_container.image_frame",
                     f"frame index {fk} >= uiSequenceCount {seq}",
                 )
         expected_len = 8 + h * wb
@@ -701,7 +701,7 @@ class ModernCheck:
                             ci.offset + 4,
                             f"{K_C}:chunk_header.name_len",
                             f"uncompressed frame has name_len {ci.name_len}: nd2 reads the pixels at "
-                            f"chunk offset + 4096 and needs name_len {FRAME_NAME_LEN} (ND2_FORMAT.md §1.3)",
+                            f"chunk offset + 4096 and needs name_len {FRAME_NAME_LEN} (docs/format.md#nd2_container.chunk)",
                         )
                 elif ec == 0:
                     self._lossless_frame(n, ci, h * wb)
@@ -711,7 +711,7 @@ class ModernCheck:
             self.s.warning(
                 "CustomData|AcqTimesCache!",
                 ci.offset + 8,
-                "ND2_FORMAT.md §6.5",
+                "docs/format.md#acquisition_caches",
                 f"AcqTimesCache holds {ci.data_len} bytes, expected 8 x uiSequenceCount = {8 * seq}",
             )
 

@@ -151,7 +151,8 @@ def looks_like_lite_variant(head: bytes, data_len: int) -> bool:
     return text.isprintable() and text.isascii()
 
 
-#: chunks the format notes (§1.7) list as LiteVariant although their names lack "LV"
+#: chunks known to hold LiteVariant although their names lack "LV"
+#: (docs/format.md#nd2_container.chunk_map_entry)
 LV_CUSTOM_NAMES = frozenset(
     {
         "CustomData|ExperimentEventsV1_0!",

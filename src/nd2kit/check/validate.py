@@ -1,10 +1,16 @@
 """Check an ND2 file against the format specs (``nd2kit validate``).
 
 :func:`validate_file` returns a :class:`ValidationReport` whose ``findings`` say
-what is wrong (``error``) or unusual (``warning``), each with the chunk concerned,
-the **absolute file offset** of the offending bytes and the spec rule
-(``nd2_container.ksy:chunk_header.magic``, ``lite_variant.ksy:level.length``, or a
-section of ``ND2_FORMAT.md`` for rules that span chunks).
+what is wrong (``error``), unusual (``warning``: no known writer produces it) or
+merely noteworthy (``info``: not what the spec asks for, but what NIS-Elements writes
+in its ordinary files, see :data:`nd2kit.check.report.WRITER_QUIRKS`), each with the
+chunk concerned, the **absolute file offset** of the offending bytes and the spec
+rule (``nd2_container.ksy:chunk_header.magic``, ``lite_variant.ksy:level.length``,
+or a section of ``docs/format.md`` for rules that span chunks).
+
+The work is split by job: :mod:`.modern` (v2/v3 containers), :mod:`.legacy` (v1
+JPEG 2000), :mod:`.lv_walk` (the structural LiteVariant walk), :mod:`.report` (the
+report model), :mod:`.scan` (input bytes, chunk kinds, header scanning).
 
 What is checked (modern files, versions 2.x/3.x):
 
@@ -34,8 +40,8 @@ Legacy (v1.0, JPEG 2000) files: signature box, trailer, box map (16-byte entries
 every entry against the box it points at, the top-level box walk, ``ihdr``,
 codestream and XML boxes, and both the codec and the Kaitai reference parser.
 
-Exit codes used by the CLI: 0 valid (warnings allowed), 1 invalid, 2 unreadable
-(cannot open, or not an ND2 file).
+Exit codes used by the CLI: 0 valid (warnings and notes allowed), 1 invalid, 2
+unreadable (cannot open, or not an ND2 file), 3 nd2kit itself failed.
 """
 
 from __future__ import annotations
