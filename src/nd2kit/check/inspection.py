@@ -228,13 +228,19 @@ def _signature_row(buf: Any, res: InspectResult) -> None:
         res.problems.append(
             Problem(e.offset, f"file signature unreadable: {e.message}", SIGNATURE_NAME)
         )
-    if size >= HEADER_SIZE:
-        h = _gc.ChunkHeader.parse(buf, 0, size)
-        row.name_len, row.data_len = h.name_len, h.data_len
-        row.data_offset = HEADER_SIZE + h.name_len
-    if size >= SIGNATURE_END:
-        raw = bytes(buf[0x30:SIGNATURE_END]).rstrip(b"\0")
-        res.version_string = raw.decode("latin-1")
+    try:
+        ci = container.read_chunk(buf, 0)
+    except Nd2Error:  # damaged: the header fields as far as they can be read
+        if size >= HEADER_SIZE:
+            h = _gc.ChunkHeader.parse(buf, 0, size)
+            row.name_len, row.data_len = h.name_len, h.data_len
+            row.data_offset = HEADER_SIZE + h.name_len
+        if size >= SIGNATURE_END:
+            raw = bytes(buf[SIGNATURE_END - 64 : SIGNATURE_END]).rstrip(b"\0")
+            res.version_string = raw.decode("latin-1")
+        return
+    row.name_len, row.data_len, row.data_offset = ci.name_len, ci.data_len, ci.data_offset
+    res.version_string = bytes(buf[ci.data_offset : ci.end]).rstrip(b"\0").decode("latin-1")
 
 
 def _inspect_modern(buf: Any, res: InspectResult) -> None:
