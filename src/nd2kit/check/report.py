@@ -2,9 +2,10 @@
 
 :class:`Finding` is one problem (``error``, ``warning`` or ``info``) with the chunk
 concerned, the absolute file offset and the spec rule; :class:`ValidationReport`
-collects the findings of ``nd2kit validate``; :class:`Problem` is what
-``nd2kit inspect`` says when it could not read something (a finding without a
-severity or a spec rule). :class:`Sink` de-duplicates findings while a check runs.
+collects the findings of ``nd2kit validate``; :class:`Problem` is the
+:class:`Finding` ``nd2kit inspect`` reports when it could not read something (an
+``error`` without a spec rule). :class:`Sink` de-duplicates findings while a check
+runs and folds what known writers produce into notes.
 """
 
 from __future__ import annotations
@@ -40,20 +41,6 @@ LV_TYPE_NAMES = {int(t): t.name for t in lv.LvType}
 
 
 @dataclass
-class Problem:
-    """Something that could not be read: where (absolute offset) and why."""
-
-    offset: int | None
-    message: str
-    chunk: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"chunk": self.chunk, "offset": self.offset, "message": self.message}
-
-
-
-
-@dataclass
 class Finding:
     """One problem: severity (``error``/``warning``/``info``), chunk name, absolute offset,
     spec rule and a message."""
@@ -76,6 +63,23 @@ class Finding:
     def __str__(self) -> str:
         where = "-" if self.offset is None else f"0x{self.offset:X} ({self.offset})"
         return f"{self.severity}: {self.chunk or '-'} @ {where} [{self.spec}] {self.message}"
+
+
+class Problem(Finding):
+    """What ``inspect`` could not read: where (absolute offset) and why.
+
+    A :class:`Finding` of severity ``error`` without a spec rule, built as
+    ``Problem(offset, message, chunk)``; ``to_dict`` keeps inspect's JSON shape
+    ``{chunk, offset, message}``.
+    """
+
+    def __init__(
+        self, offset: int | None, message: str, chunk: str | None = None, spec: str = ""
+    ) -> None:
+        super().__init__("error", chunk, offset, spec, message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chunk": self.chunk, "offset": self.offset, "message": self.message}
 
 
 @dataclass
