@@ -79,3 +79,19 @@ def test_summary_failure_is_not_fatal(sample: Path, monkeypatch: pytest.MonkeyPa
     out = capsys.readouterr().out
     assert "summary incomplete: loops: not read (nd2kit internal error" in out
     assert "ImageDataSeq|0..1!" in out and "sizes: T=2" in out
+
+
+def test_any_subcommand_that_raises_exits_3(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    def configure(p: object) -> None:
+        pass
+
+    def broken(args: object) -> int:
+        raise RuntimeError("simulated internal failure\nsecond line")
+
+    cli.add_subcommand("broken-for-test", "raises", configure, broken)
+    try:
+        assert cli.main(["broken-for-test"]) == 3
+    finally:
+        cli._REGISTRY.pop("broken-for-test", None)
+    _one_line(capsys.readouterr().err, "broken-for-test")

@@ -25,6 +25,11 @@ Built-in subcommands: ``inspect`` (:mod:`nd2kit.cli.inspect_cmd`) and ``validate
 (:mod:`nd2kit.cli.validate_cmd`).
 
 Output is plain text (no third-party dependency); both tools offer ``--json``.
+
+Exit codes shared by the built-in tools: 0 fine, 1 the file is invalid (or
+``--chunk`` names no chunk), 2 unreadable / not an ND2 file, :data:`EXIT_INTERNAL`
+(3) nd2kit itself failed — one line on stderr from :func:`internal_error`, no
+traceback. :func:`main` applies the same rule to any subcommand that raises.
 """
 
 from __future__ import annotations
@@ -170,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # noqa: BLE001 - last resort: a bug, reported in one line
+        return internal_error(str(getattr(args, "command", "")), "the command", e)
 
 
 if __name__ == "__main__":  # pragma: no cover
