@@ -41,8 +41,8 @@ from ..reader.lazy import (
     copy_blocks,
     source_of,
 )
-from ..reader.modern import ModernReader
-from ..storage.stores import Store, open_store
+from ..reader import Reader, open_reader
+from ..storage import Store, open_store
 
 __all__ = ["ND2File", "imread", "is_supported_file", "is_legacy", "VoxelSize"]
 
@@ -81,7 +81,7 @@ class ND2File:
         self._given = path
         self._lock = threading.RLock()
         self._store: Store | None = None
-        self._rdr: ModernReader | None = None
+        self._rdr: Reader | None = None
         self._path = (os.fspath(path) if isinstance(path, (str, os.PathLike))
                       else str(getattr(path, "name", "") or ""))
         self._validate = validate_frames
@@ -101,7 +101,7 @@ class ND2File:
             src = self._given if self._store is None and self._src is None else (self._src if self._src is not None else self._given)
             self._store = open_store(src, storage_options=self._storage_options)
             try:
-                self._rdr = ModernReader(self._store)
+                self._rdr = open_reader(self._store)
             except Exception:
                 self._store.close()
                 self._store = None
@@ -141,7 +141,7 @@ class ND2File:
             self.close()
 
     @property
-    def _reader(self) -> ModernReader:
+    def _reader(self) -> Reader:
         rdr = self._rdr
         if rdr is None:
             raise ValueError("Attempt to read from closed nd2 file")

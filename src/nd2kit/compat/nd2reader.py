@@ -2,7 +2,7 @@
 
 Member names and return values follow ``limnd2.Nd2Reader`` (Laboratory Imaging's
 reader, 0.3), so code written for limnd2 keeps working; the file is read by nd2kit's
-own :class:`~nd2kit.reader.modern.ModernReader`, the same engine as :class:`nd2kit.ND2File`.
+own :class:`~nd2kit.reader.Reader`, the same engine as :class:`nd2kit.ND2File`.
 
 Deliberate differences from limnd2 (each also noted where it applies):
 
@@ -23,7 +23,7 @@ Deliberate differences from limnd2 (each also noted where it applies):
   (``ePixelType``) rather than ``uiBpcSignificant == 32``;
 * computed pyramid levels of float images are true 2×2 means (limnd2 floor-divides
   floats); integer images use the floor of the mean, as limnd2 does;
-* :attr:`Nd2Reader.store` is an nd2kit :class:`~nd2kit.storage.stores.Store`;
+* :attr:`Nd2Reader.store` is an nd2kit :class:`~nd2kit.storage.Store`;
 * ``image()`` raises IndexError for a sequence index past the frame count whose
   chunk does not exist, and warns when a frame inside the count is missing (then
   returned as zeros); limnd2 silently returns zeros for any missing chunk.
@@ -44,8 +44,8 @@ from .._cache import cached_property
 from ..errors import CorruptChunkError
 from ..model.structures import ExpLoop
 from ..reader.lazy import FrameArray, FrameSpec, LiveOpener, SourceOpener, source_of
-from ..reader.modern import FRAME_PREFIX, ModernReader
-from ..storage.stores import Store, open_store
+from ..reader import FRAME_PREFIX, Reader, open_reader
+from ..storage import Store, open_store
 from .limnd2_types import (
     ExperimentLevel,
     ExperimentLoopType,
@@ -143,7 +143,7 @@ class Nd2Reader:
     ----------
     file : str, PathLike, bytes, memoryview, Store or binary file object
         Local path (memory-mapped), an fsspec URL, in-memory bytes, an nd2kit
-        :class:`~nd2kit.storage.stores.Store`, or a file-like object.
+        :class:`~nd2kit.storage.Store`, or a file-like object.
     chunker_kwargs : mapping, optional
         Options of the underlying reader. nd2kit understands ``storage_options``
         (passed to fsspec for URLs); limnd2-only options are ignored with a warning.
@@ -171,7 +171,7 @@ class Nd2Reader:
         self._source = source_of(file)
         self._store: Store | None = open_store(file, storage_options=self._storage_options)
         try:
-            self._rdr: ModernReader | None = ModernReader(self._store)
+            self._rdr: Reader | None = open_reader(self._store)
         except Exception:
             if not isinstance(file, Store):
                 self._store.close()
@@ -203,7 +203,7 @@ class Nd2Reader:
         return self._rdr is None
 
     @property
-    def _reader(self) -> ModernReader:
+    def _reader(self) -> Reader:
         if self._rdr is None:
             raise ValueError("Attempt to read from a closed Nd2Reader")
         return self._rdr
@@ -223,7 +223,7 @@ class Nd2Reader:
 
     @property
     def store(self) -> Store:
-        """The nd2kit :class:`~nd2kit.storage.stores.Store` holding the file's bytes."""
+        """The nd2kit :class:`~nd2kit.storage.Store` holding the file's bytes."""
         if self._store is None:
             raise ValueError("Attempt to read from a closed Nd2Reader")
         return self._store

@@ -61,10 +61,10 @@ class SourceOpener:
         self.storage_options = storage_options
 
     def __call__(self) -> Any:
-        from ..storage.stores import open_store
-        from .modern import ModernReader
+        from ..storage import open_store
+        from . import open_reader
 
-        return ModernReader(open_store(self.source, storage_options=self.storage_options))
+        return open_reader(open_store(self.source, storage_options=self.storage_options))
 
 
 class LiveOpener:
@@ -164,7 +164,7 @@ class FrameArray:
     Parameters
     ----------
     opener : callable
-        Zero-argument picklable callable returning a ``ModernReader``-like object
+        Zero-argument picklable callable returning a :class:`~nd2kit.reader.Reader`
         with ``read_frame(i)`` and ``read_rows(i, y0, y1)``.
     spec : FrameSpec
     dtype : numpy dtype
