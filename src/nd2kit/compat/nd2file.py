@@ -42,6 +42,7 @@ from ..reader.lazy import (
     source_of,
 )
 from ..reader import Reader, open_reader
+from ..reader.planning import plan_chunks
 from ..storage import Store, open_store
 
 __all__ = ["ND2File", "imread", "is_supported_file", "is_legacy", "VoxelSize"]
@@ -112,9 +113,11 @@ class ND2File:
     def close(self) -> None:
         """Close the file; arrays and dask graphs made earlier stay usable."""
         with self._lock:
-            if self._store is not None:
+            # a caller's file object stays usable for the lazy arrays made from it
+            if self._store is not None and self._src is not None:
                 self._store.close()
             self._rdr = None
+            self.__dict__.pop("_fast_frame", None)
 
     @property
     def closed(self) -> bool:
@@ -150,7 +153,7 @@ class ND2File:
     def _opener(self) -> SourceOpener | LiveOpener:
         if self._src is None:
             return LiveOpener(self._reader)
-        return SourceOpener(self._src, self._storage_options)
+        return SourceOpener(self._src, self._storage_options, reader=self._rdr)
 
     # ------------------------------------------------------------------ identity
     @property
@@ -308,6 +311,14 @@ class ND2File:
         return FrameTransform(self._raw_frame_shape[2], self._raw_frame_shape[3],
                               drop_y=a.heightPx == 1, drop_x=(a.widthPx or 1) == 1)
 
+    @cached_property
+    def _fast_frame(self) -> Any:
+        """Zero-copy getter built once: uncompressed frames of mapped/in-memory files,
+        already in nd2's layout (one ``np.ndarray`` call per frame)."""
+        if self.components_per_channel not in (1, 3):
+            return None
+        return self._reader.frame_getter(self._transform)
+
     def read_frame(self, frame_index: int) -> np.ndarray:
         """Frame `frame_index` (sequence order) shaped like one entry of ``asarray``.
 
@@ -316,6 +327,11 @@ class ND2File:
         IndexError
             Outside ``0 .. max(frame count, uiSequenceCount) - 1``.
         """
+        get = self._fast_frame
+        if get is not None:
+            arr = get(frame_index)
+            if arr is not None:
+                return arr
         i = int(frame_index)
         n = max(self._frame_count, self.attributes.sequenceCount or 0)
         if not 0 <= i < n and not self._reader.has_frame(i):
@@ -420,23 +436,9 @@ class ND2File:
             from dask.utils import parse_bytes
 
             target_bytes = int(parse_bytes(dask.config.get("array.chunk-size", "128MiB")))
-        frame_bytes = int(math.prod(self._frame_shape)) * self.dtype.itemsize
-        chunks: list[tuple[int, ...]] = []
-        budget = max(1, target_bytes // max(frame_bytes, 1))
-        # several frames per chunk along the innermost loop axes
-        for n in reversed(self._coord_shape):
-            take = max(1, min(n, budget))
-            while n % take and take > 1 and take < n:
-                take -= 1
-            chunks.insert(0, tuple(_split(n, take)))
-            budget = max(1, budget // n) if take == n else 1
-        fshape = list(self._frame_shape)
-        frame_chunks = [(n,) for n in fshape]
-        ra = self._row_axis
-        if ra is not None and frame_bytes > target_bytes and not self._reader.frame_layout().compressed:
-            rows_per = max(1, fshape[ra] * target_bytes // frame_bytes)
-            frame_chunks[ra] = tuple(_split(fshape[ra], rows_per))
-        return tuple(chunks) + tuple(frame_chunks)
+        return plan_chunks(self._coord_shape, self._frame_shape, self.dtype.itemsize,
+                           row_axis=self._row_axis, target_bytes=target_bytes,
+                           split_rows=not self._reader.frame_layout().compressed)
 
     def to_dask(self, wrapper: bool = True, copy: bool = True) -> Any:
         """A dask array reading frames lazily (several frames per chunk; row chunks for
@@ -531,14 +533,6 @@ class ND2File:
         if delayed and position is not None and "P" in coords:
             x = x.isel(P=[position])
         return x.squeeze() if squeeze else x
-
-
-def _split(n: int, size: int) -> list[int]:
-    size = max(1, size)
-    out = [size] * (n // size)
-    if n % size:
-        out.append(n % size)
-    return out
 
 
 def is_supported_file(path: Any, storage_options: dict | None = None) -> bool:

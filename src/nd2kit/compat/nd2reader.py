@@ -45,6 +45,7 @@ from ..errors import CorruptChunkError
 from ..model.structures import ExpLoop
 from ..reader.lazy import FrameArray, FrameSpec, LiveOpener, SourceOpener, source_of
 from ..reader import FRAME_PREFIX, Reader, open_reader
+from ..reader.planning import plan_chunks, split
 from ..storage import Store, open_store
 from .limnd2_types import (
     ExperimentLevel,
@@ -100,17 +101,13 @@ class _CanonicalToSeq:
         return np.ravel_multi_index(tuple(grid[:, a] for a in self.axes), self.counts)
 
 
+#: default dask chunk size of delayedImageData (limnd2 uses ~64 MiB)
+_DASK_CHUNK_BYTES = 64 << 20
+
+
 def _stored_order(frame: np.ndarray) -> np.ndarray:
     """Frame transform of the canonical array: ``(rows, width, components)`` as stored."""
     return frame
-
-
-def _chunk_sizes(n: int, size: int) -> tuple[int, ...]:
-    size = max(1, min(size, n)) if n else 1
-    out = [size] * (n // size)
-    if n % size:
-        out.append(n % size)
-    return tuple(out) or (0,)
 
 
 def _box_reduce(img: np.ndarray, times: int) -> np.ndarray:
@@ -535,9 +532,9 @@ class Nd2Reader:
     # ------------------------------------------------------------------ lazy
     def _opener(self) -> SourceOpener | LiveOpener:
         if self._source is not None:
-            return SourceOpener(self._source, self._storage_options)
+            return SourceOpener(self._source, self._storage_options, reader=self._rdr)
         if isinstance(self._store, Store) and self._store.path and os.path.isfile(self._store.path):
-            return SourceOpener(self._store.path, None)
+            return SourceOpener(self._store.path, None, reader=self._rdr)
         return LiveOpener(self._reader)
 
     def delayedImageData(self, *, tiling: tuple[int, int] | None = None) -> Any:
@@ -567,23 +564,17 @@ class Nd2Reader:
         spec = FrameSpec((nt, nm, nz), _CanonicalToSeq(axes, counts), (ny, nx, nc),
                          _stored_order, 0)
         arr = FrameArray(self._opener(), spec, dtype)
-        frame_bytes = ny * nx * nc * dtype.itemsize
         if tiling is not None:
             tx, ty = (int(v) for v in tiling)
             if tx <= 0 or ty <= 0:
                 raise ValueError(f"tiling sizes must be positive, got {tiling!r}")
-            chunks = ((1,) * nt, (1,) * nm, (1,) * nz, _chunk_sizes(ny, ty),
-                      _chunk_sizes(nx, tx), (nc,))
+            chunks = ((1,) * nt, (1,) * nm, (1,) * nz, split(ny, ty),
+                      split(nx, tx), (nc,))
         else:
-            budget = max(1, (64 << 20) // max(frame_bytes, 1))
-            loop_chunks: list[tuple[int, ...]] = []
-            for n in (nz, nm, nt):  # innermost canonical axis first
-                take = max(1, min(n, budget))
-                loop_chunks.insert(0, _chunk_sizes(n, take))
-                budget = max(1, budget // n) if take == n else 1
-            rows = ny if frame_bytes <= (64 << 20) or self.imageAttributes.eCompression != 2 \
-                else max(1, ny * (64 << 20) // frame_bytes)
-            chunks = (*loop_chunks, _chunk_sizes(ny, rows), (nx,), (nc,))
+            lay = self._reader.frame_layout()
+            chunks = plan_chunks((nt, nm, nz), (ny, nx, nc), dtype.itemsize, row_axis=0,
+                                 target_bytes=_DASK_CHUNK_BYTES,
+                                 split_rows=not (lay.compressed or lay.lossy))
         ident = self._source if isinstance(self._source, str) else id(self)
         name = "nd2kit-nd2reader-" + tokenize(ident, self.imageDataShape, str(dtype), tiling)
         return da.from_array(arr, chunks=chunks, asarray=False, fancy=False, name=name,

@@ -52,15 +52,27 @@ def copy_blocks(src: np.ndarray, threads: int | None = None, min_parallel: int =
 
 
 class SourceOpener:
-    """Picklable recipe that reopens a file's reader (path/URL + options, or bytes)."""
+    """Picklable recipe that reopens a file's reader (path/URL + options, or bytes).
 
-    def __init__(self, source: Any, storage_options: dict | None = None) -> None:
+    `reader`, an already open reader of the same source, is handed out while its
+    store is open (no second parse of the chunk map); it is not pickled.
+    """
+
+    def __init__(self, source: Any, storage_options: dict | None = None, reader: Any = None) -> None:
         if isinstance(source, (bytes, bytearray, memoryview)):
             source = bytes(source)
         self.source = source
         self.storage_options = storage_options
+        self._live = reader
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"source": self.source, "storage_options": self.storage_options, "_live": None}
 
     def __call__(self) -> Any:
+        live = self._live
+        if live is not None and not live.store.closed:
+            return live
+        self._live = None
         from ..storage import open_store
         from . import open_reader
 
@@ -168,6 +180,8 @@ class FrameArray:
         with ``read_frame(i)`` and ``read_rows(i, y0, y1)``.
     spec : FrameSpec
     dtype : numpy dtype
+    threads : int
+        Threads for compressed frames.
     """
 
     def __init__(self, opener: Callable[[], Any], spec: FrameSpec, dtype: np.dtype,
@@ -192,11 +206,13 @@ class FrameArray:
         self._lock = threading.Lock()
 
     def _rdr(self) -> Any:
-        if self._reader is None:
+        rdr = self._reader
+        if rdr is None or rdr.store.closed:
             with self._lock:
-                if self._reader is None:
-                    self._reader = self._opener()
-        return self._reader
+                rdr = self._reader
+                if rdr is None or rdr.store.closed:
+                    rdr = self._reader = self._opener()
+        return rdr
 
     def __len__(self) -> int:
         return self.shape[0] if self.shape else 0
@@ -271,12 +287,17 @@ class FrameArray:
                 tv = self.spec.frame_transform(fv)  # a view: no pixel is copied yet
                 data = tv[(idx,) + tuple(full_fkey)]  # the one copy
             return np.asarray(data, dtype=self.dtype).reshape(tuple(shape) + data.shape[1:])
+        compressed = bool(getattr(rdr.frame_layout(), "compressed", False))
+        if (y0, y1) == (0, h) and not compressed and hasattr(rdr, "read_frames"):
+            # whole uncompressed frames: one batched read (one strided copy when evenly spaced)
+            raw = rdr.read_frames(np.asarray(seqs, np.int64))
+            data = self.spec.frame_transform(raw)[(slice(None),) + tuple(fkey)]
+            return np.asarray(data, dtype=self.dtype).reshape(tuple(shape) + data.shape[1:])
         seq_list = [int(s) for s in seqs]
         first = one(seq_list[0])
         out = np.empty((len(seq_list),) + first.shape, dtype=self.dtype)
         out[0] = first
         if len(seq_list) > 1:
-            compressed = getattr(rdr.frame_layout(), "compressed", False)
             if self._threads > 1 and len(seq_list) > 2 and compressed:
                 with ThreadPoolExecutor(self._threads) as ex:
                     for i, arr in enumerate(ex.map(one, seq_list[1:]), start=1):

@@ -488,16 +488,18 @@ class ModernReader:
         buf = self.store.buffer
         if lay.compressed or lay.lossy or buf is None:
             return None
-        item = lay.dtype.itemsize
-        base = np.zeros(1, lay.dtype)
-        tmpl = np.lib.stride_tricks.as_strided(
-            base, shape=(lay.height, lay.width, lay.components),
-            strides=(lay.stride, lay.components * item, item))
-        out = transform(tmpl) if transform is not None else tmpl
-        if np.shares_memory(out, base) is False and out.size:  # pragma: no cover - not a view
+        numbers = self._frames()[0]
+        if not len(numbers):
             return None
+        d0 = self._locate_slot(0)
+        if d0 < 0 or frame.pixel_offset(d0) + lay.nbytes > self.store.size:
+            return None
+        tmpl = self._view(buf, frame.pixel_offset(d0), lay)  # a real frame: no stray reads
+        out = transform(tmpl) if transform is not None else tmpl
+        if out.base is None or not np.shares_memory(out, tmpl):
+            return None  # the transform copies: not a view transform
         shape, strides, dt = out.shape, out.strides, lay.dtype
-        delta = out.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+        delta = out.__array_interface__["data"][0] - tmpl.__array_interface__["data"][0]
         numbers = self._frames()[0]
         n, contig, data = len(numbers), self._contig, self._data
         size, nbytes, pix_at = self.store.size, lay.nbytes, frame.PIXELS_AT

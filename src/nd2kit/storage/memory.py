@@ -19,7 +19,7 @@ class BytesStore(BaseStore):
     """
 
     def __init__(self, data: bytes | bytearray | memoryview, path: str = "") -> None:
-        self._mv = memoryview(data).cast("B")
+        self._mv = memoryview(data).cast("B").toreadonly()
         self.size = len(self._mv)
         self.path = path
         self._closed = False
