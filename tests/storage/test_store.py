@@ -21,9 +21,9 @@ import pytest
 from conftest import corpus_files
 
 import nd2kit
+from nd2kit.errors import StoreError
 from nd2kit.reader import open_reader
 from nd2kit.storage import BytesStore, FileStore, MmapStore, RemoteStore, is_url, open_store
-from nd2kit.errors import StoreError
 from nd2kit.testing.samples import sample_file_bytes
 
 fsspec = pytest.importorskip("fsspec")

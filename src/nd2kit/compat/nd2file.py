@@ -17,7 +17,7 @@ import math
 import os
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from itertools import product
 from types import MappingProxyType
@@ -31,6 +31,7 @@ from ..errors import Nd2Error
 from ..model.experiment import READ_SCHEMA as _EXP_READ
 from ..model.metadata import READ_SCHEMA as _META_READ
 from ..model.structures import Attributes, ExpLoop, Metadata, TextInfo
+from ..reader import Reader, open_reader
 from ..reader.lazy import (
     FrameArray,
     FrameSpec,
@@ -41,7 +42,6 @@ from ..reader.lazy import (
     copy_blocks,
     source_of,
 )
-from ..reader import Reader, open_reader
 from ..reader.planning import plan_chunks
 from ..storage import Store, open_store
 
@@ -76,7 +76,7 @@ class ND2File:
     """
 
     def __init__(self, path: Any, *, validate_frames: bool = False, search_window: int = 100,
-                 storage_options: dict | None = None) -> None:
+                 storage_options: dict[str, Any] | None = None) -> None:
         self._src = source_of(path)
         self._storage_options = storage_options
         self._given = path
@@ -90,7 +90,7 @@ class ND2File:
 
     # ------------------------------------------------------------------ lifecycle
     @staticmethod
-    def is_supported_file(path: Any, storage_options: dict | None = None) -> bool:
+    def is_supported_file(path: Any, storage_options: dict[str, Any] | None = None) -> bool:
         """True if `path` starts like an ND2 file (modern or legacy)."""
         return is_supported_file(path, storage_options)
 
@@ -180,7 +180,7 @@ class ND2File:
 
     # ------------------------------------------------------------------ metadata
     @cached_property
-    def _raw_meta(self) -> dict:
+    def _raw_meta(self) -> dict[str, Any]:
         # only the keys the model reads: unread subtrees (camera settings ...) are skipped
         return self._reader.raw("metadata", schema=_META_READ)
 
@@ -262,9 +262,10 @@ class ND2File:
         return self.size * self.dtype.itemsize
 
     @cached_property
-    def dtype(self) -> np.dtype:
+    def dtype(self) -> np.dtype[Any]:
         """Sample dtype (from ePixelType; 32-bit without it is float32)."""
-        return np.dtype(self._reader.frame_layout().dtype.newbyteorder("="))
+        dt: np.dtype[Any] = np.dtype(self._reader.frame_layout().dtype.newbyteorder("="))
+        return dt
 
     @property
     def components_per_channel(self) -> int:
@@ -312,7 +313,7 @@ class ND2File:
                               drop_y=a.heightPx == 1, drop_x=(a.widthPx or 1) == 1)
 
     @cached_property
-    def _fast_frame(self) -> Any:
+    def _fast_frame(self) -> Callable[[int], np.ndarray | None] | None:
         """Zero-copy getter built once: uncompressed frames of mapped/in-memory files,
         already in nd2's layout (one ``np.ndarray`` call per frame)."""
         if self.components_per_channel not in (1, 3):
@@ -398,7 +399,9 @@ class ND2File:
                 # copy the stored bytes as they lie (no de-interleaving pass), on threads:
                 # the copy and its page faults are the whole cost; peak memory is 1x
                 nframes = int(math.prod(self._coord_shape)) if self._coord_shape else 1
-                raw = copy_blocks(self._reader.frames_view()[:nframes])
+                fv = self._reader.frames_view()
+                assert fv is not None  # _zero_copy() succeeded
+                raw = copy_blocks(fv[:nframes])
                 return self._transform(raw).reshape(view.shape)
             return np.array(view, dtype=self.dtype)
         if position is None:
@@ -448,7 +451,7 @@ class ND2File:
         import dask.array as da
 
         arr = self._frame_array()
-        return da.from_array(arr, chunks=self._dask_chunks(), asarray=False, fancy=True,
+        return da.from_array(arr, chunks=self._dask_chunks(), asarray=False, fancy=True,  # type: ignore[no-untyped-call]
                              name=f"nd2kit-{uuid.uuid4().hex}",
                              meta=np.empty((0,) * arr.ndim, dtype=self.dtype))
 
@@ -535,7 +538,7 @@ class ND2File:
         return x.squeeze() if squeeze else x
 
 
-def is_supported_file(path: Any, storage_options: dict | None = None) -> bool:
+def is_supported_file(path: Any, storage_options: dict[str, Any] | None = None) -> bool:
     """True if `path` starts with the modern chunk magic or the JPEG 2000 signature box."""
     try:
         store = open_store(path, storage_options=storage_options)
@@ -564,7 +567,7 @@ def is_legacy(path: Any) -> bool:
 
 
 def imread(file: Any, *, dask: bool = False, xarray: bool = False, validate_frames: bool = False,
-           storage_options: dict | None = None, copy: bool = True) -> Any:
+           storage_options: dict[str, Any] | None = None, copy: bool = True) -> Any:
     """Read a whole file: numpy array (default), dask array or xarray DataArray.
 
     ``copy=False`` returns a read-only zero-copy view of the memory map when frames

@@ -43,8 +43,8 @@ from .. import model
 from .._cache import cached_property
 from ..errors import CorruptChunkError
 from ..model.structures import ExpLoop
-from ..reader.lazy import FrameArray, FrameSpec, LiveOpener, SourceOpener, source_of
 from ..reader import FRAME_PREFIX, Reader, open_reader
+from ..reader.lazy import FrameArray, FrameSpec, LiveOpener, SourceOpener, source_of
 from ..reader.planning import plan_chunks, split
 from ..storage import Store, open_store
 from .limnd2_types import (
@@ -119,7 +119,7 @@ def _box_reduce(img: np.ndarray, times: int) -> np.ndarray:
     if times <= 0:
         return img
     dtype = img.dtype
-    acc = img.astype(np.float64 if dtype.kind == "f" else np.int64)
+    acc: np.ndarray = img.astype(np.float64 if dtype.kind == "f" else np.int64)
     for _ in range(times):
         h, w = acc.shape[0] // 2, acc.shape[1] // 2
         s = (acc[0:2 * h:2, 0:2 * w:2] + acc[1:2 * h:2, 0:2 * w:2]
@@ -164,7 +164,7 @@ class Nd2Reader:
         unknown = set(chunker_kwargs) - _KNOWN_CHUNKER_KWARGS
         if unknown:
             warnings.warn(f"Nd2Reader ignores chunker_kwargs {sorted(unknown)}", stacklevel=2)
-        self._storage_options: dict | None = chunker_kwargs.get("storage_options")
+        self._storage_options: dict[str, Any] | None = chunker_kwargs.get("storage_options")
         self._source = source_of(file)
         self._store: Store | None = open_store(file, storage_options=self._storage_options)
         try:
@@ -312,7 +312,7 @@ class Nd2Reader:
         return {_DIM_NAME.get(loop.type, "?"): loop.count for loop in self._loops}
 
     def generateLoopIndexes(self, *, named: bool = False,
-                            dimnames: list[str] | None = None) -> list:
+                            dimnames: list[str] | None = None) -> list[Any]:
         """Loop coordinates of every frame, in sequence order.
 
         Parameters
@@ -394,7 +394,7 @@ class Nd2Reader:
         tmz = [1, 1, 1]
         for a, n in zip(axes, counts):
             tmz[a] = n
-        return (tmz[0], tmz[1], tmz[2]) + self.imageAttributes.shape  # type: ignore[return-value]
+        return (tmz[0], tmz[1], tmz[2]) + self.imageAttributes.shape
 
     @cached_property
     def imageDataCalibration(self) -> tuple[float, float, float, float, float, float]:
@@ -519,7 +519,7 @@ class Nd2Reader:
             raise CorruptChunkError(
                 f"pyramid level {k} holds {len(payload)} bytes, expected {lvl.imageBytes}",
                 chunk=name)
-        arr = np.ndarray(shape=lvl.shape, dtype=np.dtype(lvl.dtype).newbyteorder("<"),
+        arr: np.ndarray = np.ndarray(shape=lvl.shape, dtype=np.dtype(lvl.dtype).newbyteorder("<"),
                          buffer=payload,
                          strides=lvl.strides)
         if rect is None:
@@ -527,7 +527,8 @@ class Nd2Reader:
         f = 1 << scale_pow
         x, y, w, h = (v * f for v in rect)
         y0, y1 = min(y, lvl.height), min(y + h, lvl.height)
-        return arr[y0:y1, min(x, lvl.width):min(x + w, lvl.width)]
+        part: np.ndarray = arr[y0:y1, min(x, lvl.width):min(x + w, lvl.width)]
+        return part
 
     # ------------------------------------------------------------------ lazy
     def _opener(self) -> SourceOpener | LiveOpener:
@@ -568,7 +569,7 @@ class Nd2Reader:
             tx, ty = (int(v) for v in tiling)
             if tx <= 0 or ty <= 0:
                 raise ValueError(f"tiling sizes must be positive, got {tiling!r}")
-            chunks = ((1,) * nt, (1,) * nm, (1,) * nz, split(ny, ty),
+            chunks: tuple[tuple[int, ...], ...] = ((1,) * nt, (1,) * nm, (1,) * nz, split(ny, ty),
                       split(nx, tx), (nc,))
         else:
             lay = self._reader.frame_layout()
@@ -577,5 +578,5 @@ class Nd2Reader:
                                  split_rows=not (lay.compressed or lay.lossy))
         ident = self._source if isinstance(self._source, str) else id(self)
         name = "nd2kit-nd2reader-" + tokenize(ident, self.imageDataShape, str(dtype), tiling)
-        return da.from_array(arr, chunks=chunks, asarray=False, fancy=False, name=name,
+        return da.from_array(arr, chunks=chunks, asarray=False, fancy=False, name=name,  # type: ignore[no-untyped-call]
                              meta=np.empty((0,) * 6, dtype=dtype))

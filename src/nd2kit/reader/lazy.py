@@ -58,7 +58,8 @@ class SourceOpener:
     store is open (no second parse of the chunk map); it is not pickled.
     """
 
-    def __init__(self, source: Any, storage_options: dict | None = None, reader: Any = None) -> None:
+    def __init__(self, source: Any, storage_options: dict[str, Any] | None = None,
+                 reader: Any = None) -> None:
         if isinstance(source, (bytes, bytearray, memoryview)):
             source = bytes(source)
         self.source = source
@@ -105,7 +106,8 @@ class RavelToSeq:
     def __call__(self, grid: np.ndarray) -> np.ndarray:
         if not self.coord_shape:
             return np.zeros(len(grid), np.int64)
-        return np.ravel_multi_index(tuple(np.asarray(grid).T), self.coord_shape)
+        out: np.ndarray = np.ravel_multi_index(tuple(np.asarray(grid).T), self.coord_shape)
+        return out
 
 
 class FrameTransform:
@@ -137,7 +139,8 @@ class FrameTransform:
         arr = arr.transpose(tuple(range(k)) + (k + 2, k, k + 1, k + 3))  # ..., C, Y, X, S
         drop = [k + ax for ax, gone in ((0, nc == 1), (1, self.drop_y), (2, self.drop_x),
                                         (3, cpc == 1)) if gone]
-        return arr.squeeze(axis=tuple(drop)) if drop else arr
+        out: np.ndarray = arr.squeeze(axis=tuple(drop)) if drop else arr
+        return out
 
 
 class FrameSpec:
@@ -271,7 +274,8 @@ class FrameArray:
 
         def one(s: int) -> np.ndarray:
             raw = rdr.read_rows(int(s), y0, y1) if (y0, y1) != (0, h) else rdr.read_frame(int(s))
-            return np.asarray(self.spec.frame_transform(raw))[fkey]
+            got: np.ndarray = np.asarray(self.spec.frame_transform(raw))[fkey]
+            return got
 
         fv = rdr.frames_view() if hasattr(rdr, "frames_view") else None
         if fv is not None and int(np.max(seqs)) < len(fv) and int(np.min(seqs)) >= 0:

@@ -33,7 +33,7 @@ _ONE_READ_MAX = 1 << 20
 #: bytes read from the end of the file at open: the trailer and usually the chunk map
 _TAIL_READ = 16 * 1024
 #: schema that selects everything: the same decoder (and warm code) as the partial reads
-_WHOLE: dict = {"*": None}
+_WHOLE: dict[str, Any] = {"*": None}
 #: payload offset of a frame whose header was not checked yet
 _UNKNOWN = -2
 
@@ -106,7 +106,7 @@ class ModernReader:
             )
         self.version: tuple[int, int] = (major, minor)
         self._lock = threading.Lock()
-        self._decoded: dict[tuple[str, bool], Any] = {}
+        self._decoded: dict[tuple[str, bool, int | None], Any] = {}
         self._layout: FrameLayout | None = None
         self._frame_numbers: np.ndarray | None = None
         self._frame_rows: np.ndarray | None = None
@@ -213,7 +213,7 @@ class ModernReader:
         lv, xml, _ = META_CHUNKS[kind]
         return lv if self.version >= (3, 0) else xml
 
-    def raw(self, kind: str, schema: Any = None) -> dict:
+    def raw(self, kind: str, schema: Any = None) -> dict[str, Any]:
         """Raw decoded dict of a metadata kind, root struct unwrapped; {} if absent.
 
         `schema` limits a LiteVariant decode to the keys a consumer reads."""
@@ -227,7 +227,8 @@ class ModernReader:
                 raise ChunkNotFoundError(f"required chunk {name!r} is missing", chunk=name) from None
             return {}
         if isinstance(d, dict):
-            return d.get(META_CHUNKS[kind][2], d)
+            inner = d.get(META_CHUNKS[kind][2], d)
+            return inner if isinstance(inner, dict) else d
         return {}
 
     # ------------------------------------------------------------------ frames
@@ -315,7 +316,8 @@ class ModernReader:
                     res[j] = frame.payload_offset(h, o, size)
             data[todo] = res
             got = data[slots]
-        return got
+        out: np.ndarray = got
+        return out
 
     def _locate_slot(self, k: int) -> int:
         d = int(self._data[k])
@@ -331,7 +333,8 @@ class ModernReader:
         buffer); single-frame reads check only their own header.
         """
         n = self.frame_count()
-        return self._locate_slots(np.arange(n, dtype=np.int64)).copy()
+        out: np.ndarray = self._locate_slots(np.arange(n, dtype=np.int64)).copy()
+        return out
 
     def _locate(self, index: int) -> int:
         """Payload offset of frame `index`, or -1 when the chunk is missing/damaged."""
@@ -521,7 +524,8 @@ class ModernReader:
             p = d + pix_at
             if p + nbytes > size:
                 return None
-            return nd(shape, dt, buf, p + delta, strides)
+            arr: np.ndarray = nd(shape, dt, buf, p + delta, strides)
+            return arr
 
         return get
 
@@ -537,7 +541,7 @@ class ModernReader:
         the first and last frame headers are read to confirm where pixels start.
         """
         if self._spacing is not False:
-            return self._spacing  # type: ignore[return-value]
+            return self._spacing if isinstance(self._spacing, int) else None
         self._spacing = None
         lay = self.frame_layout()
         numbers, _ = self._frames()
@@ -578,7 +582,7 @@ class ModernReader:
             return None
         lay = self.frame_layout()
         item = lay.dtype.itemsize
-        arr = np.ndarray(shape=(self.frame_count(), lay.height, lay.width, lay.components),
+        arr: np.ndarray = np.ndarray(shape=(self.frame_count(), lay.height, lay.width, lay.components),
                          dtype=lay.dtype, buffer=self.store.buffer, offset=self._first_pixels,
                          strides=(spacing, lay.stride, lay.components * item, item))
         arr.flags.writeable = False
@@ -587,7 +591,7 @@ class ModernReader:
 
 def _strided(buf: Any, start: int, rows: int, lay: FrameLayout) -> np.ndarray:
     item = lay.dtype.itemsize
-    arr = np.ndarray(
+    arr: np.ndarray = np.ndarray(
         shape=(rows, lay.width, lay.components),
         dtype=lay.dtype,
         buffer=buf,

@@ -60,7 +60,7 @@ def plan_chunks(coord_shape: tuple[int, ...], frame_shape: tuple[int, ...], item
         take = _take(n, budget)
         chunks.insert(0, split(n, take))
         budget = max(1, budget // n) if take == n else 1
-    frame_chunks = [(n,) for n in frame_shape]
+    frame_chunks: list[tuple[int, ...]] = [(n,) for n in frame_shape]
     if row_axis is not None and split_rows and frame_bytes > target_bytes:
         h = frame_shape[row_axis]
         frame_chunks[row_axis] = split(h, max(1, h * target_bytes // frame_bytes))
