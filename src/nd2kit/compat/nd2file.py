@@ -401,6 +401,7 @@ class ND2File:
                 nframes = int(math.prod(self._coord_shape)) if self._coord_shape else 1
                 fv = self._reader.frames_view()
                 assert fv is not None  # _zero_copy() succeeded
+                self._reader.prefetch_frames(0, nframes)
                 raw = copy_blocks(fv[:nframes])
                 return self._transform(raw).reshape(view.shape)
             return np.array(view, dtype=self.dtype)

@@ -285,6 +285,8 @@ class FrameArray:
                 # a run of frames: copy the stored bytes as they lie (threads), then
                 # transform the copy (a view) — the same path as imread
                 rows = slice(y0, y1) if ra is not None else slice(None)
+                if hasattr(rdr, "prefetch_frames"):
+                    rdr.prefetch_frames(int(idx[0]), int(idx[-1]) + 1)
                 raw = copy_blocks(fv[int(idx[0]) : int(idx[-1]) + 1, rows])
                 data = self.spec.frame_transform(raw)[(slice(None),) + tuple(fkey)]
             else:

@@ -574,6 +574,16 @@ class ModernReader:
         head = self.store.read_into_bytes(chunk_offset, _HEAD)
         return frame.payload_offset(head, chunk_offset, size, min_len)
 
+    def prefetch_frames(self, start: int, stop: int) -> None:
+        """Hint the store that frames ``start:stop`` of :meth:`frames_view` are about to be
+        copied (the memory map reads them ahead; it reads nothing ahead otherwise)."""
+        spacing = self.frame_spacing()
+        will = getattr(self.store, "will_need", None)
+        if spacing is None or will is None or stop <= start:
+            return
+        first = self._first_pixels + start * spacing
+        will(first, (stop - start - 1) * spacing + self.frame_layout().nbytes)
+
     def frames_view(self) -> np.ndarray | None:
         """All frames as one read-only ``(N, height, width, components)`` strided view of
         the memory map (stored order), or None when frames are not evenly spaced."""

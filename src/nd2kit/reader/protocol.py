@@ -123,6 +123,10 @@ class Reader(Protocol):
         """Fast zero-copy per-frame reader (None when not possible)."""
         ...
 
+    def prefetch_frames(self, start: int, stop: int) -> None:
+        """Hint that frames ``start:stop`` of :meth:`frames_view` are about to be read."""
+        ...
+
     def frames_view(self) -> np.ndarray | None:
         """All frames as one strided view when evenly spaced (None otherwise)."""
         ...

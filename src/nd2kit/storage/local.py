@@ -19,7 +19,7 @@ _FLAGS = getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def _no_readahead_fd(fd: int) -> None:
-    """Ask the OS not to read ahead on positional reads (random access)."""
+    """Ask the OS not to read ahead on this descriptor's positional reads."""
     advise = getattr(os, "posix_fadvise", None)
     if advise is not None:
         try:
@@ -34,9 +34,9 @@ class MmapStore(BaseStore):
     The map is made on first use of :attr:`buffer` / :meth:`view` (frame views,
     zero-copy arrays) or of a large :meth:`read`, so opening a file and reading its
     metadata costs a few positional reads and no page faults. Read-ahead is turned
-    off on both the descriptor and the map (random access: a cold read of one frame
-    or crop reads only the pages it touches); bulk readers call :meth:`will_need`
-    on the span they are about to copy. Where ``os.pread`` is missing (Windows) the
+    off for the positional reads and on the map (``MADV_RANDOM``: a cold read of one frame or crop reads only the
+    pages it touches); bulk readers call :meth:`will_need` on the span they are
+    about to copy, which turns read-ahead back on there. Where ``os.pread`` is missing (Windows) the
     map is made at once and serves every read.
 
     Thread safety: safe; ``pread`` has no file position and the map is made under a lock.
@@ -71,7 +71,20 @@ class MmapStore(BaseStore):
                     raise self._closed_error(0)
                 if self.size == 0:
                     raise StoreError(f"{self._where()}an empty file cannot be mapped", offset=0)
-                mm = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ)
+                # the map gets its own descriptor: the pread one's no-read-ahead advice
+                # would also stop the read-ahead that will_need turns on for bulk copies
+                try:
+                    mfd = os.open(self.path, os.O_RDONLY | _FLAGS)
+                    a, b = os.fstat(mfd), os.fstat(self._fd)
+                    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino):  # replaced since: map ours
+                        os.close(mfd)
+                        mfd = os.dup(self._fd)
+                except OSError:
+                    mfd = os.dup(self._fd)
+                try:
+                    mm = mmap.mmap(mfd, 0, access=mmap.ACCESS_READ)
+                finally:
+                    os.close(mfd)
                 if hasattr(mm, "madvise") and hasattr(mmap, "MADV_RANDOM"):
                     mm.madvise(mmap.MADV_RANDOM)
                 self._mm = mm
@@ -111,6 +124,8 @@ class MmapStore(BaseStore):
         start = offset - offset % mmap.PAGESIZE
         end = min(self.size, offset + n)
         try:
+            if hasattr(mmap, "MADV_SEQUENTIAL"):
+                mm.madvise(mmap.MADV_SEQUENTIAL, start, end - start)  # read ahead here again
             mm.madvise(mmap.MADV_WILLNEED, start, end - start)
         except (OSError, ValueError):  # pragma: no cover - advisory only
             pass
