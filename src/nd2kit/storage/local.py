@@ -161,7 +161,8 @@ class MmapStore(BaseStore):
         return data
 
     def close(self) -> None:
-        # the memory map (if any) stays: numpy views handed out keep it alive
+        # the memory map (if any) stays: numpy views handed out keep it alive (it is
+        # unmapped when the last of them and this store are gone)
         with self._lock:
             self._closed = True
             fd, self._fd = self._fd, None
