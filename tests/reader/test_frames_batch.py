@@ -218,7 +218,7 @@ def test_plan_chunks_properties(coord: list[int], h: int, w: int, item: int, tar
 
 def test_plan_chunks_many_frames_is_cheap() -> None:
     ch = plan_chunks((1_000_003,), (16, 16), 2, row_axis=0, target_bytes=128 << 20, split_rows=True)
-    assert ch[0] == (262144,) * 3 + (1_000_003 - 3 * 262144,)  # no divisor near 262144: no collapse
+    assert ch[0] == (250001,) * 3 + (1_000_003 - 3 * 250001,)  # 4 even chunks, never collapsing to 1
     assert split(10, 3) == (3, 3, 3, 1) and split(0, 5) == (0,)
 
 

@@ -15,14 +15,14 @@ def split(n: int, size: int) -> tuple[int, ...]:
 
 
 def _take(n: int, budget: int) -> int:
-    """Items per chunk along an axis of `n` items: at most `budget`, preferring a
-    divisor of `n` when one is at least half the budget (even chunks)."""
+    """Items per chunk along an axis of `n` items: at most `budget`, balanced so that
+    the chunks are as even as possible (fewest chunks, sizes differing by at most the
+    remainder). O(1)."""
+    if n <= 0:
+        return 1
     take = max(1, min(n, budget))
-    if n % take:
-        for t in range(take - 1, max(1, take // 2) - 1, -1):
-            if n % t == 0:
-                return t
-    return take
+    k = -(-n // take)  # fewest chunks
+    return -(-n // k)
 
 
 def plan_chunks(coord_shape: tuple[int, ...], frame_shape: tuple[int, ...], itemsize: int, *,
