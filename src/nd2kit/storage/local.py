@@ -47,10 +47,7 @@ class MmapStore(BaseStore):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        try:
-            fd = os.open(self.path, os.O_RDONLY | _FLAGS)
-        except OSError as e:
-            raise StoreError(f"{self.path}: cannot open ({e.strerror})", offset=0) from e
+        fd = os.open(self.path, os.O_RDONLY | _FLAGS)  # FileNotFoundError etc. as they are
         try:
             self.size = os.fstat(fd).st_size
         except BaseException:
@@ -199,10 +196,7 @@ class LocalWritableStore(BaseStore):
     def __init__(self, path: str | os.PathLike[str], *, create: bool = False) -> None:
         self.path = os.fspath(path)
         flags = os.O_RDWR | _FLAGS | ((os.O_CREAT | os.O_TRUNC) if create else 0)
-        try:
-            self._fd: int | None = os.open(self.path, flags, 0o666)
-        except OSError as e:
-            raise StoreError(f"{self.path}: cannot open for writing ({e.strerror})", offset=0) from e
+        self._fd: int | None = os.open(self.path, flags, 0o666)
         self.size = os.fstat(self._fd).st_size
         self._lock = threading.Lock()
 
