@@ -9,11 +9,12 @@ x .. x+length-1 of row y take the value object_id.
 from __future__ import annotations
 
 import struct as _struct
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as _np
 
 from ._runtime import (
+    MAX_INFLATE,
     Node,
     _bad_contents,
     _bad_size,

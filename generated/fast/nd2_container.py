@@ -11,11 +11,12 @@ sequentially: everything below the top level is reached through instances.
 from __future__ import annotations
 
 import struct as _struct
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as _np
 
 from ._runtime import (
+    MAX_INFLATE,
     Node,
     _bad_contents,
     _bad_size,

@@ -159,7 +159,7 @@ def _tagged_tree(spec: Spec, lw: Lowerer, tname: str) -> dict[str, Any]:
                 inflated = vt.seq[1]
                 if inflated.process != "zlib" or not inflated.size_eos or reserved.size is None:
                     raise SpecError(f"{target}: compressed = fixed reserved bytes + zlib to the end")
-                info["compress"] = {"label": label, "skip": name_len.prim.size + int(reserved.size)}  # type: ignore[union-attr]
+                info["compress"] = {"label": label, "type": target, "skip": name_len.prim.size + int(reserved.size)}  # type: ignore[union-attr]
                 case["kind"] = "compress"
             elif len(vt.seq) == 1 and vt.seq[0].is_str and vt.seq[0].terminator == 0:
                 s = vt.seq[0]
@@ -177,6 +177,11 @@ def _tagged_tree(spec: Spec, lw: Lowerer, tname: str) -> dict[str, Any]:
                 raise SpecError(f"{tname}: tagged_tree cannot render case {key} -> {target}")
         cases.append(case)
     info["cases"] = cases
+    # 7 is valid but deprecated: read like nd2 (u8), reported by the checker
+    void = next((c for c in cases if c["label"] == "void_pointer"), None)
+    info["void_label"], info["void_code"] = (void["label"], void["code"]) if void else (None, None)
+    info["f"] = _tagged_tree_fields(spec, t, tag, name_len, name, value, h)
+    info["type_names"] = {k: v.upper() for k, v in sorted(enum.items())}
     info["compress_code"] = next(c["code"] for c in cases if c["kind"] == "compress")
     if name_len.prim.size != 1 or info["level"]["head_size"] != 12:  # literals in the loop
         raise SpecError(f"{tname}: the tree template assumes a u1 name_len and 12-byte LEVEL head")
@@ -186,8 +191,62 @@ def _tagged_tree(spec: Spec, lw: Lowerer, tname: str) -> dict[str, Any]:
     freq = ["int32", "string", "double", "uint32", "level", "bool", "uint64", "int64",
             "byte_array", "void_pointer", "compress"]
     info["cases_by_freq"] = sorted(cases, key=lambda c: freq.index(c["label"]) if c["label"] in freq else 99)
-    info["invalid"] = [k for k, v in enum.items() if v in ("unknown", "deprecated", "void_pointer")]
+    # type codes the spec's `valid: any-of` of the tag leaves out (0 and 10 in
+    # lite_variant.ksy): the lossless decoder and the checker reject them
+    if tag.valid_any is None:
+        raise SpecError(f"{spec.id}.{tname}.{tag.id}: tagged_tree needs `valid: any-of` on the tag")
+    allowed = {spec.enum_value(*v.split("::")) for v in tag.valid_any}
+    missing = sorted(allowed - {c["code"] for c in cases})
+    if missing:
+        raise SpecError(f"{spec.id}.{tname}.{value.id}: valid type codes {missing} have no switch case")
+    info["invalid"] = [k for k in enum if k not in allowed]
     return info
+
+
+def _tagged_tree_fields(spec: Spec, t: Any, tag: Any, name_len: Any, name: Any, value: Any,
+                        h: dict[str, Any]) -> dict[str, str]:
+    """Spec field paths (``type.field``) the checking walker names in its findings."""
+    def need(tname: str, n: int) -> Any:
+        vt = spec.types.get(tname)
+        if vt is None or len(vt.seq) < n:
+            raise SpecError(f"{spec.id}.{tname}: the tagged_tree checker expects {n} fields here")
+        return vt
+    level = need(h["container"], 3)
+    body = next((a for a in level.seq if a.user), None)
+    offs = next((a for a in level.seq if a.repeat == "expr" and a.prim), None)
+    if body is None or offs is None:
+        raise SpecError(f"{spec.id}.{level.name}: tagged_tree expects a body of a user type and an "
+                        "offset table (repeat-expr of a primitive)")
+    lbody = need(body.user, 2)
+    comp = need(h["compressed"], 2)
+    root = spec.types[spec.id]
+    trailing = next((a for a in root.seq if a.size_eos), None)
+    if trailing is None:
+        raise SpecError(f"{spec.id}: tagged_tree expects a size-eos `trailing` field after the root record")
+    cases = {c if isinstance(c, str) else None for c in value.cases.values()}
+    strings = [spec.types[c] for c in cases if c and len(spec.types[c].seq) == 1 and spec.types[c].seq[0].is_str]
+    arrays = [spec.types[c] for c in cases if c and len(spec.types[c].seq) == 2 and spec.types[c].seq[0].prim]
+    if len(strings) != 1 or len(arrays) != 1:
+        raise SpecError(f"{spec.id}.{t.name}.{value.id}: tagged_tree expects one string and one byte-array case")
+    return {
+        "record": t.name,
+        "type": f"{t.name}.{tag.id}",
+        "name_len": f"{t.name}.{name_len.id}",
+        "name": f"{t.name}.{name.id}",
+        "value": f"{t.name}.{value.id}",
+        "trailing": f"{spec.id}.{trailing.id}",
+        "string": f"{strings[0].name}.{strings[0].seq[0].id}",
+        "bytes_len": f"{arrays[0].name}.{arrays[0].seq[0].id}",
+        "reserved": f"{comp.name}.{comp.seq[0].id}",
+        "inflated": f"{comp.name}.{comp.seq[1].id}",
+        "count": f"{level.name}.{level.seq[0].id}",
+        "length": f"{level.name}.{level.seq[1].id}",
+        "offsets": f"{level.name}.{offs.id}",
+        "children": f"{lbody.name}.{lbody.seq[0].id}",
+        "gap": f"{lbody.name}.{lbody.seq[1].id}",
+        "count_id": level.seq[0].id,
+        "length_id": level.seq[1].id,
+    }
 
 
 def render_fast(specs: list[Spec]) -> dict[str, str]:
@@ -216,8 +275,10 @@ def render_fast(specs: list[Spec]) -> dict[str, str]:
             elif fast == "tagged_tree":
                 tr = _tagged_tree(spec, lw, tname)
                 extra_blocks.append(env.get_template("tagged_tree.py.j2").render(tr=tr))
+                extra_blocks.append(env.get_template("tagged_tree_check.py.j2").render(tr=tr))
                 extra_all += ["LvRecord", "decode_tree", "decode_tree_items", "decode_tree_selected", "decode_tree_record",
-                              "encode_tree_record"]
+                              "encode_tree_record", "compile_schema", "decode_tree_compiled",
+                              "LvFinding", "LvVisit", "check_tree_stream", "looks_like_tree"]
                 extra_all += [f"T_{c['label'].upper()}" for c in tr["cases"]]
             elif fast is not None:
                 raise SpecError(f"{spec.id}.{tname}: unknown fast template {fast!r}")
