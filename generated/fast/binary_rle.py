@@ -9,7 +9,7 @@ x .. x+length-1 of row y take the value object_id.
 from __future__ import annotations
 
 import struct as _struct
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as _np
 

@@ -9,7 +9,7 @@ trailer's distance and the map entries' offsets are little-endian.
 from __future__ import annotations
 
 import struct as _struct
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as _np
 

@@ -9,7 +9,7 @@ only that first record; anything after it is kept here as `trailing`.
 from __future__ import annotations
 
 import struct as _struct
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as _np
 
@@ -29,7 +29,7 @@ from ._runtime import (
 )
 from ...errors import CorruptChunkError
 
-__all__ = ["LiteVariant", "Record", "StringValue", "ByteArray", "Level", "LevelBody", "Compressed", "LvRecord", "decode_tree", "decode_tree_items", "decode_tree_selected", "decode_tree_record", "encode_tree_record", "compile_schema", "decode_tree_compiled", "LvFinding", "LvVisit", "check_tree_stream", "looks_like_tree", "T_BOOL", "T_INT32", "T_UINT32", "T_INT64", "T_UINT64", "T_DOUBLE", "T_VOID_POINTER", "T_STRING", "T_BYTE_ARRAY", "T_LEVEL", "T_COMPRESS", ]
+__all__ = ["LiteVariant", "Record", "StringValue", "ByteArray", "Level", "LevelBody", "Compressed", "LvRecord", "decode_tree", "decode_tree_items", "decode_tree_selected", "decode_tree_record", "encode_tree_record", "compile_schema", "decode_tree_compiled", "check_tree_stream", "looks_like_tree", "T_BOOL", "T_INT32", "T_UINT32", "T_INT64", "T_UINT64", "T_DOUBLE", "T_VOID_POINTER", "T_STRING", "T_BYTE_ARRAY", "T_LEVEL", "T_COMPRESS", ]
 
 _S_leB = _struct.Struct('<B')
 _S_leBB = _struct.Struct('<BB')
@@ -642,7 +642,6 @@ def decode_tree_items(
         except IndexError:
             raise _tr_err("record header truncated", p) from None
         if t == 76:
-            # no name: byte 1 is the first of the opaque bytes before the zlib stream
             start = p + 1 + _TR_COMPRESS_SKIP
             if start > end:
                 raise _tr_err("compressed record truncated", p)
@@ -786,9 +785,9 @@ def _tr_record_end(buf: bytes, p: int, end: int) -> int:
         n_items, length = _TR_LEVEL_HEAD.unpack_from(buf, q)
         body = q + 12
         body_end = body + ((length-(14+nl*2)))
+        r = body_end + n_items * 8
         if body_end < body or body_end > end:
             raise _tr_err(f"LEVEL length {length} does not fit", q + _TR_LENGTH_AT)
-        r = body_end + n_items * 8
     elif t == T_STRING:
         k = buf.find(b'\x00\x00', q, end)
         while k >= 0 and (k - q) & 1:
@@ -873,12 +872,12 @@ def decode_tree_selected(buf: bytes, p: int, end: int, count: int, strip: bool, 
             if q + 12 > end:
                 raise _tr_err("LEVEL header truncated", q)
             n_items, length = _TR_LEVEL_HEAD.unpack_from(buf, q)
-            body = q + 12
             nl = buf[p + 1]
+            body = q + 12
             body_end = body + ((length-(14+nl*2)))
+            r = body_end + n_items * 8
             if body_end < body or body_end > end:
                 raise _tr_err(f"LEVEL length {length} does not fit", q + _TR_LENGTH_AT)
-            r = body_end + n_items * 8
             if r > end:
                 raise _tr_err(f"LEVEL length {length} leaves no room for the offset table of "
                               f"{n_items} items", q + _TR_LENGTH_AT)
@@ -893,6 +892,8 @@ def decode_tree_selected(buf: bytes, p: int, end: int, count: int, strip: bool, 
             else:
                 val = decode_tree_selected(buf, body, body_end, n_items, strip, lists, sub)
             if len(val) == 1 and "" in val:
+                # nd2 0.12's rule, kept for compatible shapes: a lone value that is
+                # already a list (e.g. a BYTEARRAY item) is taken as the item list
                 value = val[""]
                 if not isinstance(value, list):
                     value = [value]
@@ -1091,12 +1092,12 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
                 if q + 12 > end:
                     raise _tr_err("LEVEL header truncated", q)
                 n_items, length = _head(buf, q)
-                body = q + 12
                 nl = buf[p + 1]
+                body = q + 12
                 body_end = body + ((length-(14+nl*2)))
+                r = body_end + n_items * 8
                 if body_end < body or body_end > end:
                     raise _tr_err(f"LEVEL length {length} does not fit", q + _TR_LENGTH_AT)
-                r = body_end + n_items * 8
                 if r > end:
                     raise _tr_err(f"LEVEL length {length} leaves no room for the offset table of "
                                   f"{n_items} items", q + _TR_LENGTH_AT)
@@ -1113,6 +1114,8 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
                     else:
                         val = decode_tree_compiled(buf, body, body_end, n_items, lists, sub)
                     if len(val) == 1 and "" in val:
+                        # nd2 0.12's rule, kept for compatible shapes: a lone value that is
+                        # already a list (e.g. a BYTEARRAY item) is taken as the item list
                         value = val[""]
                         if not isinstance(value, list):
                             value = [value]
@@ -1271,12 +1274,12 @@ def decode_tree_record(buf: bytes, p: int, end: int) -> tuple[LvRecord, int]:
             raise _tr_err("value truncated", q)
         return LvRecord(t, name, sc[0](buf, q)[0], name_raw=name_raw, pos=p), q + sc[1]
     if t == T_LEVEL:
-        if q + _TR_LEVEL_HEAD_SIZE > end:
+        if q + 12 > end:
             raise _tr_err("LEVEL header truncated", q)
         n_items, length = _TR_LEVEL_HEAD.unpack_from(buf, q)
-        body = q + _TR_LEVEL_HEAD_SIZE
+        body = q + 12
         body_end = body + ((length-(14+nl*2)))
-        stop = body_end + n_items * _TR_OFFSET_SIZE
+        stop = body_end + n_items * 8
         if body_end < body or body_end > end:
             raise _tr_err(f"LEVEL length {length} does not fit", q + _TR_LENGTH_AT)
         children = []
@@ -1363,33 +1366,11 @@ _TR_CHECK_MAX_DEPTH = 10_000
 _TR_CHECK_MAX_STEPS = 2_000_000
 #: a record needs at least this many bytes (tag, name_len, one value byte)
 _TR_MIN_RECORD = 3
-
-
-class LvFinding(NamedTuple):
-    """One problem found by :func:`check_tree_stream`.
-
-    severity: ``"error"`` or ``"warning"``; field: the spec field path
-    (``level.offsets``, ``record.name``...); offset: absolute byte offset (for
-    records inside a compressed block: the compressed record's offset); message; path:
-    the record path (``SLxImageAttributes/uiWidth``, list items as ``[i]``).
-    """
-
-    severity: str
-    field: str
-    offset: int | None
-    message: str
-    path: str
-
-
-class LvVisit(NamedTuple):
-    """A record the walker could read: offset in the buffer, depth, path, name, type, text."""
-
-    pos: int
-    depth: int
-    path: str
-    name: str
-    type: int
-    text: str
+#: below this depth record paths are kept whole; deeper, a path longer than
+#: _TR_PATH_MAX keeps its last _TR_PATH_KEEP characters (memory stays linear in depth)
+_TR_PATH_FULL_DEPTH = 1000
+_TR_PATH_MAX = 512
+_TR_PATH_KEEP = 256
 
 
 class _TrFault(Exception):
@@ -1457,8 +1438,9 @@ class _TrChecker:
         self.buf = buf
         self.base = base  # offset of buf[0]; None for an inflated stream
         self.anchor = anchor  # offset reported for inflated streams
-        self.cfg = cfg  # [steps, max_steps, max_depth, inflate_cap], shared by forks
-        self.findings: list[LvFinding] = []
+        self.cfg = cfg  # [steps, max_steps, max_depth, inflate_cap, keep visits], shared by forks
+        #: (severity, spec field path, absolute offset, message, record path)
+        self.findings: list[tuple[str, str, int | None, str, str]] = []
         self.visited: dict[int, tuple[int, str, str, int, str]] = {}
         self.nameless: list[int] = []
 
@@ -1474,7 +1456,7 @@ class _TrChecker:
     def add(self, pos: int, severity: str, field: str, message: str, path: str = "") -> None:
         if self.base is None:
             message += f" (at +{pos} of the stream inflated from the compressed record)"
-        self.findings.append(LvFinding(severity, field, self._abs(pos), message, path.lstrip("/")))
+        self.findings.append((severity, field, self._abs(pos), message, path.lstrip("/")))
 
     def _add_fault(self, f: _TrFault) -> None:
         self.add(f.pos, "error", f.field, f.message, f.path)
@@ -1542,6 +1524,8 @@ class _TrChecker:
                      "name does not end in a NUL code unit (name_len must count the terminator)", path)
         text_name = (raw[: -len(term)] if terminated else raw).decode("utf-16-le", "replace")
         label = f"{path}/{text_name}" if text_name else f"{path}[{index}]"
+        if depth > _TR_PATH_FULL_DEPTH and len(label) > _TR_PATH_MAX:
+            label = "\u2026" + label[-_TR_PATH_KEEP:]
         if t in _TR_INVALID:
             raise _TrFault(p, "record.type", f"type code {t} ({_TR_TYPE_NAMES[t]}) is not allowed: nd2 and "
                            "limnd2 reject it", label)
@@ -1560,7 +1544,8 @@ class _TrChecker:
             v = sc[0](buf, q)[0]
             if t == T_BOOL and v not in (0, 1):
                 self.add(q, "warning", "record.value", f"BOOL value {v} is not 0 or 1", label)
-            self.visited[p] = (depth, label, text_name, t, repr(v))
+            if cfg[4]:
+                self.visited[p] = (depth, label, text_name, t, repr(v))
             return q + n, text_name, t
         if t == T_STRING:
             k = _find_unit(buf, term, q, end, _TR_NAME_UNIT)
@@ -1579,7 +1564,8 @@ class _TrChecker:
             except UnicodeDecodeError:
                 self.add(q, "warning", "string_value.value", "STRING is not valid UTF-16LE", label)
                 text = sraw.decode("utf-16-le", "replace")
-            self.visited[p] = (depth, label, text_name, t, repr(text))
+            if cfg[4]:
+                self.visited[p] = (depth, label, text_name, t, repr(text))
             return k + len(term), text_name, t
         if t == T_BYTE_ARRAY:
             ls = _TR_BYTES_LEN_SIZE
@@ -1590,10 +1576,12 @@ class _TrChecker:
             if n > end - q - ls:
                 raise _TrFault(q, "byte_array.len", f"BYTEARRAY length {n} runs past the end of the "
                                f"enclosing block ({end - q - ls} bytes left)", label)
-            self.visited[p] = (depth, label, text_name, t, f"({n} bytes)")
+            if cfg[4]:
+                self.visited[p] = (depth, label, text_name, t, f"({n} bytes)")
             return q + ls + n, text_name, t
         # LEVEL
-        self.visited[p] = (depth, label, text_name, t, "")
+        if cfg[4]:
+            self.visited[p] = (depth, label, text_name, t, "")
         e = yield self._level(p, q, end, depth, label)
         return e, text_name, t
 
@@ -1612,7 +1600,8 @@ class _TrChecker:
                              "inflated", start, self.cfg[3])
         except CorruptChunkError as e:
             raise _TrFault(start, "compressed.inflated", e.message, path) from None
-        self.visited[p] = (depth, path + "<zlib>", "", T_COMPRESS, f"<zlib {end - start} bytes>")
+        if self.cfg[4]:
+            self.visited[p] = (depth, path + "<zlib>", "", T_COMPRESS, f"<zlib {end - start} bytes>")
         sub = _TrChecker(inner, None, self._abs(p), self.cfg)
         yield sub.check_stream(depth + 1, path + "<zlib>")
         self.findings.extend(sub.findings)
@@ -1791,18 +1780,25 @@ class _TrChecker:
 
 
 def check_tree_stream(buf: bytes, base: int = 0, max_depth: int = _TR_CHECK_MAX_DEPTH,
-                      inflate_cap: int = MAX_INFLATE,
-                      max_steps: int = _TR_CHECK_MAX_STEPS) -> tuple[list[LvFinding], list[LvVisit]]:
+                      inflate_cap: int = MAX_INFLATE, max_steps: int = _TR_CHECK_MAX_STEPS,
+                      visits: bool = True) -> tuple[
+                          list[tuple[str, str, int | None, str, str]], list[tuple[int, int, str, str, int, str]]]:
     """Check a whole stream located at offset `base`; never raises for bad input.
 
-    Returns the findings in the order they were found and the records that could be
-    read, sorted by position in `buf`. LEVELs deeper than `max_depth` are stepped
-    over (one finding each); compressed blocks inflate to at most `inflate_cap` bytes.
+    Returns the findings in the order they were found, ``(severity, field, offset,
+    message, path)`` (severity ``error``/``warning``; field the spec field path such as
+    ``level.offsets``; offset absolute, for records inside a compressed block the
+    compressed record's; path the record path such as ``SLxImageAttributes/uiWidth``,
+    list items as ``[i]``), and the records that could be read, ``(pos, depth, path,
+    name, type, text)`` sorted by `pos` (offset in `buf`). LEVELs deeper than
+    `max_depth` are stepped over (one finding each); compressed blocks inflate to at
+    most `inflate_cap` bytes; after `max_steps` records the walk gives up (a finding).
+    Without `visits` no records are listed (cheaper). Record paths deeper than
+    _TR_PATH_FULL_DEPTH levels are shortened to their last characters.
     """
-    w = _TrChecker(buf, base, None, [0, max_steps, max_depth, inflate_cap])
+    w = _TrChecker(buf, base, None, [0, max_steps, max_depth, inflate_cap, visits])
     _tr_drive(w.check_stream())
-    visits = [LvVisit(p, *v) for p, v in sorted(w.visited.items())]
-    return w.findings, visits
+    return w.findings, [(p, *v) for p, v in sorted(w.visited.items())]
 
 
 def looks_like_tree(head: bytes, data_len: int) -> bool:

@@ -11,7 +11,7 @@ sequentially: everything below the top level is reached through instances.
 from __future__ import annotations
 
 import struct as _struct
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as _np
 

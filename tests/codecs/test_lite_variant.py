@@ -4,6 +4,8 @@ and on every LiteVariant chunk of the corpus."""
 
 from __future__ import annotations
 
+import random
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -480,3 +482,138 @@ def test_selected_decode_reports_a_missing_record_like_the_full_decode(schema: A
         lv.decode(bytes(buf), schema=schema or {})
     assert sel.value.offset == full.value.offset
     assert "truncated" in str(sel.value)
+
+
+# --------------------------------------------------------------------------- checking walker
+
+_REF = re.compile(r"\((?:ND2_FORMAT\.md §[\d.]+(?: rule \d)?|docs/format\.md, \w+)\)")
+
+
+def _norm(findings: list[tuple[str, int | None, str, str]]) -> list[tuple[str, int | None, str, str]]:
+    """Findings as ``(severity, offset, field, message)``, format references blanked."""
+    return [(s, o, f.split(":", 1)[-1], _REF.sub("(ref)", m)) for s, o, f, m in findings]
+
+
+def _oracle(payload: bytes, base: int) -> tuple[list[Any], list[Any]]:
+    """The validator's hand-written walker (the behaviour the generated one reproduces)."""
+    from nd2kit.check.validate import _LvWalker
+
+    w = _LvWalker(payload, base)
+    w.check_stream()
+    return _norm(w.findings), sorted((p, *v) for p, v in w.visited.items())
+
+
+def _generated(payload: bytes, base: int) -> tuple[list[Any], list[Any]]:
+    found, visited = lv.walk(payload, base=base)
+    return _norm([(f.severity, f.offset, f.field, f.message) for f in found]), [tuple(v) for v in visited]
+
+
+def _mutations(data: bytes, draw: Any) -> bytes:
+    d = bytearray(data)
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["set", "cut", "delete", "insert", "u32"]))
+        i = draw(st.integers(0, len(d)))
+        if kind == "set" and i < len(d):
+            d[i] = draw(st.integers(0, 255))
+        elif kind == "cut":
+            del d[i:]
+        elif kind == "delete":
+            del d[i : i + draw(st.integers(1, 8))]
+        elif kind == "insert":
+            d[i:i] = draw(st.binary(min_size=1, max_size=4))
+        elif kind == "u32" and i + 4 <= len(d):
+            d[i : i + 4] = draw(st.integers(0, 2**32 - 1)).to_bytes(4, "little")
+    return bytes(d)
+
+
+@settings(max_examples=300, deadline=None)
+@given(chunk=lv_chunks(), data=st.data(), base=st.sampled_from([0, 4096]))
+def test_check_matches_the_hand_written_walker(chunk: LvChunk, data: Any, base: int) -> None:
+    good = lv.encode(chunk)
+    for b in (good, _mutations(good, data.draw)):
+        with recursion_limit(20_000):
+            want = _oracle(b, base)
+        got = _generated(b, base)
+        assert got == want
+        assert lv.looks_like(b[:64], len(b)) == _looks_like_oracle(b[:64], len(b))
+
+
+def _looks_like_oracle(head: bytes, n: int) -> bool:
+    from nd2kit.check.inspection import looks_like_lite_variant
+
+    return looks_like_lite_variant(head, n)
+
+
+def test_check_of_a_conforming_payload_is_empty() -> None:
+    b = lv.encode(lv.from_python("SLxImageAttributes", {"uiWidth": 5, "sName": "x", "pList": [1, 2]}))
+    assert lv.check(b) == []
+    f = lv.check(b[:-3], base=100, chunk="ImageAttributesLV!")
+    assert f and all(x.chunk == "ImageAttributesLV!" for x in f)
+    assert f[0].severity == "error" and f[0].field == "level.length" and f[0].path == "SLxImageAttributes"
+
+
+def test_check_names_the_record_path_and_field() -> None:
+    rec = lv.from_python("SLxImageAttributes", {"uiWidth": 5, "sName": "x"})
+    b = bytearray(lv.encode(rec))
+    # the STRING of sName loses its terminator: the last 4 bytes before the offsets
+    i = bytes(b).index("x".encode("utf-16-le") + b"\0\0")
+    b[i + 2 : i + 4] = b"yy"
+    f = lv.check(bytes(b), base=1000)
+    err = [x for x in f if x.severity == "error"]
+    assert err[0].field == "string_value.value" and err[0].path == "SLxImageAttributes/sName"
+    assert 1000 + i <= err[0].offset < 1000 + len(b)
+
+
+def _nested_levels(depth: int) -> bytes:
+    """`depth` one-element lists around a UINT32 (as :func:`_chain_bytes`), built in linear time."""
+    inner = bytes([3, 1, 0, 0]) + (7).to_bytes(4, "little")
+    heads, size = [], len(inner)
+    for _ in range(depth):
+        length = 16 + size  # tag, name_len, NUL, item_count, length, then the child
+        heads.append(bytes([11, 1, 0, 0]) + (1).to_bytes(4, "little") + length.to_bytes(8, "little"))
+        size = length + 8
+    tail = (16).to_bytes(8, "little") * depth
+    return b"".join(reversed(heads)) + inner + tail
+
+
+def test_check_never_recurses_on_100000_levels() -> None:
+    assert _nested_levels(150) == _chain_bytes(150)
+    b = _nested_levels(100_000)
+    with recursion_limit(200):  # far below the depth: a recursive walk would fail
+        f = lv.check(b)
+        deep = [x for x in f if "nesting deeper" in x.message]
+        assert len(deep) == 1 and deep[0].field == "record" and deep[0].severity == "error"
+        assert deep[0].offset == lv.CHECK_MAX_DEPTH * 16  # the first level not walked
+        assert deep[0].path.startswith("\u2026")  # deep paths keep their end
+        # with a larger bound every level is walked, still without recursion
+        assert lv.check(b, max_depth=200_000) == []
+    found, visits = lv.walk(_nested_levels(5000))
+    assert found == [] and len(visits) == 5001 and visits[-1].depth == 5000
+    assert visits[-1].path.startswith("\u2026") and len(visits[-1].path) <= 512
+
+
+def test_check_caps_inflated_size() -> None:
+    inner = lv.encode(lv.from_python("A", {"b": bytes(5000)}))
+    b = bytes([76]) + bytes(11) + zlib.compress(inner)
+    assert lv.check(b) == []
+    f = lv.check(b, inflate_cap=1000)
+    assert [(x.field, x.offset) for x in f] == [("compressed.inflated", 12)]
+    assert "more than 1000 bytes" in f[0].message
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(("path", "name"), CORPUS_LV)
+def test_corpus_check_matches_the_hand_written_walker(path: Path, name: str) -> None:
+    b = _payload(path, name)
+    assert _generated(b, 4096) == _oracle(b, 4096)
+    assert lv.check(b) == [] or all(x.severity == "warning" for x in lv.check(b))
+    rnd = random.Random(f"{path.name}:{name}")
+    for _ in range(6):
+        d = bytearray(b)
+        i = rnd.randrange(len(d))
+        if rnd.random() < 0.5:
+            d[i] = rnd.randrange(256)
+        else:
+            del d[i:]
+        m = bytes(d)
+        assert _generated(m, 4096) == _oracle(m, 4096), (i, len(d))

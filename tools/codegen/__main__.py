@@ -278,7 +278,7 @@ def render_fast(specs: list[Spec]) -> dict[str, str]:
                 extra_blocks.append(env.get_template("tagged_tree_check.py.j2").render(tr=tr))
                 extra_all += ["LvRecord", "decode_tree", "decode_tree_items", "decode_tree_selected", "decode_tree_record",
                               "encode_tree_record", "compile_schema", "decode_tree_compiled",
-                              "LvFinding", "LvVisit", "check_tree_stream", "looks_like_tree"]
+                              "check_tree_stream", "looks_like_tree"]
                 extra_all += [f"T_{c['label'].upper()}" for c in tr["cases"]]
             elif fast is not None:
                 raise SpecError(f"{spec.id}.{tname}: unknown fast template {fast!r}")
