@@ -29,7 +29,15 @@ from ._runtime import (
 )
 from ...errors import CorruptChunkError
 
-__all__ = ["BinaryRle", "RleStream", "RleHeader", "RleObject", "RleObjectHeader", "RleRow", "RleRun", ]
+__all__ = [
+    'BinaryRle',
+    'RleStream',
+    'RleHeader',
+    'RleObject',
+    'RleObjectHeader',
+    'RleRow',
+    'RleRun',
+]
 
 _S_leI = _struct.Struct('<I')
 _S_leII = _struct.Struct('<II')

@@ -29,7 +29,15 @@ from ._runtime import (
 )
 from ...errors import CorruptChunkError
 
-__all__ = ["LegacyJp2", "BoxList", "Box", "ImageHeader", "BoxMapTrailer", "BoxMap", "BoxMapEntry", ]
+__all__ = [
+    'LegacyJp2',
+    'BoxList',
+    'Box',
+    'ImageHeader',
+    'BoxMapTrailer',
+    'BoxMap',
+    'BoxMapEntry',
+]
 
 _S_beI = _struct.Struct('>I')
 _S_beIIHBBBB = _struct.Struct('>IIHBBBB')

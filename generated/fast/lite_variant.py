@@ -29,7 +29,39 @@ from ._runtime import (
 )
 from ...errors import CorruptChunkError
 
-__all__ = ["LiteVariant", "Record", "StringValue", "ByteArray", "Level", "LevelBody", "Compressed", "LvRecord", "decode_tree", "decode_tree_items", "decode_tree_selected", "decode_tree_record", "encode_tree_record", "compile_schema", "decode_tree_compiled", "check_tree_stream", "looks_like_tree", "T_BOOL", "T_INT32", "T_UINT32", "T_INT64", "T_UINT64", "T_DOUBLE", "T_VOID_POINTER", "T_STRING", "T_BYTE_ARRAY", "T_LEVEL", "T_COMPRESS", ]
+__all__ = [
+    'LvType',
+    'LiteVariant',
+    'Record',
+    'StringValue',
+    'ByteArray',
+    'Level',
+    'LevelBody',
+    'Compressed',
+    'T_BOOL',
+    'T_INT32',
+    'T_UINT32',
+    'T_INT64',
+    'T_UINT64',
+    'T_DOUBLE',
+    'T_VOID_POINTER',
+    'T_STRING',
+    'T_BYTE_ARRAY',
+    'T_LEVEL',
+    'T_COMPRESS',
+    'decode_tree_items',
+    'decode_tree_selected',
+    'compile_schema',
+    'decode_tree_compiled',
+    'decode_tree',
+    'LvRecord',
+    'decode_tree_record',
+    'encode_tree_record',
+    'CHECK_MAX_DEPTH',
+    'CHECK_INFLATE_CAP',
+    'check_tree_stream',
+    'looks_like_tree',
+]
 
 _S_leB = _struct.Struct('<B')
 _S_leBB = _struct.Struct('<BB')
@@ -1362,7 +1394,10 @@ def encode_tree_record(rec: LvRecord, keep_offsets: bool = True) -> bytes:
 _TR_TYPE_NAMES: dict[int, str] = {0: 'UNKNOWN', 1: 'BOOL', 2: 'INT32', 3: 'UINT32', 4: 'INT64', 5: 'UINT64', 6: 'DOUBLE', 7: 'VOID_POINTER', 8: 'STRING', 9: 'BYTE_ARRAY', 10: 'DEPRECATED', 11: 'LEVEL', 76: 'COMPRESS'}
 #: type codes the tag's `valid` leaves out
 _TR_INVALID = frozenset([0, 10])
-_TR_CHECK_MAX_DEPTH = 10_000
+#: defaults of check_tree_stream: LEVELs nested deeper are stepped over; cap on the
+#: inflated size of a compressed record
+CHECK_MAX_DEPTH = 10_000
+CHECK_INFLATE_CAP = MAX_INFLATE
 _TR_CHECK_MAX_STEPS = 2_000_000
 #: a record needs at least this many bytes (tag, name_len, one value byte)
 _TR_MIN_RECORD = 3
@@ -1779,8 +1814,8 @@ class _TrChecker:
         return tab_end
 
 
-def check_tree_stream(buf: bytes, base: int = 0, max_depth: int = _TR_CHECK_MAX_DEPTH,
-                      inflate_cap: int = MAX_INFLATE, max_steps: int = _TR_CHECK_MAX_STEPS,
+def check_tree_stream(buf: bytes, base: int = 0, max_depth: int = CHECK_MAX_DEPTH,
+                      inflate_cap: int = CHECK_INFLATE_CAP, max_steps: int = _TR_CHECK_MAX_STEPS,
                       visits: bool = True) -> tuple[
                           list[tuple[str, str, int | None, str, str]], list[tuple[int, int, str, str, int, str]]]:
     """Check a whole stream located at offset `base`; never raises for bad input.

@@ -617,3 +617,76 @@ def test_corpus_check_matches_the_hand_written_walker(path: Path, name: str) -> 
             del d[i:]
         m = bytes(d)
         assert _generated(m, 4096) == _oracle(m, 4096), (i, len(d))
+
+
+# --------------------------------------------------------------------------- every type code
+
+
+def _spec_codes() -> tuple[dict[int, str], set[int]]:
+    """Type codes the spec declares (enum lv_type) and those its `valid: any-of` allows."""
+    import yaml
+
+    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "spec" / "lite_variant.ksy").read_text())
+    names = {int(k): v for k, v in spec["enums"]["lv_type"].items()}
+    tag = next(a for a in spec["types"]["record"]["seq"] if a["id"] == "type")
+    by_name = {v: k for k, v in names.items()}
+    return names, {by_name[x.split("::")[1]] for x in tag["valid"]["any-of"]}
+
+
+_CODES, _VALID = _spec_codes()
+_SCALAR_RANGE = {"bool": (0, 1), "int32": (-(2**31), 2**31 - 1), "uint32": (0, 2**32 - 1),
+                 "int64": (-(2**63), 2**63 - 1), "uint64": (0, 2**64 - 1), "void_pointer": (0, 2**64 - 1)}
+
+
+def _value_of(code: int) -> st.SearchStrategy[LvRecord]:
+    label = _CODES[code]
+    if label in _SCALAR_RANGE:
+        lo, hi = _SCALAR_RANGE[label]
+        return st.integers(lo, hi).map(lambda v: LvRecord(code, "v", v))
+    if label == "double":
+        return st.floats(allow_nan=False).map(lambda v: LvRecord(code, "v", v))
+    if label == "string":
+        return lv_names().map(lambda v: LvRecord(code, "v", v))
+    if label == "byte_array":
+        return st.binary(max_size=20).map(lambda v: LvRecord(code, "v", v))
+    if label == "level":
+        return st.lists(lv_scalars(), max_size=3).map(
+            lambda kids: LvRecord(code, "v", [renamed(k, f"k{i}") for i, k in enumerate(kids)]))
+    if label == "compress":
+        return lv_scalars().map(lambda r: LvRecord(code, "", LvRecord(LvType.LEVEL, "in", [renamed(r, "x")])))
+    raise AssertionError(f"no strategy for {label}: the test must cover every valid code")
+
+
+def test_every_declared_code_is_covered() -> None:
+    assert set(_CODES) == {int(t) for t in LvType}
+    assert _VALID == set(_CODES) - {LvType.UNKNOWN, LvType.DEPRECATED}
+    for code in _VALID:
+        _value_of(code)  # raises for a code without a strategy
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), code=st.sampled_from(sorted(_VALID)))
+def test_every_valid_type_code_through_every_path(data: Any, code: int) -> None:
+    rec = data.draw(_value_of(code))
+    root = rec if code == LvType.COMPRESS else LvRecord(LvType.LEVEL, "root", [rec])
+    b = lv.encode(root)
+    back = lv.decode_lossless(b)
+    assert lv.encode(back) == b and back.trailing == b""
+    if code != LvType.COMPRESS:
+        assert back.root.value[0].type == code
+    full = lv.decode(b)
+    assert lv.decode(b, schema={"*": None}) == full  # the compiled-schema decoder
+    assert lv.decode(b, schema={"*": None}, strip_prefix=True) == lv.decode(b, strip_prefix=True)
+    # the checker: an error only for the type code writers must not emit (7)
+    errors = [f for f in lv.check(b) if f.severity == "error"]
+    assert [f.field for f in errors] == (["record.type"] if code == LvType.VOID_POINTER else [])
+
+
+@pytest.mark.parametrize("code", sorted(set(_CODES) - _VALID))
+def test_invalid_type_codes_are_rejected_on_every_path(code: int) -> None:
+    b = bytes([11, 2]) + "r\0".encode("utf-16-le") + struct.pack("<IQ", 1, 18 + 10) \
+        + bytes([code, 2]) + "v\0".encode("utf-16-le") + bytes(4) + struct.pack("<Q", 18)
+    for fn in (lv.decode, lv.decode_lossless, lambda x: lv.decode(x, schema={"*": None})):
+        with pytest.raises(Nd2Error):
+            fn(b)
+    assert any(f.field == "record.type" and f.severity == "error" for f in lv.check(b))

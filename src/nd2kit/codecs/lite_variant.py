@@ -23,6 +23,7 @@ from .._generated.fast import lite_variant as _g
 from ..errors import CorruptChunkError, Nd2Error
 
 __all__ = [
+    "CHECK_INFLATE_CAP",
     "CHECK_MAX_DEPTH",
     "LvChunk",
     "LvFinding",
@@ -263,9 +264,9 @@ def scalar_repr(rec: LvRecord) -> str:
 # ----------------------------------------------------------------------------- checking
 
 #: default bound of :func:`check`: LEVELs nested deeper are stepped over (one finding)
-CHECK_MAX_DEPTH: int = _g._TR_CHECK_MAX_DEPTH
+CHECK_MAX_DEPTH: int = _g.CHECK_MAX_DEPTH
 #: default cap of :func:`check` on the inflated size of a compressed (type 76) record
-CHECK_INFLATE_CAP: int = _g.MAX_INFLATE
+CHECK_INFLATE_CAP: int = _g.CHECK_INFLATE_CAP
 
 
 class LvFinding(NamedTuple):
