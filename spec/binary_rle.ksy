@@ -8,7 +8,7 @@ doc: |
   A u32 size followed by a zlib stream. The inflated stream holds a header and one
   record per object; each object lists its rows, each row its runs. Pixels
   x .. x+length-1 of row y take the value object_id.
-doc-ref: ND2_FORMAT.md §6.1
+doc-ref: docs/format.md#binary_rle
 seq:
   - id: uncompressed_size
     type: u4

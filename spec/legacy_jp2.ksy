@@ -9,8 +9,12 @@ doc: |
   A JPEG 2000 (JP2) box sequence followed by the LIM box map and a 40-byte trailer.
   Box lengths, the ihdr fields and the map's entry count are big-endian; the
   trailer's distance and the map entries' offsets are little-endian.
-doc-ref: ND2_FORMAT.md §5
+doc-ref: docs/format.md#legacy_jp2
 instances:
+  signature:
+    pos: 0
+    type: signature_box
+    doc: The 12-byte JPEG 2000 signature box every legacy file starts with.
   trailer:
     pos: _io.size - 40
     type: box_map_trailer
@@ -25,6 +29,21 @@ instances:
     type: box_list
     doc: The JP2 boxes, which end where the box map starts.
 types:
+  signature_box:
+    doc: |
+      The JPEG 2000 signature box: length 12, type `jP  ` and the fixed content
+      0D 0A 87 0A. It is also the first box of the box list.
+    seq:
+      - id: len
+        type: u4
+        valid: 12
+        doc: Box length (always 12).
+      - id: box_type
+        contents: 'jP  '
+        doc: Box type `jP  ` (two spaces).
+      - id: signature
+        contents: [0x0d, 0x0a, 0x87, 0x0a]
+        doc: The JPEG 2000 signature content (CR LF 0x87 LF).
   box_list:
     doc: A sequence of boxes filling its stream.
     seq:
@@ -66,9 +85,13 @@ types:
         size-eos: true
         if: len == 0
         doc: The payload of a box that runs to the end of the stream.
+    instances:
+      header_len:
+        value: 'len == 1 ? 16 : 8'
+        doc: Size of the box header (8, or 16 with the extended length).
   image_header:
     doc: The ihdr box payload inside jp2h.
-    doc-ref: ND2_FORMAT.md §5.4
+    doc-ref: docs/format.md#legacy_jp2
     seq:
       - id: height
         type: u4
@@ -102,7 +125,7 @@ types:
         doc: Distance from the end of the file to the start of the box map.
   box_map:
     doc: The LIM box map (16-byte entries, the layout nd2 reads; limnd2's 12 is a bug).
-    doc-ref: ND2_FORMAT.md §5.2
+    doc-ref: docs/format.md#legacy_jp2
     seq:
       - id: count
         type: u4

@@ -8,7 +8,7 @@ doc: |
   A LiteVariant stream is a sequence of records; a chunk payload holds one root
   record (a LEVEL named after the C++ class, e.g. SLxImageAttributes). Readers decode
   only that first record; anything after it is kept here as `trailing`.
-doc-ref: ND2_FORMAT.md §3
+doc-ref: docs/format.md#lite_variant
 seq:
   - id: root
     type: record
@@ -19,7 +19,7 @@ seq:
 types:
   record:
     doc: One LiteVariant record (type, name, value).
-    doc-ref: ND2_FORMAT.md §3.1
+    doc-ref: docs/format.md#lite_variant
     -nd2kit:
       fast: tagged_tree
       tag: type
@@ -94,7 +94,7 @@ types:
     doc: |
       LEVEL value: a struct or list of child records followed by an offset table.
       Children with empty names form a list.
-    doc-ref: ND2_FORMAT.md §3.4
+    doc-ref: docs/format.md#lite_variant
     seq:
       - id: item_count
         type: u4
@@ -131,7 +131,7 @@ types:
       COMPRESS (type 76) record body: 10 more opaque bytes (after the type byte and the
       byte read as name_len), then a zlib stream up to the end of the enclosing buffer
       that inflates to a complete LiteVariant stream.
-    doc-ref: ND2_FORMAT.md §3.6
+    doc-ref: docs/format.md#lite_variant
     seq:
       - id: reserved
         size: 10

@@ -11,7 +11,7 @@ doc: |
   very end of the file, and every other chunk is reached through the map. Padding
   between chunks is not covered by any length field, so the file must not be walked
   sequentially: everything below the top level is reached through instances.
-doc-ref: ND2_FORMAT.md §1, §2.1
+doc-ref: docs/format.md#nd2_container
 -nd2kit:
   constants:
     chunk_magic: 0x0ABECEDA
@@ -37,7 +37,7 @@ instances:
 types:
   chunk_header:
     doc: The 16 bytes that start every chunk.
-    doc-ref: ND2_FORMAT.md §1.2
+    doc-ref: docs/format.md#nd2_container
     seq:
       - id: magic
         contents: [0xda, 0xce, 0xbe, 0x0a]
@@ -72,7 +72,7 @@ types:
         doc: The payload; its layout depends on the chunk name.
   signature_chunk:
     doc: The file signature chunk at offset 0 (header, 32-byte name, 64-byte version).
-    doc-ref: ND2_FORMAT.md §1.4
+    doc-ref: docs/format.md#nd2_container
     seq:
       - id: magic
         contents: [0xda, 0xce, 0xbe, 0x0a]
@@ -95,7 +95,7 @@ types:
           major and minor digits from bytes 3 and 5.
   map_trailer:
     doc: The last 40 bytes of the file.
-    doc-ref: ND2_FORMAT.md §1.5
+    doc-ref: docs/format.md#nd2_container
     seq:
       - id: signature
         contents: 'ND2 CHUNK MAP SIGNATURE 0000001!'
@@ -160,7 +160,7 @@ types:
         doc: True for the end marker.
   image_frame:
     doc: Payload of an `ImageDataSeq|N!` chunk.
-    doc-ref: ND2_FORMAT.md §2.1, §2.5
+    doc-ref: docs/format.md#nd2_container
     params:
       - id: height
         type: u4

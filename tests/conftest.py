@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -20,11 +24,61 @@ settings.register_profile("dev", max_examples=60, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
+# ---------------------------------------------------------------------------- corpus access
+# The `corpus` marker means "reads corpus files", and conftest holds tests to it both ways
+# (see pytest_runtest_makereport): the count CI checks is a count of tests that read the
+# corpus, and a clone without the corpus skips exactly those tests. A test reads the corpus
+# when, while it runs, a file inside the folder is opened (an audit hook sees every open),
+# `corpus_files()` is called, a `corpus_cached` helper hands out corpus data, or it is
+# parametrised with a corpus path or uses the `corpus_dir` fixture.
+_touched = [False]
+_CORPUS_PREFIX = str(CORPUS) + os.sep
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event == "open" and not _touched[0] and args:
+        path = args[0]
+        if isinstance(path, (str, os.PathLike)) and os.fspath(path).startswith(_CORPUS_PREFIX):
+            _touched[0] = True
+
+
+sys.addaudithook(_audit)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def corpus_cached(fn: F) -> F:
+    """``functools.cache`` for helpers that return corpus data: every call (cached or not)
+    counts as reading the corpus for the running test."""
+    cached = functools.cache(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _touched[0] = True
+        return cached(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def corpus_files(kind: str = "*") -> list[Path]:
     """All .nd2 files of the corpus (``real``, ``synthetic`` or ``*``); [] if absent."""
+    _touched[0] = True
     if not CORPUS.is_dir():
         return []
     return sorted(CORPUS.glob(f"{kind}/*.nd2"))
+
+
+def _static_corpus_use(item: pytest.Item) -> bool:
+    if "corpus_dir" in getattr(item, "fixturenames", ()):
+        return True
+    stack = list(getattr(getattr(item, "callspec", None), "params", {}).values())
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (tuple, list)):
+            stack.extend(v)
+        elif isinstance(v, Path) and (v == CORPUS or CORPUS in v.parents):
+            return True
+    return False
 
 
 @pytest.fixture(scope="session")
@@ -42,15 +96,44 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not CORPUS.is_dir():
         reason = f"corpus not found at {CORPUS} (set ND2KIT_CORPUS to run these)"
         for item in items:
-            if any("empty parameter set" in str(m.kwargs.get("reason", m.args[0] if m.args else ""))
-                   for m in item.iter_markers("skip")):
+            if item.get_closest_marker("corpus") is not None or any(
+                    "empty parameter set" in str(m.kwargs.get("reason", m.args[0] if m.args else ""))
+                    for m in item.iter_markers("skip")):
                 item.add_marker(pytest.mark.skip(reason=reason), append=False)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _touched[0] = False
+
+
+#: fixtures whose value came from corpus files (module/session fixtures are set up once)
+_corpus_fixtures: set[str] = set()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef: Any, request: Any) -> object:
+    outer, _touched[0] = _touched[0], False
+    yield
+    if _touched[0]:
+        _corpus_fixtures.add(fixturedef.argname)
+    _touched[0] = _touched[0] or outer
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
     outcome = yield
     rep = outcome.get_result()  # type: ignore[attr-defined]
+    if rep.when == "call" and rep.passed and CORPUS.is_dir():  # noqa: SIM102
+        if item.get_closest_marker("corpus_optional") is not None:
+            return
+        marked = item.get_closest_marker("corpus") is not None
+        read = (_touched[0] or _static_corpus_use(item)
+                or not _corpus_fixtures.isdisjoint(getattr(item, "fixturenames", ())))
+        if marked != read:
+            rep.outcome = "failed"
+            rep.longrepr = ("marked `corpus` but read no corpus file" if marked else
+                            "read corpus files but is not marked `corpus` (it would not skip without "
+                            "the corpus)")
     if REQUIRE_CORPUS and rep.skipped and item.get_closest_marker("corpus") is not None:
         rep.outcome = "failed"
         rep.longrepr = f"corpus test skipped although ND2KIT_CORPUS is set: {rep.longrepr}"

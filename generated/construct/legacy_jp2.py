@@ -10,6 +10,7 @@ legacy_jp2__box = Struct(
 	'body' / If(this.len >= 8, Switch(this.box_type, {u"ihdr": FixedSized(this.len - 8, LazyBound(lambda: legacy_jp2__image_header)), u"jp2h": FixedSized(this.len - 8, LazyBound(lambda: legacy_jp2__box_list)), }, default=FixedSized(this.len - 8, GreedyBytes))),
 	'body_ext' / If(this.len == 1, FixedSized(this.len_ext - 16, GreedyBytes)),
 	'body_to_end' / If(this.len == 0, GreedyBytes),
+	'header_len' / Computed(lambda this: (16 if this.len == 1 else 8)),
 )
 
 legacy_jp2__box_list = Struct(
@@ -40,6 +41,12 @@ legacy_jp2__image_header = Struct(
 	'compression_type' / Int8ub,
 	'colourspace_unknown' / Int8ub,
 	'ipr' / Int8ub,
+)
+
+legacy_jp2__signature_box = Struct(
+	'len' / Int32ub,
+	'box_type' / FixedSized(4, GreedyBytes),
+	'signature' / FixedSized(4, GreedyBytes),
 )
 
 # legacy_jp2: uses _io (stream size/position), which the construct target

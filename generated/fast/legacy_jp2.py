@@ -31,6 +31,7 @@ from ...errors import CorruptChunkError
 
 __all__ = [
     'LegacyJp2',
+    'SignatureBox',
     'BoxList',
     'Box',
     'ImageHeader',
@@ -43,7 +44,9 @@ _S_beI = _struct.Struct('>I')
 _S_beIIHBBBB = _struct.Struct('>IIHBBBB')
 _S_beQ = _struct.Struct('>Q')
 _S_leQ = _struct.Struct('<Q')
-_C_0 = b'LABORATORY IMAGING ND BOX MAP 00'
+_C_0 = b'jP  '
+_C_1 = b'\r\n\x87\n'
+_C_2 = b'LABORATORY IMAGING ND BOX MAP 00'
 
 
 class LegacyJp2(Node):
@@ -74,6 +77,17 @@ class LegacyJp2(Node):
 
     def _build(self, out: list[bytes]) -> None:
         return None
+
+    @property
+    def signature(self) -> Any:
+        """The 12-byte JPEG 2000 signature box every legacy file starts with."""
+        c = self._cache.get('signature')
+        if c is None:
+            p = self._base + (0)
+            if p < self._base or p > self._end: raise _bad_size('legacy_jp2', 'signature', p, 0, self._end)
+            c = SignatureBox._parse(self._buf, p, self._base, self._end, self, self._root or self)[0]
+            self._cache['signature'] = c
+        return c
 
     @property
     def trailer(self) -> Any:
@@ -108,6 +122,76 @@ class LegacyJp2(Node):
             c = BoxList._parse(self._buf, p, p, p + n, self, self._root or self)[0]
             self._cache['boxes'] = c
         return c
+
+
+class SignatureBox(Node):
+    """The JPEG 2000 signature box: length 12, type `jP  ` and the fixed content
+    0D 0A 87 0A. It is also the first box of the box list.
+
+    Fields
+    ------
+    len
+        Box length (always 12).
+    box_type
+        Box type `jP  ` (two spaces).
+    signature
+        The JPEG 2000 signature content (CR LF 0x87 LF).
+    """
+
+    __slots__ = ("len", "box_type", "signature", )
+    FIELDS = ("len", "box_type", "signature", )
+    SIZE = 12
+    DTYPE = _np.dtype([('len', '>u4'), ('box_type', 'V4'), ('signature', 'V4'), ])
+
+    @classmethod
+    def _parse(cls, buf: Any, pos: int, _base: int, _end: int, parent: Any, root: Any) -> tuple["SignatureBox", int]:
+        self = cls.__new__(cls)
+        self._pos = pos
+        self._parent = parent
+        self._root = root
+        self._buf = buf
+        self._base = _base
+        self._end = _end
+        self._cache = {}
+        if pos + 4 > _end: raise _truncated('signature_box', 'len', pos, 4, _end)
+        self.len, = _S_beI.unpack_from(buf, pos)
+        pos += 4
+        if self.len != 12: raise _invalid('signature_box', 'len', pos - 4, self.len, 12)
+        if pos + 4 > _end: raise _truncated('signature_box', 'box_type', pos, 4, _end)
+        if buf[pos:pos + 4] != _C_0: raise _bad_contents('signature_box', 'box_type', pos, buf[pos:pos + 4], _C_0)
+        self.box_type = _C_0
+        pos += 4
+        if pos + 4 > _end: raise _truncated('signature_box', 'signature', pos, 4, _end)
+        if buf[pos:pos + 4] != _C_1: raise _bad_contents('signature_box', 'signature', pos, buf[pos:pos + 4], _C_1)
+        self.signature = _C_1
+        pos += 4
+        self._end_pos = pos
+        return self, pos
+
+    @staticmethod
+    def unpack(buf: Any, pos: int = 0, end: int | None = None) -> tuple[Any, ...]:
+        """Field values (len, box_type, signature) at `pos` as a tuple, checked as
+        :meth:`parse` checks them, without building a node (for hot paths)."""
+        _end = len(buf) if end is None else end
+        if pos + 4 > _end: raise _truncated('signature_box', 'len', pos, 4, _end)
+        _v_len, = _S_beI.unpack_from(buf, pos)
+        pos += 4
+        if _v_len != 12: raise _invalid('signature_box', 'len', pos - 4, _v_len, 12)
+        if pos + 4 > _end: raise _truncated('signature_box', 'box_type', pos, 4, _end)
+        if buf[pos:pos + 4] != _C_0: raise _bad_contents('signature_box', 'box_type', pos, buf[pos:pos + 4], _C_0)
+        _v_box_type = _C_0
+        pos += 4
+        if pos + 4 > _end: raise _truncated('signature_box', 'signature', pos, 4, _end)
+        if buf[pos:pos + 4] != _C_1: raise _bad_contents('signature_box', 'signature', pos, buf[pos:pos + 4], _C_1)
+        _v_signature = _C_1
+        pos += 4
+        return (_v_len, _v_box_type, _v_signature, )
+
+    def _build(self, out: list[bytes]) -> None:
+        out.append(_S_beI.pack(self.len))
+        out.append(_C_0)
+        out.append(_C_1)
+        return None
 
 
 class BoxList(Node):
@@ -264,6 +348,11 @@ class Box(Node):
             out.append(data)
         return None
 
+    @property
+    def header_len(self) -> Any:
+        """Size of the box header (8, or 16 with the extended length)."""
+        return (((16) if (self.len==1) else (8)))
+
 
 class ImageHeader(Node):
     """The ihdr box payload inside jp2h.
@@ -349,8 +438,8 @@ class BoxMapTrailer(Node):
         self._end = _end
         self._cache = {}
         if pos + 32 > _end: raise _truncated('box_map_trailer', 'signature', pos, 32, _end)
-        if buf[pos:pos + 32] != _C_0: raise _bad_contents('box_map_trailer', 'signature', pos, buf[pos:pos + 32], _C_0)
-        self.signature = _C_0
+        if buf[pos:pos + 32] != _C_2: raise _bad_contents('box_map_trailer', 'signature', pos, buf[pos:pos + 32], _C_2)
+        self.signature = _C_2
         pos += 32
         if pos + 8 > _end: raise _truncated('box_map_trailer', 'distance', pos, 8, _end)
         self.distance, = _S_leQ.unpack_from(buf, pos)
@@ -364,8 +453,8 @@ class BoxMapTrailer(Node):
         :meth:`parse` checks them, without building a node (for hot paths)."""
         _end = len(buf) if end is None else end
         if pos + 32 > _end: raise _truncated('box_map_trailer', 'signature', pos, 32, _end)
-        if buf[pos:pos + 32] != _C_0: raise _bad_contents('box_map_trailer', 'signature', pos, buf[pos:pos + 32], _C_0)
-        _v_signature = _C_0
+        if buf[pos:pos + 32] != _C_2: raise _bad_contents('box_map_trailer', 'signature', pos, buf[pos:pos + 32], _C_2)
+        _v_signature = _C_2
         pos += 32
         if pos + 8 > _end: raise _truncated('box_map_trailer', 'distance', pos, 8, _end)
         _v_distance, = _S_leQ.unpack_from(buf, pos)
@@ -373,7 +462,7 @@ class BoxMapTrailer(Node):
         return (_v_signature, _v_distance, )
 
     def _build(self, out: list[bytes]) -> None:
-        out.append(_C_0)
+        out.append(_C_2)
         out.append(_S_leQ.pack(self.distance))
         return None
 

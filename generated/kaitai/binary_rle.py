@@ -17,7 +17,7 @@ class BinaryRle(KaitaiStruct):
     x .. x+length-1 of row y take the value object_id.
 
     .. seealso::
-       ND2_FORMAT.md §6.1
+       docs/format.md#binary_rle
     """
     def __init__(self, _io, _parent=None, _root=None):
         super(BinaryRle, self).__init__(_io)

@@ -16,7 +16,7 @@ class LegacyJp2(KaitaiStruct):
     trailer's distance and the map entries' offsets are little-endian.
 
     .. seealso::
-       ND2_FORMAT.md §5
+       docs/format.md#legacy_jp2
     """
     def __init__(self, _io, _parent=None, _root=None):
         super(LegacyJp2, self).__init__(_io)
@@ -39,6 +39,11 @@ class LegacyJp2(KaitaiStruct):
         if hasattr(self, '_m_boxes'):
             pass
             self._m_boxes._fetch_instances()
+
+        _ = self.signature
+        if hasattr(self, '_m_signature'):
+            pass
+            self._m_signature._fetch_instances()
 
         _ = self.trailer
         if hasattr(self, '_m_trailer'):
@@ -111,6 +116,16 @@ class LegacyJp2(KaitaiStruct):
                 pass
 
 
+        @property
+        def header_len(self):
+            """Size of the box header (8, or 16 with the extended length)."""
+            if hasattr(self, '_m_header_len'):
+                return self._m_header_len
+
+            self._m_header_len = (16 if self.len == 1 else 8)
+            return getattr(self, '_m_header_len', None)
+
+
     class BoxList(KaitaiStruct):
         """A sequence of boxes filling its stream."""
         def __init__(self, _io, _parent=None, _root=None):
@@ -138,7 +153,7 @@ class LegacyJp2(KaitaiStruct):
         """The LIM box map (16-byte entries, the layout nd2 reads; limnd2's 12 is a bug).
 
         .. seealso::
-           ND2_FORMAT.md §5.2
+           docs/format.md#legacy_jp2
         """
         def __init__(self, _io, _parent=None, _root=None):
             super(LegacyJp2.BoxMap, self).__init__(_io)
@@ -201,7 +216,7 @@ class LegacyJp2(KaitaiStruct):
         """The ihdr box payload inside jp2h.
 
         .. seealso::
-           ND2_FORMAT.md §5.4
+           docs/format.md#legacy_jp2
         """
         def __init__(self, _io, _parent=None, _root=None):
             super(LegacyJp2.ImageHeader, self).__init__(_io)
@@ -217,6 +232,32 @@ class LegacyJp2(KaitaiStruct):
             self.compression_type = self._io.read_u1()
             self.colourspace_unknown = self._io.read_u1()
             self.ipr = self._io.read_u1()
+
+
+        def _fetch_instances(self):
+            pass
+
+
+    class SignatureBox(KaitaiStruct):
+        """The JPEG 2000 signature box: length 12, type `jP  ` and the fixed content
+        0D 0A 87 0A. It is also the first box of the box list.
+        """
+        def __init__(self, _io, _parent=None, _root=None):
+            super(LegacyJp2.SignatureBox, self).__init__(_io)
+            self._parent = _parent
+            self._root = _root
+            self._read()
+
+        def _read(self):
+            self.len = self._io.read_u4be()
+            if not self.len == 12:
+                raise kaitaistruct.ValidationNotEqualError(12, self.len, self._io, u"/types/signature_box/seq/0")
+            self.box_type = self._io.read_bytes(4)
+            if not self.box_type == b"\x6A\x50\x20\x20":
+                raise kaitaistruct.ValidationNotEqualError(b"\x6A\x50\x20\x20", self.box_type, self._io, u"/types/signature_box/seq/1")
+            self.signature = self._io.read_bytes(4)
+            if not self.signature == b"\x0D\x0A\x87\x0A":
+                raise kaitaistruct.ValidationNotEqualError(b"\x0D\x0A\x87\x0A", self.signature, self._io, u"/types/signature_box/seq/2")
 
 
         def _fetch_instances(self):
@@ -248,6 +289,18 @@ class LegacyJp2(KaitaiStruct):
         self._m_boxes = LegacyJp2.BoxList(_io__raw__m_boxes, self, self._root)
         self._io.seek(_pos)
         return getattr(self, '_m_boxes', None)
+
+    @property
+    def signature(self):
+        """The 12-byte JPEG 2000 signature box every legacy file starts with."""
+        if hasattr(self, '_m_signature'):
+            return self._m_signature
+
+        _pos = self._io.pos()
+        self._io.seek(0)
+        self._m_signature = LegacyJp2.SignatureBox(self._io, self, self._root)
+        self._io.seek(_pos)
+        return getattr(self, '_m_signature', None)
 
     @property
     def trailer(self):

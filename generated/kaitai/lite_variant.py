@@ -18,7 +18,7 @@ class LiteVariant(KaitaiStruct):
     only that first record; anything after it is kept here as `trailing`.
 
     .. seealso::
-       ND2_FORMAT.md §3
+       docs/format.md#lite_variant
     """
 
     class LvType(IntEnum):
@@ -73,7 +73,7 @@ class LiteVariant(KaitaiStruct):
         that inflates to a complete LiteVariant stream.
 
         .. seealso::
-           ND2_FORMAT.md §3.6
+           docs/format.md#lite_variant
         """
         def __init__(self, _io, _parent=None, _root=None):
             super(LiteVariant.Compressed, self).__init__(_io)
@@ -99,7 +99,7 @@ class LiteVariant(KaitaiStruct):
         Children with empty names form a list.
 
         .. seealso::
-           ND2_FORMAT.md §3.4
+           docs/format.md#lite_variant
         """
         def __init__(self, _io, _parent=None, _root=None):
             super(LiteVariant.Level, self).__init__(_io)
@@ -152,7 +152,7 @@ class LiteVariant(KaitaiStruct):
         """One LiteVariant record (type, name, value).
 
         .. seealso::
-           ND2_FORMAT.md §3.1
+           docs/format.md#lite_variant
         """
         def __init__(self, _io, _parent=None, _root=None):
             super(LiteVariant.Record, self).__init__(_io)

@@ -18,7 +18,7 @@ class Nd2Container(KaitaiStruct):
     sequentially: everything below the top level is reached through instances.
 
     .. seealso::
-       ND2_FORMAT.md §1, §2.1
+       docs/format.md#nd2_container
     """
     def __init__(self, _io, _parent=None, _root=None):
         super(Nd2Container, self).__init__(_io)
@@ -71,7 +71,7 @@ class Nd2Container(KaitaiStruct):
         """The 16 bytes that start every chunk.
 
         .. seealso::
-           ND2_FORMAT.md §1.2
+           docs/format.md#nd2_container
         """
         def __init__(self, _io, _parent=None, _root=None):
             super(Nd2Container.ChunkHeader, self).__init__(_io)
@@ -178,7 +178,7 @@ class Nd2Container(KaitaiStruct):
         """Payload of an `ImageDataSeq|N!` chunk.
 
         .. seealso::
-           ND2_FORMAT.md §2.1, §2.5
+           docs/format.md#nd2_container
         """
         def __init__(self, height, width_bytes, compressed, _io, _parent=None, _root=None):
             super(Nd2Container.ImageFrame, self).__init__(_io)
@@ -213,7 +213,7 @@ class Nd2Container(KaitaiStruct):
         """The last 40 bytes of the file.
 
         .. seealso::
-           ND2_FORMAT.md §1.5
+           docs/format.md#nd2_container
         """
         def __init__(self, _io, _parent=None, _root=None):
             super(Nd2Container.MapTrailer, self).__init__(_io)
@@ -236,7 +236,7 @@ class Nd2Container(KaitaiStruct):
         """The file signature chunk at offset 0 (header, 32-byte name, 64-byte version).
 
         .. seealso::
-           ND2_FORMAT.md §1.4
+           docs/format.md#nd2_container
         """
         def __init__(self, _io, _parent=None, _root=None):
             super(Nd2Container.SignatureChunk, self).__init__(_io)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import struct
 import subprocess
 import sys
@@ -42,6 +43,7 @@ TOP_KEYS = {
     "boxes",
     "problems",
     "complete",
+    "summary",
 }
 ROW_KEYS = {
     "name",
@@ -179,10 +181,21 @@ def test_json_parses_and_text_lists_every_chunk(path: Path) -> None:
     assert p.returncode == 0
     doc = json.loads(p.stdout)
     assert doc["size"] == path.stat().st_size and doc["complete"] is True
-    t = run("inspect", path)
+    t = run("inspect", "--all", path)
     assert t.returncode == 0
     for r in doc["chunks"]:
         assert r["name"] in t.stdout and f"0x{r['offset']:08X}" in t.stdout
+    # default: numbered series fold into runs; every other chunk keeps its own row
+    d = run("inspect", path)
+    assert d.returncode == 0
+    for r in doc["chunks"]:
+        m = re.match(r"(.*\|)(\d+)!\Z", r["name"])
+        if m is None:
+            assert r["name"] in d.stdout and f"0x{r['offset']:08X}" in d.stdout
+        else:
+            assert r["name"] in d.stdout or re.search(
+                re.escape(m.group(1)) + r"\d+\.\.\d+!", d.stdout
+            ), r["name"]
 
 
 # ----------------------------------------------------------------------------- one chunk
@@ -300,7 +313,7 @@ def test_kinds() -> None:
     )
     assert (
         chunk_kind("CustomData|RoiMetadata_v1!", b"\xff\xff", 2) == "lite-variant"
-    )  # named in §1.7
+    )  # named in the chunk catalogue (docs/format.md#nd2_container.chunk_map_entry)
     z = b"\x4c" + bytes(11)
     assert chunk_kind("CustomData|Y!", z + b"\x78\x9c" + bytes(8)) == "lite-variant"
     assert chunk_kind("CustomData|Y!", z + b"\x78\x00" + bytes(8)) == "binary"

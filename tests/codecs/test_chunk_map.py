@@ -481,3 +481,156 @@ def test_chunk_head_name_must_fit_its_name_field() -> None:
     with pytest.raises(Nd2Error, match="expected chunk"):
         container.parse_chunk_head(container.CHUNK_MAGIC_BYTES + struct.pack("<IQ", 8, 0) + b"A!B!" + bytes(8),
                                    0, 4096, expect="A!B!")
+
+
+# ----------------------------------------------------------------------------- payload location
+
+
+_chunk_items = st.lists(
+    st.tuples(st.integers(0, 10**6).map(lambda n: f"ImageDataSeq|{n}!"), st.binary(max_size=64),
+              st.sampled_from([None, 0, 8])),
+    max_size=6, unique_by=lambda t: t[0])
+
+
+@given(_chunk_items, st.data())
+def test_locate_payloads_agrees_with_read_chunk(items: list[Any], data: st.DataObject) -> None:
+    items = [(n, p, 8 if k == 8 and len(p) >= 8 else None) for n, p, k in items]
+    f = bytearray(container.build_file([(n, p) if k is None else (n, p, k) for n, p, k in items]))
+    _, cmap = container.read_chunk_map(bytes(f))
+    offs = [cmap[n].offset for n, _, _ in items]
+    # damage some headers: bad magic, or a name_len that runs past the end
+    bad = set()
+    for i, o in enumerate(offs):
+        how = data.draw(st.sampled_from(["ok", "ok", "magic", "name_len"]))
+        if how == "magic":
+            f[o] ^= 0xFF
+            bad.add(i)
+        elif how == "name_len":
+            f[o + 4 : o + 8] = struct.pack("<I", len(f))
+            bad.add(i)
+    buf = bytes(f)
+    got, lens = container.locate_payloads(buf, np.asarray(offs + [len(buf) + 5, -1], np.int64))
+    assert got[-2:].tolist() == [-1, -1] and lens[-2:].tolist() == [-1, -1]
+    for i, ((name, payload, _), o) in enumerate(zip(items, offs)):
+        if i in bad:
+            assert (got[i], lens[i]) == (-1, -1)
+            with pytest.raises(Nd2Error):
+                container.read_chunk(buf, o, expect=name)
+            continue
+        ci = container.read_chunk(buf, o, expect=name)
+        assert (got[i], lens[i]) == (ci.data_offset, ci.data_len)
+        assert buf[ci.data_offset : ci.end] == payload
+        h = container.read_header(buf, o)
+        assert h == (ci.name_len, ci.data_len, ci.data_offset)
+        assert container.payload_offset(o, ci.name_len) == ci.data_offset
+        k = K.Chunk(KaitaiStream(BytesIO(buf[o:])))  # the reference parser's payload
+        assert k.data == payload
+
+
+def test_locate_payloads_min_len_and_empty() -> None:
+    f = container.build_file([("ImageDataSeq|0!", b"x" * 16, 8), ("ImageDataSeq|1!", b"y" * 4)])
+    _, cmap = container.read_chunk_map(f)
+    offs = [cmap["ImageDataSeq|0!"].offset, cmap["ImageDataSeq|1!"].offset]
+    got, lens = container.locate_payloads(f, offs, min_len=8)
+    assert lens.tolist() == [16, -1] and got[1] == -1 and got[0] > 0
+    e1, e2 = container.locate_payloads(f, [])
+    assert e1.shape == e2.shape == (0,)
+
+
+def test_parse_header_errors_are_located() -> None:
+    with pytest.raises(Nd2Error) as ei:
+        container.parse_header(b"\0" * 16, 4096, chunk="X!")
+    assert (ei.value.chunk, ei.value.offset) == ("X!", 4096)
+    with pytest.raises(Nd2Error) as ei:
+        container.read_header(container.CHUNK_MAGIC_BYTES + b"\0" * 4, 0)
+    assert ei.value.offset == 4
+
+
+@pytest.mark.parametrize("version", ["Ver3.0", "Ver2.1", "Ver3.1"])
+def test_version_offset_and_string(version: str) -> None:
+    f = container.build_file([("A!", b"")], version=version)
+    assert container.version_string(f) == version
+    assert f[container.VERSION_OFFSET : container.VERSION_OFFSET + len(version)] == version.encode()
+    k = K.SignatureChunk(KaitaiStream(BytesIO(f)))
+    assert k.version.rstrip(b"\0").decode() == version
+    assert container.SIGNATURE_SIZE == k._io.pos()
+    assert container.sniff_version(f) == (int(version[3]), int(version[5]))
+    assert container.version_string(f[: container.SIGNATURE_SIZE - 1]) is None
+
+
+def test_bad_version_is_reported_at_the_version_field() -> None:
+    f = bytearray(container.build_file([("A!", b"")], version="Verx.y"))
+    with pytest.raises(Nd2Error) as ei:
+        container.read_signature(bytes(f))
+    assert ei.value.offset == container.VERSION_OFFSET == 0x30
+
+
+@given(st.binary(max_size=300), st.integers(0, 3))
+def test_inflate_frame_exact_size(pixels: bytes, extra: int) -> None:
+    import zlib
+
+    z = zlib.compress(pixels)
+    assert container.inflate_frame(z, len(pixels)) == pixels
+    if len(pixels) > extra:
+        with pytest.raises(Nd2Error, match="inflates to more than"):
+            container.inflate_frame(z, len(pixels) - 1 - extra, chunk="F!", offset=9)
+    with pytest.raises(Nd2Error, match=f"expected {len(pixels) + 1 + extra}"):
+        container.inflate_frame(z, len(pixels) + 1 + extra)
+    with pytest.raises(Nd2Error) as ei:
+        container.inflate_frame(b"junk" + z, len(pixels), chunk="F!", offset=9)
+    assert (ei.value.chunk, ei.value.offset) == ("F!", 9)
+
+
+@given(st.integers(0, 6), st.integers(0, 6), st.binary(max_size=8))
+def test_frame_timestamp_size_is_the_spec_field(h: int, wb: int, tail: bytes) -> None:
+    b = struct.pack("<d", -1.0) + tail
+    fast = F.ImageFrame.parse(b, height=h, width_bytes=wb, compressed=True)
+    assert bytes(fast.zlib_stream) == b[container.FRAME_TIMESTAMP_SIZE:]
+    assert container.FRAME_TIMESTAMP_SIZE == 8
+
+
+def test_frames_uses_the_registry_prefix() -> None:
+    from nd2kit.codecs import names
+
+    body = build_chunk_map_body(["ImageDataSeq|2!", "X!", "ImageDataSeq|0!"], [1, 2, 3], [0, 0, 0], 0)
+    cmap = parse_chunk_map(body)
+    numbers, rows = cmap.frames()
+    assert numbers.tolist() == [0, 2] and rows.tolist() == [2, 0]
+    assert names.FRAME_PREFIX == "ImageDataSeq|"
+
+
+@given(st.lists(st.integers(0, 10**4).map(lambda n: f"ImageDataSeq|{n}!"), max_size=8, unique=True),
+       st.integers(0, 2**40))
+def test_field_positions_point_at_the_fields(entry_names: list[str], base: int) -> None:
+    offs = [4096 * (i + 1) for i in range(len(entry_names))]
+    sizes = [7 * i + 1 for i in range(len(entry_names))]
+    body = build_chunk_map_body(entry_names, offs, sizes, 0)
+    cmap = parse_chunk_map(body, base=base)
+    for i, (o, s) in enumerate(zip(cmap.field_positions("offset").tolist(),
+                                   cmap.field_positions("size").tolist())):
+        assert struct.unpack_from("<Q", body, o - base)[0] == offs[i]
+        assert struct.unpack_from("<Q", body, s - base)[0] == sizes[i]
+        n = cmap.field_positions("name")[i] - base
+        assert body[n : n + len(entry_names[i])] == entry_names[i].encode()
+    with pytest.raises(ValueError):
+        cmap.field_positions("nope")
+
+
+def test_inflate_frame_require_end_and_label() -> None:
+    import zlib
+
+    z = zlib.compress(b"abcd" * 10)
+    assert container.inflate_frame(z[:-4], 40) == b"abcd" * 10  # the reader's tolerance
+    with pytest.raises(Nd2Error, match="frame 2: zlib stream incomplete"):
+        container.inflate_frame(z[:-4], 40, label="frame 2", require_end=True)
+    assert container.inflate_frame(z, 40, require_end=True) == b"abcd" * 10
+
+
+@given(st.floats(allow_nan=False), st.binary(max_size=4))
+def test_frame_timestamp(ts: float, tail: bytes) -> None:
+    b = struct.pack("<d", ts) + tail
+    assert container.frame_timestamp(b) == ts
+    assert K.ImageFrame(0, 0, True, KaitaiStream(BytesIO(b))).timestamp == ts
+    with pytest.raises(Nd2Error) as ei:
+        container.frame_timestamp(b[:7], chunk="ImageDataSeq|0!", offset=4096)
+    assert (ei.value.chunk, ei.value.offset) == ("ImageDataSeq|0!", 4096)

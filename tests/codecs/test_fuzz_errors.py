@@ -11,7 +11,6 @@ RecursionError — and their peak traced memory stays below 64 x the input + 1 M
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
 import struct
@@ -26,7 +25,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from conftest import corpus_files
+from conftest import corpus_cached, corpus_files
 from hypothesis import given
 from hypothesis import strategies as st
 from nd2kit._generated.fast import binary_rle as G_RLE
@@ -94,7 +93,7 @@ def _modern_files() -> list[Any]:
     return [p for p in corpus_files() if p.read_bytes()[:4] == container.CHUNK_MAGIC_BYTES]
 
 
-@functools.cache
+@corpus_cached
 def lv_seeds() -> tuple[Seed, ...]:
     seen: dict[bytes, Seed] = {}
     for p in _modern_files():
@@ -114,7 +113,7 @@ def lv_seeds() -> tuple[Seed, ...]:
     return tuple(seen.values())
 
 
-@functools.cache
+@corpus_cached
 def file_seeds() -> tuple[Seed, ...]:
     out = []
     for p in _modern_files():
@@ -141,7 +140,7 @@ def _rle_fields(stream: bytes) -> list[Field]:
     return out
 
 
-@functools.cache
+@corpus_cached
 def rle_seeds() -> tuple[Seed, ...]:
     out = []
     payloads = []
@@ -166,7 +165,7 @@ def rle_seeds() -> tuple[Seed, ...]:
     return tuple(out)
 
 
-@functools.cache
+@corpus_cached
 def jp2_seeds() -> tuple[Seed, ...]:
     out = []
     for p in corpus_files("synthetic"):
@@ -192,7 +191,7 @@ def jp2_seeds() -> tuple[Seed, ...]:
     return tuple(out)
 
 
-@functools.cache
+@corpus_cached
 def xml_seeds() -> tuple[Seed, ...]:
     seen: dict[bytes, Seed] = {}
     for p in _modern_files():

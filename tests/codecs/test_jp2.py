@@ -198,3 +198,63 @@ def test_box_with_longer_ihdr_body_roundtrips() -> None:
 def test_build_legacy_with_longer_ihdr_body() -> None:
     buf, _ = _longer_ihdr_file()
     assert build_legacy(read_legacy(buf).boxes) == buf
+
+
+# ----------------------------------------------------------------------------- signature box
+
+#: ISO/IEC 15444-1 I.5.1: the JPEG 2000 signature box, written out independently of the spec
+ISO_SIGNATURE_BOX = b"\x00\x00\x00\x0c" + b"jP  " + b"\x0d\x0a\x87\x0a"
+
+
+def test_signature_box_is_the_iso_one() -> None:
+    from nd2kit.codecs import container, jp2
+
+    assert jp2.JP2_SIGNATURE_BOX == ISO_SIGNATURE_BOX
+    assert container.JP2_MAGIC_BYTES == ISO_SIGNATURE_BOX[:4]
+    assert jp2.MAP_SIGNATURE == MAP_SIGNATURE
+    jp2.check_signature(ISO_SIGNATURE_BOX + b"more")
+    k = K.SignatureBox(KaitaiStream(BytesIO(ISO_SIGNATURE_BOX)))
+    assert (k.len, k.box_type, k.signature) == (12, b"jP  ", b"\r\n\x87\n")
+    if construct_usable(SPEC, "legacy_jp2__signature_box"):
+        assert C.legacy_jp2__signature_box.build(C.legacy_jp2__signature_box.parse(ISO_SIGNATURE_BOX)) \
+            == ISO_SIGNATURE_BOX
+
+
+@given(st.integers(0, 11), st.integers(1, 255))
+def test_signature_box_any_wrong_byte_is_located(k: int, flip: int) -> None:
+    from nd2kit import CorruptChunkError
+    from nd2kit.codecs import jp2
+
+    bad = bytearray(ISO_SIGNATURE_BOX)
+    bad[k] ^= flip
+    with pytest.raises(CorruptChunkError) as ei:
+        jp2.check_signature(bytes(bad))
+    assert ei.value.chunk == "jP  "
+    assert ei.value.offset == k // 4 * 4  # the field holding the wrong byte
+    with pytest.raises(Exception):  # noqa: B017 - the reference parser rejects it too
+        K.SignatureBox(KaitaiStream(BytesIO(bytes(bad))))
+
+
+def test_signature_box_truncated() -> None:
+    from nd2kit import CorruptChunkError
+    from nd2kit.codecs import jp2
+
+    for n in range(12):
+        with pytest.raises(CorruptChunkError):
+            jp2.check_signature(ISO_SIGNATURE_BOX[:n])
+
+
+@given(st.binary(max_size=40), st.sampled_from([b"jp2c", b"xml ", b"uuid"]))
+def test_box_header_len_from_the_spec(body: bytes, btype: bytes) -> None:
+    from nd2kit.codecs import jp2
+
+    short = struct.pack(">I", 8 + len(body)) + btype + body
+    ext = struct.pack(">I", 1) + btype + struct.pack(">Q", 16 + len(body)) + body
+    for raw, head in ((short, 8), (ext, 16)):
+        b = jp2.parse_box(raw, 0, len(raw))
+        assert b.header_len == head
+        assert (b._pos, b._end_pos, b.box_type) == (0, len(raw), btype.decode())
+        kb = K.Box(KaitaiStream(BytesIO(raw)))
+        assert (kb.len_ext if kb.len == 1 else kb.len) - head == len(body)
+        lf = read_legacy(build_legacy([Box(btype.decode(), body)]))
+        assert lf.boxes[0].payload == body

@@ -241,3 +241,21 @@ def test_encode_rejects_labels_beyond_u32_with_value_error(label: int, dtype: An
     m[0, 1] = label
     with pytest.raises(ValueError):
         encode_rle_mask(m)
+
+
+@given(label_images(), st.sampled_from([2, 3]))
+def test_encoder_size_fields_match_the_parsed_records(mask: np.ndarray, version: int) -> None:
+    # the encoder computes object_bytes / last_row_offset / bytes_of_objects /
+    # last_object_offset from the generated record sizes; the parser measures them
+    payload = encode_rle_mask(mask, version=version)
+    s = F.BinaryRle.parse(payload).stream
+    assert s.header.version == version
+    start = s.header._end_pos
+    assert s.header.bytes_of_objects == (s.objects[-1]._end_pos - start if s.objects else 0)
+    if s.objects:
+        assert s.header.last_object_offset == s.objects[-1]._pos
+    for obj in s.objects:
+        assert obj.header.object_bytes == obj._end_pos - obj._pos
+        assert obj.header.last_row_offset == obj.rows[-1]._pos - obj._pos
+    kai = K(KaitaiStream(BytesIO(payload)))
+    assert len(kai.stream.objects) == len(s.objects)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import functools
 import math
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -32,7 +31,8 @@ from nd2kit.codecs.xml_variant import decode_xml_variant, iter_xml_records  # no
 from nd2kit.errors import CorruptChunkError  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CORPUS = Path(os.environ.get("ND2KIT_CORPUS", REPO_ROOT.parent / "shared" / "corpus"))
+from conftest import CORPUS, corpus_cached, corpus_files  # noqa: E402
+
 NO_CORPUS = f"corpus directory {CORPUS} not found (set ND2KIT_CORPUS to run these)"
 
 SCALAR_RUNTYPES = [
@@ -123,10 +123,10 @@ def looks_like_xml(payload: bytes) -> bool:
 
 
 def _corpus_files() -> list[Path]:
-    return sorted(CORPUS.rglob("*.nd2")) if CORPUS.is_dir() else []
+    return corpus_files()
 
 
-@functools.cache
+@corpus_cached
 def xml_chunks_of(path: Path) -> tuple[tuple[str, bytes], ...]:
     """(label, payload) of every XML payload of an .nd2 file, read with nd2."""
     found = []
@@ -950,6 +950,7 @@ def check_robust(data: bytes) -> None:
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(corrupted())
+@pytest.mark.corpus_optional  # the corpus chunks join the seeds when present
 def test_corrupted_chunks_raise_only_corrupt_chunk_error(data: bytes) -> None:
     check_robust(data)
 

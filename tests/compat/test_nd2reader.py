@@ -368,6 +368,7 @@ def test_metadata_structures(path: Path) -> None:
             assert exp.shape() == tuple(r.dimensionSizes().values())
 
 
+@pytest.mark.corpus
 def test_rgb_image_is_stored_bgr() -> None:
     """Format notes §2.2: RGB planes are stored B, G, R; image() returns them as stored."""
     paths = [p for p in MODERN if p.name == "ndev-kit__ndevio__ND2_dims_rgb.nd2"]
@@ -468,6 +469,7 @@ def test_z_step_is_derived_from_the_range_like_limnd2(tmp_path: Path) -> None:
         assert (z.step, z.homeIndex, z.top, z.bottom) == (1.5, 1, 3.0, 0.0)
 
 
+@pytest.mark.corpus
 def test_z_step_around_home() -> None:
     """The real z-stack: symmetric around home (iType 2), home index from the distance."""
     paths = [p for p in MODERN if p.name.endswith("example-zstack.nd2")]

@@ -41,3 +41,42 @@ def test_sample_layout_follows_writer_rules():
         elif name != container.FILEMAP_NAME:
             assert info.end % 4096 == 0, f"{name} payload is end-aligned"
     assert list(cmap) == sorted(cmap, key=lambda n: n.encode(), reverse=True)
+
+
+def test_int16_sample_is_signed(tmp_path):
+    # ePixelType 0: nd2kit reads int16; nd2 0.12 ignores ePixelType and returns the same
+    # bits as uint16 (a known nd2 difference, docs/reading.md)
+    p = samples.write_sample_file(tmp_path / "s.nd2", t=2, z=1, channels=1, height=4, width=3,
+                                  dtype="int16")
+    want = samples.sample_frames(2, 1, 1, 4, 3, "int16")[..., 0]
+    assert want.min() < 0
+    import nd2kit
+
+    with nd2kit.ND2File(p) as f, nd2.ND2File(p) as g:
+        assert f.dtype == np.int16
+        np.testing.assert_array_equal(f.asarray(), want)
+        np.testing.assert_array_equal(g.asarray().view(np.int16), want)
+
+
+@pytest.mark.parametrize("loops", ["TZ", "ZT", "MTZ", "ZMT"])
+def test_loop_order_matches_nd2(tmp_path, loops):
+    p = samples.write_sample_file(tmp_path / "s.nd2", t=2, z=3, m=2 if "M" in loops else 1,
+                                  channels=1, height=3, width=3, loops=loops)
+    import nd2kit
+
+    with nd2kit.ND2File(p) as f, nd2.ND2File(p) as g:
+        axes = [{"M": "P"}.get(a, a) for a in loops]
+        assert list(g.sizes)[: len(loops)] == axes
+        assert list(f.sizes) == list(g.sizes)
+        assert f.loop_indices == g.loop_indices
+        np.testing.assert_array_equal(f.asarray(), g.asarray())
+
+
+def test_v2_sample_is_xml(tmp_path):
+    p = samples.write_sample_file(tmp_path / "s.nd2", version="2.0", t=2, z=1, channels=1,
+                                  height=3, width=3)
+    _, cmap = container.read_chunk_map(p.read_bytes())
+    assert "ImageAttributes!" in cmap and "ImageAttributesLV!" not in cmap
+    with nd2.ND2File(p) as g:
+        assert g.version == (2, 0)
+        assert g.sizes == {"T": 2, "Y": 3, "X": 3}

@@ -195,7 +195,7 @@ class Lowerer:
         if t.params or t.instances:
             return []
         text = "\n".join(pl)
-        if any(w in text for w in ("_parse(", "parent", "root", "self._")):
+        if any(w in text for w in ("_parse(", "parent", "root", "self._", "_base")):
             return []
         out = [ln.replace("self.", "_v_") for ln in pl]
         return [] if any("self" in ln for ln in out) else out

@@ -23,93 +23,56 @@ and ``binary`` (anything else).
 from __future__ import annotations
 
 import math
-import mmap
-import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .._generated.fast import legacy_jp2 as _gjp2
-from .._generated.fast import lite_variant as _glv
 from .._generated.fast import nd2_container as _gc
 from ..codecs import container
 from ..codecs import lite_variant as lv
 from ..errors import Nd2Error
+from .lv_walk import walk_lite_variant
+from .report import LV_TYPE_NAMES, Problem
+from .scan import (
+    CHUNK_MAGIC,
+    FILEMAP_NAME,
+    FRAME_RE,
+    HEADER_SIZE,
+    JP2_MAGIC,
+    KIND_HEAD,
+    SIGNATURE_END,
+    SIGNATURE_NAME,
+    TRAILER_SIZE,
+    ChunkRow,
+    chunk_kind,
+    legacy_boxes,
+    legacy_map,
+    looks_like_lite_variant,
+    open_source,
+    scan_chunks,
+)
+from .summary import FileSummary, summarize
 
 __all__ = [
     "BoxRow",
     "ChunkDetail",
     "ChunkRow",
+    "ChunkRun",
     "InspectResult",
     "Problem",
     "chunk_kind",
+    "chunk_runs",
     "hexdump",
     "inspect_chunk",
     "inspect_file",
+    "looks_like_lite_variant",
     "open_source",
     "scan_chunks",
 ]
 
-SIGNATURE_NAME = container.SIGNATURE_NAME
-FILEMAP_NAME = container.FILEMAP_NAME
-CHUNK_MAGIC = container.CHUNK_MAGIC_BYTES
-JP2_MAGIC = container.JP2_MAGIC_BYTES
-HEADER_SIZE = _gc.ChunkHeader.SIZE
-TRAILER_SIZE = _gc.MapTrailer.SIZE
-SIGNATURE_END = HEADER_SIZE + 32 + 64  # header + name + version field
-
-FRAME_RE = re.compile(r"ImageDataSeq\|(\d+)!\Z")
-RLE_RE = re.compile(r"CustomDataSeq\|RleZipBinarySequence[^|]*\|\d+!\Z")
-LV_NAME_RE = re.compile(r"LV(\|\d+)?!\Z")
-
-LV_TYPE_NAMES = {int(t): t.name for t in lv.LvType}
-
-#: how many payload bytes :func:`chunk_kind` looks at
-KIND_HEAD = 2 + 2 * 255 + 12
-
-
 # ----------------------------------------------------------------------------- data
-
-
-@dataclass
-class Problem:
-    """Something that could not be read: where (absolute offset) and why."""
-
-    offset: int | None
-    message: str
-    chunk: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"chunk": self.chunk, "offset": self.offset, "message": self.message}
-
-
-@dataclass
-class ChunkRow:
-    """One line of the chunk table.
-
-    ``source`` says where the row comes from: ``"map"`` (a chunk map entry, in map
-    order ``index``), ``"signature"`` (the chunk at offset 0), ``"trailer"`` (the
-    map chunk the trailer points at) or ``"scan"`` (found by scanning a file whose
-    map is unreadable). ``size`` is the map's size field (-1 where the file stores
-    size == offset, as nd2 reports it; None for rows not from the map);
-    ``name_len``/``data_len``/``data_offset`` come from the chunk header (None when
-    it cannot be read). ``problem`` is None for a sound row.
-    """
-
-    name: str
-    offset: int
-    kind: str
-    source: str
-    index: int | None = None
-    size: int | None = None
-    name_len: int | None = None
-    data_offset: int | None = None
-    data_len: int | None = None
-    problem: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -140,6 +103,7 @@ class InspectResult:
     chunks: list[ChunkRow] = field(default_factory=list)
     boxes: list[BoxRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    summary: FileSummary | None = None
 
     @property
     def complete(self) -> bool:
@@ -159,6 +123,7 @@ class InspectResult:
             "boxes": [b.to_dict() for b in self.boxes],
             "problems": [p.to_dict() for p in self.problems],
             "complete": self.complete,
+            "summary": None if self.summary is None else self.summary.to_dict(),
         }
 
 
@@ -204,193 +169,29 @@ class ChunkDetail:
             "complete": not self.problems,
         }
 
-
-# ----------------------------------------------------------------------------- input
-
-
-class Source:
-    """File bytes for the tools: a read-only mmap for paths, the bytes themselves
-    otherwise. Use as a context manager (closes the mmap)."""
-
-    def __init__(self, src: Any) -> None:
-        self.path: str | None = None
-        self._mm: mmap.mmap | None = None
-        if isinstance(src, (bytes, bytearray, memoryview)):
-            self.buf: Any = bytes(src)
-            return
-        self.path = os.fspath(src)
-        with open(self.path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size == 0:
-                self.buf = b""
-            else:
-                self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-                self.buf = self._mm
-
-    def close(self) -> None:
-        if self._mm is not None:
-            try:
-                self._mm.close()
-            except BufferError:  # a numpy view still exists; the GC will close it
-                pass
-            self._mm = None
-
-    def __enter__(self) -> Source:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def open_source(src: Any) -> Source:
-    """Open a path (str/PathLike) or wrap bytes. Raises OSError for unreadable paths."""
-    return Source(src)
-
-
-# ----------------------------------------------------------------------------- kinds
-
-
-def looks_like_lite_variant(head: bytes, data_len: int) -> bool:
-    """True when `head` (the first payload bytes) starts like a LiteVariant root record:
-    a LEVEL whose name is printable text ending in a NUL code unit, or a type-76 block
-    whose zlib header is valid. The LEVEL's length/count are *not* required to fit, so
-    that a damaged header is still validated as LiteVariant."""
-    if data_len < 2 or len(head) < 2:
-        return False
-    t, nl = head[0], head[1]
-    if t == _glv.T_COMPRESS:
-        z = 1 + _glv._TR_COMPRESS_SKIP
-        if len(head) < z + 2 or data_len < z + 2:
-            return False
-        cmf, flg = head[z], head[z + 1]
-        return cmf & 0x0F == 8 and (cmf * 256 + flg) % 31 == 0
-    if t != _glv.T_LEVEL or nl < 2:
-        return False
-    q = 2 + nl * _glv._TR_NAME_UNIT
-    if q + _glv._TR_LEVEL_HEAD_SIZE > min(len(head), data_len):
-        return False
-    raw = head[2:q]
-    if raw[-2:] != _glv._TR_STR_TERM:
-        return False
-    try:
-        text = raw[:-2].decode("utf-16-le")
-    except UnicodeDecodeError:
-        return False
-    return text.isprintable() and text.isascii()
-
-
-#: chunks the format notes (§1.7) list as LiteVariant although their names lack "LV"
-LV_CUSTOM_NAMES = frozenset(
-    {
-        "CustomData|ExperimentEventsV1_0!",
-        "CustomData|RoiMetadata_v1!",
-        "CustomData|WellPlateDesc_0!",
-        "CustomData|CustomDescriptionV1_0!",
-        "CustomData|JobDefinitionDescV1_0!",
-        "CustomData|JobDefinitionV1_0!",
-    }
-)
-
-
-def chunk_kind(name: str, head: bytes = b"", data_len: int | None = None) -> str:
-    """The kind of a chunk from its name and the first bytes of its payload."""
-    n = len(head) if data_len is None else data_len
-    if name == SIGNATURE_NAME:
-        return "signature"
-    if name == FILEMAP_NAME:
-        return "map"
-    if FRAME_RE.match(name):
-        return "frame"
-    if RLE_RE.match(name):
-        return "rle-mask"
-    if LV_NAME_RE.search(name):
-        return "lite-variant"
-    if (head[:1] == b"<" and head[1:2] != b"\0") or head.startswith(b"\xef\xbb\xbf<"):
-        return "xml"
-    if name in LV_CUSTOM_NAMES and n > 0:
-        return "lite-variant"
-    if looks_like_lite_variant(head, n):
-        return "lite-variant"
-    return "binary"
-
-
-# ----------------------------------------------------------------------------- scanning
-
-
-def _plausible_name(raw: bytes) -> str | None:
-    bang = raw.find(b"!")
-    if bang <= 0:
-        return None
-    name = raw[: bang + 1]
-    if any(c < 0x20 or c > 0x7E for c in name):
-        return None
-    return name.decode("ascii")
-
-
-def scan_chunks(
-    buf: Any, start: int = 0, end: int | None = None
-) -> tuple[list[ChunkRow], Problem | None]:
-    """Find chunks by scanning for chunk headers (for files whose map is unreadable).
-
-    Each hit of the chunk magic whose header and name look sound becomes a row
-    (``source="scan"``) and the scan continues after its payload. Returns the rows
-    and, when the file ends inside a chunk, a :class:`Problem` at the end of file.
-    """
-    size = len(buf)
-    end = size if end is None else end
-    rows: list[ChunkRow] = []
-    pos = start
-    stop: Problem | None = None
-    while True:
-        hit = buf.find(CHUNK_MAGIC, pos, end)
-        if hit < 0:
-            break
-        pos = hit + 1
-        if hit + HEADER_SIZE > size:
-            break
-        h = _gc.ChunkHeader.parse(buf, hit, size)
-        if h.name_len == 0 or h.name_len > (1 << 20):
-            continue
-        name_at = hit + HEADER_SIZE
-        name = _plausible_name(bytes(buf[name_at : name_at + min(h.name_len, 4096)]))
-        if name is None or len(name) > h.name_len:
-            continue
-        data_offset = name_at + h.name_len
-        row = ChunkRow(
-            name=name,
-            offset=hit,
-            kind="binary",
-            source="scan",
-            name_len=h.name_len,
-            data_offset=data_offset,
-            data_len=h.data_len,
-        )
-        head = bytes(buf[data_offset : min(data_offset + KIND_HEAD, size)])
-        row.kind = chunk_kind(name, head, h.data_len)
-        rows.append(row)
-        if data_offset + h.data_len > size:
-            row.problem = (
-                f"data_len {h.data_len} runs past the end of the file: "
-                f"the file ends {data_offset + h.data_len - size} bytes early"
-            )
-            stop = Problem(
-                size,
-                f"file ends inside chunk {name!r} (header at {hit}); the file looks truncated",
-                chunk=name,
-            )
-            break
-        pos = max(pos, data_offset + h.data_len)
-    return rows, stop
-
-
 # ----------------------------------------------------------------------------- file
 
 
-def inspect_file(src: Any) -> InspectResult:
-    """Table of contents of an ND2 file (path or bytes). Never raises for bad bytes;
-    raises OSError when a path cannot be opened."""
+def inspect_file(src: Any, *, summary: bool = True) -> InspectResult:
+    """Table of contents of an ND2 file (path or bytes).
+
+    Parameters
+    ----------
+    src : str, os.PathLike or bytes-like
+        The file.
+    summary : bool
+        Also read the :class:`~nd2kit.check.summary.FileSummary` (sizes, dtype,
+        channels, loops...) through nd2kit's reader (``InspectResult.summary``).
+
+    Never raises for bad bytes; raises OSError when a path cannot be opened.
+    """
     with open_source(src) as s:
-        return _inspect_buf(s.buf, s.path)
+        res = _inspect_buf(s.buf, s.path)
+    if summary and res.format != "unknown":
+        res.summary = summarize(src)
+        if res.summary.format_version is None and res.version is not None:
+            res.summary.format_version = f"{res.version[0]}.{res.version[1]}"
+    return res
 
 
 def _inspect_buf(buf: Any, path: str | None) -> InspectResult:
@@ -427,13 +228,19 @@ def _signature_row(buf: Any, res: InspectResult) -> None:
         res.problems.append(
             Problem(e.offset, f"file signature unreadable: {e.message}", SIGNATURE_NAME)
         )
-    if size >= HEADER_SIZE:
-        h = _gc.ChunkHeader.parse(buf, 0, size)
-        row.name_len, row.data_len = h.name_len, h.data_len
-        row.data_offset = HEADER_SIZE + h.name_len
-    if size >= SIGNATURE_END:
-        raw = bytes(buf[0x30:SIGNATURE_END]).rstrip(b"\0")
-        res.version_string = raw.decode("latin-1")
+    try:
+        ci = container.read_chunk(buf, 0)
+    except Nd2Error:  # damaged: the header fields as far as they can be read
+        if size >= HEADER_SIZE:
+            h = _gc.ChunkHeader.parse(buf, 0, size)
+            row.name_len, row.data_len = h.name_len, h.data_len
+            row.data_offset = HEADER_SIZE + h.name_len
+        if size >= SIGNATURE_END:
+            raw = bytes(buf[SIGNATURE_END - 64 : SIGNATURE_END]).rstrip(b"\0")
+            res.version_string = raw.decode("latin-1")
+        return
+    row.name_len, row.data_len, row.data_offset = ci.name_len, ci.data_len, ci.data_offset
+    res.version_string = bytes(buf[ci.data_offset : ci.end]).rstrip(b"\0").decode("latin-1")
 
 
 def _inspect_modern(buf: Any, res: InspectResult) -> None:
@@ -515,35 +322,6 @@ def _inspect_modern(buf: Any, res: InspectResult) -> None:
 # ----------------------------------------------------------------------------- legacy
 
 
-def _legacy_map(buf: Any) -> tuple[int, list[tuple[str, str, int]]]:
-    size = len(buf)
-    tr = _gjp2.BoxMapTrailer.parse(buf, size - _gjp2.BoxMapTrailer.SIZE, size)
-    start = size - tr.distance
-    if start < 0 or start > size - _gjp2.BoxMapTrailer.SIZE:
-        raise Nd2Error(f"box map distance {tr.distance} points outside the file", offset=size - 8)
-    bm = _gjp2.BoxMap.parse(buf, start, size - _gjp2.BoxMapTrailer.SIZE)
-    return start, [(e.box_type, e.tag, e.offset) for e in bm.entries]
-
-
-def legacy_boxes(buf: Any, end: int) -> tuple[list[tuple[str, int, int]], Problem | None]:
-    """Walk the top-level JP2 boxes in ``[0, end)``: ``[(type, offset, length)]``."""
-    out: list[tuple[str, int, int]] = []
-    pos = 0
-    while pos < end:
-        try:
-            b = _gjp2.Box.parse(buf, pos, end)
-        except Nd2Error as e:
-            return out, Problem(
-                e.offset if e.offset is not None else pos, f"box at {pos} unreadable: {e.message}"
-            )
-        length = b._end_pos - pos
-        out.append((b.box_type, pos, length))
-        if length <= 0:
-            return out, Problem(pos, "box of length 0 runs to the end of the stream")
-        pos = b._end_pos
-    return out, None
-
-
 def _inspect_legacy(buf: Any, res: InspectResult) -> None:
     from ..codecs import jp2
 
@@ -555,7 +333,7 @@ def _inspect_legacy(buf: Any, res: InspectResult) -> None:
     except Nd2Error as e:
         res.problems.append(Problem(e.offset, f"legacy container not fully readable: {e.message}"))
         try:
-            end, entries = _legacy_map(buf)
+            end, entries = legacy_map(buf)
             res.map_offset = end
             res.map_entries = len(entries)
             tags = {o: t for _, t, o in entries}
@@ -571,6 +349,8 @@ def _inspect_legacy(buf: Any, res: InspectResult) -> None:
     res.map_entries = len(lf.entries)
     lengths = {o: n for _, o, n in legacy_boxes(buf, lf.map_offset)[0]}
     for b in lf.boxes:
+        if b.offset is None:  # pragma: no cover - read_legacy locates every box it lists
+            continue
         res.boxes.append(BoxRow(b.box_type, b.tag, b.offset, lengths.get(b.offset)))
     for t, g, o in lf.entries:
         if o not in lengths:
@@ -623,6 +403,7 @@ def lv_records(payload: bytes, base: int) -> tuple[list[dict[str, Any]], Problem
         return _lv_records_partial(payload, base, e)
     out = []
     inside: list[int] = []  # depths of enclosing COMPRESS records
+    rec: Any  # an LvRecord (the generated class is not visible to the type checker)
     for depth, path, rec in lv.iter_records(tree.root):
         while inside and depth <= inside[-1]:
             inside.pop()
@@ -655,8 +436,6 @@ def _lv_records_partial(
     payload: bytes, base: int, err: Nd2Error
 ) -> tuple[list[dict[str, Any]], Problem]:
     """Records the validator's walker could read before the damage."""
-    from .validate import walk_lite_variant
-
     visited, findings = walk_lite_variant(payload, base)
     out = []
     for pos, depth, path, name, code, text in visited:
@@ -860,6 +639,106 @@ def _legacy_detail(
         det.problems.append(prob)
     det.hexdump, det.truncated = hexdump(buf, start, end, max_bytes)
     return det
+
+
+#: a numbered chunk: ``prefix`` ``|N!`` (``ImageDataSeq|12!``, ``ImageMetadataSeqLV|3!``,
+#: ``CustomDataSeq|RleZipBinarySequence_1_v1|0!``)
+SERIES_RE = re.compile(r"(.*\|)(\d+)!\Z")
+
+
+@dataclass
+class ChunkRun:
+    """Consecutive members ``prefix|first!`` … ``prefix|last!`` of a numbered chunk series,
+    shown as one row of the chunk table.
+
+    ``first_offset``/``last_offset`` are the lowest and highest chunk offsets;
+    ``data_len`` the most common payload size (``min_data_len``/``max_data_len`` the
+    range). Members with a problem are never folded into a run.
+    """
+
+    prefix: str
+    kind: str
+    first: int
+    last: int
+    first_offset: int
+    last_offset: int
+    data_len: int | None
+    min_data_len: int | None
+    max_data_len: int | None
+
+    @property
+    def count(self) -> int:
+        return self.last - self.first + 1
+
+    @property
+    def name(self) -> str:
+        return f"{self.prefix}{self.first}..{self.last}!"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["count"] = self.count
+        d["name"] = self.name
+        return d
+
+
+class _Run:
+    __slots__ = ("rows", "last")
+
+    def __init__(self, row: ChunkRow, index: int) -> None:
+        self.rows = [row]
+        self.last = index
+
+
+def _fold(prefix: str, rows: list[ChunkRow], first: int, last: int) -> ChunkRun:
+    lens = [r.data_len for r in rows if r.data_len is not None]
+    offs = [r.offset for r in rows]
+    common = Counter(lens).most_common(1)[0][0] if lens else None
+    return ChunkRun(
+        prefix=prefix,
+        kind=rows[0].kind,
+        first=first,
+        last=last,
+        first_offset=min(offs),
+        last_offset=max(offs),
+        data_len=common,
+        min_data_len=min(lens) if lens else None,
+        max_data_len=max(lens) if lens else None,
+    )
+
+
+def chunk_runs(rows: list[ChunkRow]) -> list[ChunkRow | ChunkRun]:
+    """The chunk table with numbered series folded into runs (linear time).
+
+    Members of a series (same prefix and kind) whose numbers follow each other
+    (N, N+1, …) form one :class:`ChunkRun`, placed where its first member is; the
+    series may be interleaved with other chunks. A run of one is left as its row;
+    rows with a problem are never folded.
+    """
+    slots: list[ChunkRow | _Run] = []
+    open_runs: dict[tuple[str, str], _Run] = {}
+    for r in rows:
+        m = SERIES_RE.match(r.name) if r.problem is None else None
+        if m is None:
+            slots.append(r)
+            continue
+        key, n = (m.group(1), r.kind), int(m.group(2))
+        run = open_runs.get(key)
+        if run is not None and n == run.last + 1:
+            run.rows.append(r)
+            run.last = n
+            continue
+        run = open_runs[key] = _Run(r, n)
+        slots.append(run)
+    out: list[ChunkRow | ChunkRun] = []
+    for slot in slots:
+        if isinstance(slot, ChunkRow):
+            out.append(slot)
+        elif len(slot.rows) == 1:
+            out.append(slot.rows[0])
+        else:
+            prefix = slot.rows[0].name[: slot.rows[0].name.rindex("|") + 1]
+            out.append(_fold(prefix, slot.rows, slot.last - len(slot.rows) + 1, slot.last))
+    return out
 
 
 def iter_rows(res: InspectResult) -> Iterator[ChunkRow]:

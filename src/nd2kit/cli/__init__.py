@@ -25,6 +25,11 @@ Built-in subcommands: ``inspect`` (:mod:`nd2kit.cli.inspect_cmd`) and ``validate
 (:mod:`nd2kit.cli.validate_cmd`).
 
 Output is plain text (no third-party dependency); both tools offer ``--json``.
+
+Exit codes shared by the built-in tools: 0 fine, 1 the file is invalid (or
+``--chunk`` names no chunk), 2 unreadable / not an ND2 file, :data:`EXIT_INTERNAL`
+(3) nd2kit itself failed — one line on stderr from :func:`internal_error`, no
+traceback. :func:`main` applies the same rule to any subcommand that raises.
 """
 
 from __future__ import annotations
@@ -36,7 +41,18 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Subcommand", "add_subcommand", "build_parser", "main", "subcommands"]
+__all__ = [
+    "EXIT_INTERNAL",
+    "Subcommand",
+    "add_subcommand",
+    "build_parser",
+    "internal_error",
+    "main",
+    "subcommands",
+]
+
+#: exit code when nd2kit itself fails (an exception that is not about the file's bytes)
+EXIT_INTERNAL = 3
 
 
 @dataclass(frozen=True)
@@ -109,6 +125,21 @@ def _load_modules() -> None:
             )
 
 
+def internal_error(command: str, target: object, err: BaseException) -> int:
+    """Report an internal failure of nd2kit in one line on stderr; returns :data:`EXIT_INTERNAL`.
+
+    Bad *content* never gets here (the tools report it as findings or problems):
+    this is for bugs, so the line says so and names the exception.
+    """
+    msg = " ".join(str(err).split()) or "(no message)"
+    print(
+        f"nd2kit {command}: internal error while processing {target}: "
+        f"{type(err).__name__}: {msg[:300]} (this is a bug in nd2kit, not in the file)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one subparser per registered subcommand."""
     from .. import __version__
@@ -144,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # noqa: BLE001 - last resort: a bug, reported in one line
+        return internal_error(str(getattr(args, "command", "")), "the command", e)
 
 
 if __name__ == "__main__":  # pragma: no cover

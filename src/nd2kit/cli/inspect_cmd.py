@@ -1,8 +1,12 @@
-"""``nd2kit inspect FILE [--chunk NAME] [--json] [--bytes N]``.
+"""``nd2kit inspect FILE [--chunk NAME] [--json] [--all] [--bytes N]``.
+
+The output starts with a summary (version, writer, sizes, dtype, channels, loops,
+voxel size, frames, compression), then the chunk table, where numbered series
+(``ImageDataSeq|N!``...) are folded into one row per run unless ``--all``.
 
 Exit codes: 0 shown (also for damaged files: the output says where reading
 stopped), 1 ``--chunk`` names no chunk, 2 the file cannot be opened or is not an
-ND2 file.
+ND2 file, 3 nd2kit itself failed (a bug: one line on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -12,10 +16,19 @@ import json
 import sys
 from typing import Any, TextIO
 
-from ..check.inspection import ChunkDetail, InspectResult, inspect_chunk, inspect_file
-from . import add_subcommand
+from ..check.inspection import (
+    ChunkDetail,
+    ChunkRow,
+    ChunkRun,
+    InspectResult,
+    chunk_runs,
+    inspect_chunk,
+    inspect_file,
+)
+from ..check.summary import FileSummary
+from . import add_subcommand, internal_error
 
-__all__ = ["configure", "format_detail", "format_result", "run"]
+__all__ = ["configure", "format_detail", "format_result", "format_summary", "run"]
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -27,6 +40,12 @@ def configure(p: argparse.ArgumentParser) -> None:
         "optionally with '#k' for the k-th one (e.g. 'VIMD#1')",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output (stable keys)")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="list every chunk (default: numbered series such as ImageDataSeq|N! are folded "
+        "into one row per run)",
+    )
     p.add_argument(
         "--bytes",
         type=int,
@@ -40,7 +59,81 @@ def _hx(n: int | None, width: int = 8) -> str:
     return "-" if n is None else f"0x{n:0{width}X}"
 
 
-def format_result(res: InspectResult) -> str:
+def _num(x: float | None, unit: str = "") -> str:
+    return "?" if x is None else f"{x:g}{unit}"
+
+
+def _loop_text(lp: dict[str, Any]) -> str:
+    text = f"{lp['type']} ×{lp['count']}"
+    if "period_ms" in lp:
+        per = lp["period_ms"]
+        if isinstance(per, list):
+            text += ", periods " + ", ".join(_num(p, " ms") for p in per)
+        else:
+            text += f", period {_num(per, ' ms')}"
+    if "z_step_um" in lp:
+        text += f", Z step {_num(lp['z_step_um'], ' µm')}"
+    if "points" in lp:
+        text += f", {lp['points']} points"
+    return text
+
+
+def format_summary(sm: FileSummary) -> list[str]:
+    """The summary lines printed before the chunk table (parts not read are omitted)."""
+    out: list[str] = []
+    if sm.writer:
+        app, ver = sm.writer.get("application"), sm.writer.get("version")
+        out.append("writer: " + " ".join(x for x in (app, ver) if x))
+    if sm.sizes is not None:
+        out.append("sizes: " + ", ".join(f"{k}={v}" for k, v in sm.sizes.items()))
+    if sm.dtype is not None:
+        bits = ""
+        if sm.significant_bits is not None and sm.significant_bits != sm.bits_in_memory:
+            bits = f" ({sm.significant_bits} significant bits of {sm.bits_in_memory})"
+        elif sm.significant_bits is not None:
+            bits = f" ({sm.significant_bits} bits)"
+        out.append(f"dtype: {sm.dtype}{bits}")
+    if sm.channels is not None:
+        chans = ", ".join(
+            f"{c['name']}" + (f" {c['color']}" if c.get("color") else "") for c in sm.channels
+        )
+        out.append(f"channels: {len(sm.channels)}" + (f" ({chans})" if chans else ""))
+    if sm.loops is not None:
+        out.append("loops: " + ("; ".join(_loop_text(lp) for lp in sm.loops) or "none"))
+    if sm.voxel_size_um is not None:
+        out.append("voxel size: " + " × ".join(f"{v:g}" for v in sm.voxel_size_um) + " µm (x, y, z)")
+    if sm.frames is not None:
+        out.append(f"frames: {sm.frames}")
+    if sm.compression is not None:
+        out.append(f"compression: {sm.compression}")
+    for p in sm.problems:
+        out.append(f"summary incomplete: {p}")
+    return out
+
+
+def _table(res: InspectResult, all_rows: bool) -> list[str]:
+    rows: list[ChunkRow | ChunkRun] = list(res.chunks) if all_rows else chunk_runs(res.chunks)
+    w = max([len(r.name) for r in rows] + [4])
+    out = [f"  {'name':<{w}}  {'offset':>10}  {'data size':>10}  {'kind':<12}  note"]
+    for r in rows:
+        if isinstance(r, ChunkRun):
+            size = "-" if r.data_len is None else str(r.data_len)
+            note = f"{r.count} chunks, offsets {_hx(r.first_offset)}..{_hx(r.last_offset)}"
+            if r.min_data_len != r.max_data_len:
+                note += f", sizes {r.min_data_len}..{r.max_data_len} (most common shown)"
+            out.append(f"  {r.name:<{w}}  {_hx(r.first_offset)}  {size:>10}  {r.kind:<12}  {note}")
+            continue
+        dsize = r.data_len if r.data_len is not None else r.size
+        note = r.problem or ("" if r.source == "map" else f"({r.source})")
+        out.append(
+            f"  {r.name:<{w}}  {_hx(r.offset)}  {('-' if dsize is None else dsize):>10}  "
+            f"{r.kind:<12}  {note}".rstrip()
+        )
+    return out
+
+
+def format_result(res: InspectResult, all_rows: bool = False) -> str:
+    """The text output of ``nd2kit inspect FILE``: summary, then the chunk table."""
     out: list[str] = []
     out.append(f"file: {res.path or '<bytes>'} ({res.size} bytes)")
     if res.format == "modern":
@@ -51,16 +144,8 @@ def format_result(res: InspectResult) -> str:
         )
         if res.map_offset is not None:
             out.append(f"chunk map: at {_hx(res.map_offset)}, {res.map_entries} entries")
-        w = max([len(r.name) for r in res.chunks] + [4])
         out.append("")
-        out.append(f"  {'name':<{w}}  {'offset':>10}  {'data size':>10}  {'kind':<12}  note")
-        for r in res.chunks:
-            size = r.data_len if r.data_len is not None else r.size
-            note = r.problem or ("" if r.source == "map" else f"({r.source})")
-            out.append(
-                f"  {r.name:<{w}}  {_hx(r.offset)}  {('-' if size is None else size):>10}  "
-                f"{r.kind:<12}  {note}".rstrip()
-            )
+        out.extend(_table(res, all_rows))
     elif res.format == "legacy":
         out.append("format: legacy JPEG 2000 container, version 1.0")
         if res.map_offset is not None:
@@ -72,6 +157,8 @@ def format_result(res: InspectResult) -> str:
                 f"  {b.box_type!r:<6}  {(b.tag or '-'):<6}  {_hx(b.offset)}  "
                 f"{('-' if b.length is None else b.length):>8}  {b.problem or ''}".rstrip()
             )
+    if res.summary is not None and len(out) > 1:
+        out[2:2] = format_summary(res.summary)  # after the file and format lines
     for p in res.problems:
         where = f" at {_hx(p.offset)} ({p.offset})" if p.offset is not None else ""
         out.append(f"problem{where}: {p.message}")
@@ -121,15 +208,22 @@ def _emit(obj: Any, text: str, as_json: bool, stream: TextIO) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        res = inspect_file(args.file)
+        return _run(args)
     except OSError as e:
         print(f"nd2kit inspect: cannot open {args.file}: {e.strerror or e}", file=sys.stderr)
         return 2
+    except Exception as e:  # noqa: BLE001 - a bug in nd2kit: one line, distinct exit code
+        return internal_error("inspect", args.file, e)
+
+
+def _run(args: argparse.Namespace) -> int:
+    res = inspect_file(args.file, summary=not args.chunk)
+    text = format_result(res, all_rows=args.all)
     if res.format == "unknown":
-        _emit(res.to_dict(), format_result(res), args.json, sys.stdout)
+        _emit(res.to_dict(), text, args.json, sys.stdout)
         return 2
     if not args.chunk:
-        _emit(res.to_dict(), format_result(res), args.json, sys.stdout)
+        _emit(res.to_dict(), text, args.json, sys.stdout)
         return 0
     det = inspect_chunk(args.file, args.chunk, max_bytes=None if args.bytes <= 0 else args.bytes)
     if det is None:

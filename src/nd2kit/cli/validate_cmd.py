@@ -1,7 +1,8 @@
 """``nd2kit validate FILE... [--json] [--roundtrip] [--quiet]``.
 
-Exit code: the worst over all files — 0 valid (warnings allowed), 1 invalid,
-2 unreadable (cannot open / not an ND2 file).
+Exit code: the worst over all files — 0 valid (warnings and notes allowed), 1 invalid,
+2 unreadable (cannot open / not an ND2 file), 3 nd2kit itself failed (a bug: one
+line on stderr, no traceback).
 
 ``--json`` prints ``{"ok": bool, "exit_code": int, "files": [report, ...]}`` where
 each report is :meth:`nd2kit.check.validate.ValidationReport.to_dict`.
@@ -14,7 +15,7 @@ import json
 import sys
 
 from ..check.validate import ValidationReport, validate_file
-from . import add_subcommand
+from . import EXIT_INTERNAL, add_subcommand, internal_error
 
 __all__ = ["configure", "format_report", "run"]
 
@@ -39,10 +40,11 @@ def format_report(rep: ValidationReport, quiet: bool = False) -> str:
     else:
         status = "OK" if rep.ok else "INVALID"
     ver = f"{rep.version[0]}.{rep.version[1]}" if rep.version else "?"
-    n_err, n_warn = len(rep.errors), len(rep.warnings)
+    n_err, n_warn, n_info = len(rep.errors), len(rep.warnings), len(rep.infos)
     lines = [
         f"{rep.path or '<bytes>'}: {status} ({rep.format}, version {ver}, {rep.size} bytes; "
         f"{n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)}"
+        f"{f', {n_info} note' + 's' * (n_info != 1) if n_info else ''}"
         f"{', roundtrip checked' if rep.roundtrip else ''})"
     ]
     if quiet:
@@ -55,7 +57,12 @@ def format_report(rep: ValidationReport, quiet: bool = False) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    reports = [validate_file(f, roundtrip=args.roundtrip) for f in args.files]
+    reports: list[ValidationReport] = []
+    for f in args.files:
+        try:
+            reports.append(validate_file(f, roundtrip=args.roundtrip))
+        except Exception as e:  # noqa: BLE001 - a bug in nd2kit: one line, distinct exit code
+            return internal_error("validate", f, e)
     code = max(r.exit_code for r in reports)
     if args.json:
         json.dump(
@@ -73,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
 add_subcommand(
     "validate",
-    "check .nd2 files against the format specs (exit 0 valid, 1 invalid, 2 unreadable)",
+    "check .nd2 files against the format specs (exit 0 valid, 1 invalid, 2 unreadable, "
+    f"{EXIT_INTERNAL} internal error)",
     configure,
     run,
 )

@@ -1,4 +1,4 @@
-"""The chunk map of a modern ND2 file (format notes §1.5) as numpy arrays.
+"""The chunk map of a modern ND2 file (``docs/format.md#nd2_container``) as numpy arrays.
 
 Entries are parsed without a Python loop per entry (the table parser is generated
 from ``spec/nd2_container.ksy``); names are materialised as ``str`` only when a
@@ -16,6 +16,7 @@ import numpy as np
 
 from .._generated.fast import nd2_container as _g
 from ..errors import ChunkNotFoundError, Nd2Error
+from .names import FILEMAP_NAME, FRAME_PREFIX
 
 __all__ = ["ChunkMap", "ChunkRef", "parse_chunk_map", "build_chunk_map_body"]
 
@@ -210,12 +211,29 @@ class ChunkMap(Mapping[str, ChunkRef]):
         last[:-1] = numbers[1:] != numbers[:-1]
         return numbers[last], rows[last]
 
+    def frames(self) -> tuple[np.ndarray, np.ndarray]:
+        """The ``ImageDataSeq|N!`` entries: :meth:`sequence` of the registry's frame prefix."""
+        return self.sequence(FRAME_PREFIX)
+
     def entry_positions(self) -> np.ndarray:
         """Absolute file offsets of each entry's name (for error reports)."""
         return self._name_start + self.base
 
+    def field_positions(self, field: str) -> np.ndarray:
+        """Absolute file offsets of one field of every entry, in map order.
 
-def parse_chunk_map(body: Any, *, base: int = 0, chunk: str = "ND2 FILEMAP SIGNATURE NAME 0001!") -> ChunkMap:
+        `field` is ``"name"``, ``"offset"`` or ``"size"`` (spec: chunk_map_entry); the
+        fixed fields follow the name at the offsets of the generated record layout.
+        """
+        if field == "name":
+            return self.entry_positions()
+        fields = _g._TB_DTYPE.fields
+        if fields is None or field not in fields:
+            raise ValueError(f"chunk map entries have no field {field!r}")
+        return self._name_end + self.base + int(fields[field][1])
+
+
+def parse_chunk_map(body: Any, *, base: int = 0, chunk: str = FILEMAP_NAME) -> ChunkMap:
     """Parse the payload of the chunk map chunk.
 
     Parameters
@@ -260,4 +278,4 @@ def build_chunk_map_body(names: list[str], offsets: Any, sizes: Any, end_value: 
     for n in names:
         if not n.endswith("!") or n.count("!") != 1:
             raise ValueError(f"chunk name {n!r} must contain exactly one '!', at its end")
-    return _g.build_chunk_map_table([n.encode("latin-1") for n in names], fields, end)
+    return bytes(_g.build_chunk_map_table([n.encode("latin-1") for n in names], fields, end))

@@ -1,18 +1,29 @@
-"""The modern ND2 container (format notes §1): signature, chunks, map, trailer.
+"""The modern ND2 container: signature, chunks, map, trailer (``docs/format.md#nd2_container``).
 
 Reading goes through the generated codecs of ``spec/nd2_container.ksy``; the
-writer follows the layout rules of §1.3/§8.3 (4 KiB alignment, padding inside the
-name field, ``nameLen = 4072`` for uncompressed frames).
+writer follows the layout NIS uses (4 KiB alignment, padding inside the name field,
+``name_len = 4072`` for uncompressed frames). Chunk names live in :mod:`.names`.
+
+Locating payloads: a chunk's payload starts at :func:`payload_offset` ``(chunk
+offset, name_len)``; :func:`read_header` parses only the 16-byte header and
+:func:`locate_payloads` does that for many chunks at once (numpy, no per-chunk
+objects). Frame payloads start with an f64 timestamp of :data:`FRAME_TIMESTAMP_SIZE`
+bytes; :func:`inflate_frame` inflates a lossless frame to exactly its size.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from .._generated.fast import nd2_container as _g
 from ..errors import ChunkNotFoundError, CorruptChunkError, Nd2Error, UnsupportedFormatError
 from .chunk_map import ChunkMap, build_chunk_map_body, parse_chunk_map
+from .jp2 import JP2_SIGNATURE_BOX
+from .names import FILEMAP_NAME, MAP_SIGNATURE, SIGNATURE_NAME
 
 __all__ = [
     "CHUNK_MAGIC_BYTES",
@@ -21,24 +32,48 @@ __all__ = [
     "JP2_MAGIC_BYTES",
     "MAP_SIGNATURE",
     "SIGNATURE_NAME",
+    "ChunkHeaderInfo",
+    "FRAME_TIMESTAMP_SIZE",
+    "HEADER_SIZE",
+    "SIGNATURE_SIZE",
+    "TRAILER_SIZE",
+    "VERSION_OFFSET",
     "build_file",
+    "frame_timestamp",
+    "inflate_frame",
+    "locate_payloads",
+    "parse_header",
+    "payload_offset",
     "read_chunk",
     "read_chunk_map",
+    "read_header",
     "read_signature",
     "read_trailer",
     "sniff_version",
+    "version_string",
 ]
 
-CHUNK_MAGIC_BYTES = bytes(_g._C_0)
-JP2_MAGIC_BYTES = b"\x00\x00\x00\x0c"
-SIGNATURE_NAME = "ND2 FILE SIGNATURE CHUNK NAME01!"
-MAP_SIGNATURE = "ND2 CHUNK MAP SIGNATURE 0000001!"
-FILEMAP_NAME = "ND2 FILEMAP SIGNATURE NAME 0001!"
+#: the chunk magic (spec: chunk_header.magic; contents are written from the spec)
+CHUNK_MAGIC_BYTES: bytes = bytes(_g.ChunkHeader(name_len=0, data_len=0).to_bytes()[:4])
+#: the first 4 bytes of a legacy (JPEG 2000) file: the signature box length, big-endian
+JP2_MAGIC_BYTES: bytes = JP2_SIGNATURE_BOX[:4]
+# layout constants of the writer (spec constants chunk_alignment, name_reserve,
+# frame_name_len of spec/nd2_container.ksy)
 ALIGN = 4096
 NAME_RESERVE = 20
 FRAME_NAME_LEN = 4072
-HEADER_SIZE = _g.ChunkHeader.SIZE
-TRAILER_SIZE = _g.MapTrailer.SIZE
+#: size of the chunk header (spec: chunk_header)
+HEADER_SIZE: int = _g.ChunkHeader.SIZE
+#: size of the map trailer at the end of the file (spec: map_trailer)
+TRAILER_SIZE: int = _g.MapTrailer.SIZE
+#: size of the 64-byte version field of the signature chunk (spec: signature_chunk.version)
+VERSION_FIELD_SIZE = 64
+#: offset of the version string (``VerM.m``) in the file: header + signature name
+VERSION_OFFSET: int = HEADER_SIZE + len(SIGNATURE_NAME)
+#: bytes of the whole signature chunk (header, name, version field)
+SIGNATURE_SIZE: int = VERSION_OFFSET + VERSION_FIELD_SIZE
+#: the f64 timestamp before a frame's pixels (spec: image_frame.timestamp)
+FRAME_TIMESTAMP_SIZE = 8
 
 
 class ChunkInfo(NamedTuple):
@@ -53,7 +88,7 @@ class ChunkInfo(NamedTuple):
     name_len, data_len : int
         Header fields.
     data_offset : int
-        Offset of the payload (``offset + 16 + name_len``).
+        Offset of the payload (:func:`payload_offset`).
     """
 
     name: str
@@ -65,6 +100,134 @@ class ChunkInfo(NamedTuple):
     @property
     def end(self) -> int:
         return self.data_offset + self.data_len
+
+
+class ChunkHeaderInfo(NamedTuple):
+    """The fields of one 16-byte chunk header and where its payload starts."""
+
+    name_len: int
+    data_len: int
+    data_offset: int
+
+
+def payload_offset(chunk_offset: Any, name_len: Any) -> Any:
+    """Offset of a chunk's payload from its header offset and name_len.
+
+    Works on ints and on numpy arrays (elementwise).
+    """
+    return chunk_offset + HEADER_SIZE + name_len
+
+
+def parse_header(head: Any, offset: int = 0, *, chunk: str | None = None) -> ChunkHeaderInfo:
+    """Parse a chunk header from `head` (its first 16 bytes, or more).
+
+    `offset` is the header's file offset, used for ``data_offset`` and errors.
+
+    Raises
+    ------
+    CorruptChunkError
+        Too short, or bad magic (offset of the problem in the file).
+    """
+    try:
+        _, name_len, data_len = _g.ChunkHeader.unpack(head, 0)
+    except Nd2Error as e:
+        raise e.at(chunk, offset) from None
+    return ChunkHeaderInfo(int(name_len), int(data_len), payload_offset(offset, int(name_len)))
+
+
+def read_header(buf: Any, offset: int, *, chunk: str | None = None) -> ChunkHeaderInfo:
+    """:func:`parse_header` of the header at `offset` in `buf` (no name, no bounds check
+    of the payload)."""
+    return parse_header(buf[offset : offset + HEADER_SIZE], offset, chunk=chunk)
+
+
+def locate_payloads(buf: Any, offsets: Any, *, min_len: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Payload offsets and data_len of many chunks at once, from their headers.
+
+    Parameters
+    ----------
+    buf : buffer
+        The whole file (bytes, mmap, memoryview).
+    offsets : array of int
+        Chunk header offsets (e.g. ``ChunkMap.offsets[rows]``).
+    min_len : int
+        Payloads shorter than this count as damaged.
+
+    Returns
+    -------
+    (data_offsets, data_lens) : int64 arrays
+        -1 in both for chunks whose header is outside the file, has a bad magic, or
+        whose payload does not fit in the file.
+    """
+    offs = np.asarray(offsets).astype(np.int64)
+    out = np.full(len(offs), -1, np.int64)
+    lens = np.full(len(offs), -1, np.int64)
+    if not len(offs):
+        return out, lens
+    u8 = np.frombuffer(buf, dtype=np.uint8)
+    ok = (offs >= 0) & (offs + HEADER_SIZE <= len(u8))
+    o = offs[ok]
+    head = u8[o[:, None] + np.arange(HEADER_SIZE)].reshape(-1).view(_g.ChunkHeader.DTYPE)
+    magic_ok = head["magic"] == np.void(CHUNK_MAGIC_BYTES)
+    data_off = payload_offset(o, head["name_len"].astype(np.int64))
+    data_len = head["data_len"]
+    fits = magic_ok & (data_off + data_len.astype(np.float64) <= len(u8)) & (data_len >= min_len)
+    rows = np.flatnonzero(ok)
+    out[rows] = np.where(fits, data_off, -1)
+    lens[rows] = np.where(fits, data_len.astype(np.int64), -1)
+    return out, lens
+
+
+def inflate_frame(raw: Any, nbytes: int, *, chunk: str | None = None, offset: int = 0,
+                  label: str = "", require_end: bool = False) -> bytes:
+    """Inflate a lossless frame's zlib stream (spec: image_frame.zlib_stream) to
+    exactly `nbytes` bytes; never inflates more than ``nbytes + 1``. `label`
+    (e.g. ``"frame 3"``) prefixes error messages; `require_end` also rejects a
+    stream that stops before its end (missing checksum), as a validator should.
+
+    Raises
+    ------
+    CorruptChunkError
+        Bad zlib stream, or it inflates to another size.
+    """
+    pre = f"{label}: " if label else ""
+    d = zlib.decompressobj()
+    try:
+        block = d.decompress(bytes(raw), nbytes + 1)
+    except zlib.error as e:
+        raise CorruptChunkError(f"{pre}bad zlib stream ({e})", chunk=chunk, offset=offset) from None
+    except MemoryError:
+        raise CorruptChunkError(f"{pre}not enough memory to inflate the frame", chunk=chunk,
+                                offset=offset) from None
+    if len(block) != nbytes:
+        more = "more than " if len(block) > nbytes else ""
+        raise CorruptChunkError(f"{pre}inflates to {more}{len(block)} bytes, expected {nbytes}",
+                                chunk=chunk, offset=offset)
+    if require_end and not d.eof:
+        raise CorruptChunkError(f"{pre}zlib stream incomplete after {nbytes} bytes", chunk=chunk,
+                                offset=offset)
+    return block
+
+
+def frame_timestamp(head: Any, *, chunk: str | None = None, offset: int = 0) -> float:
+    """The f64 timestamp that starts a frame payload (spec: image_frame.timestamp).
+
+    `head` holds at least the first :data:`FRAME_TIMESTAMP_SIZE` payload bytes.
+    """
+    try:
+        frame = _g.ImageFrame.parse(bytes(head[:FRAME_TIMESTAMP_SIZE]), 0, None, height=0,
+                                    width_bytes=0, compressed=True)
+    except Nd2Error as e:
+        raise e.at(chunk, offset) from None
+    return float(frame.timestamp)
+
+
+def version_string(buf: Any) -> str | None:
+    """The signature chunk's version field (``VerM.m``) without its zero padding, or
+    None when the file is too short to hold it. Does not validate the signature."""
+    if len(buf) < SIGNATURE_SIZE:
+        return None
+    return bytes(buf[VERSION_OFFSET:SIGNATURE_SIZE]).rstrip(b"\0").decode("latin-1")
 
 
 def sniff_version(buf: Any) -> tuple[int, int]:
@@ -87,7 +250,7 @@ def read_signature(buf: Any) -> tuple[int, int]:
         return int(chr(v[3])), int(chr(v[5]))
     except (ValueError, IndexError):
         raise CorruptChunkError(
-            f"bad version string {v.rstrip(bytes(1))!r}", chunk=SIGNATURE_NAME, offset=0x30
+            f"bad version string {v.rstrip(bytes(1))!r}", chunk=SIGNATURE_NAME, offset=VERSION_OFFSET
         ) from None
 
 
@@ -97,7 +260,7 @@ def read_trailer(buf: Any, size: int | None = None) -> int:
     if size < TRAILER_SIZE + HEADER_SIZE:
         raise CorruptChunkError(f"file too short for a trailer ({size} bytes)", offset=0)
     try:
-        return _g.MapTrailer.parse(buf, size - TRAILER_SIZE, size).map_offset
+        return int(_g.MapTrailer.parse(buf, size - TRAILER_SIZE, size).map_offset)
     except Nd2Error as e:
         raise e.at("<trailer>") from None
 
@@ -145,14 +308,14 @@ def parse_chunk_head(head: bytes, offset: int, file_size: int, *, expect: str | 
         raise CorruptChunkError(f"name_len {name_len} runs past the end of the file",
                                 chunk=expect, offset=offset + 4)
     nb = _plain_name(expect) if expect is not None else None
-    if nb is not None and len(nb) <= min(name_len, NAME_WINDOW) and \
+    if expect is not None and nb is not None and len(nb) <= min(name_len, NAME_WINDOW) and \
             head[HEADER_SIZE : HEADER_SIZE + len(nb)] == nb:
         name = expect  # the usual case: the expected name, whose only "!" ends it
     else:
         raw = head[HEADER_SIZE : HEADER_SIZE + min(name_len, NAME_WINDOW)]
         bang = raw.find(b"!")
         name = raw[: bang + 1].decode("latin-1") if bang >= 0 else raw.split(b"\0", 1)[0].decode("latin-1")
-    data_offset = name_at + name_len
+    data_offset = payload_offset(offset, name_len)
     if data_len > file_size - data_offset:
         raise CorruptChunkError(
             f"data_len {data_len} runs past the end of the file ({file_size} bytes)",
@@ -196,7 +359,7 @@ def _name_len(name: bytes, part1: int) -> int:
     """Name field size so that the first `part1` payload bytes end on a 4 KiB boundary."""
     if part1 == 0:
         return len(name)
-    return _ceil(HEADER_SIZE + len(name) + NAME_RESERVE + part1) - HEADER_SIZE - part1
+    return int(_ceil(HEADER_SIZE + len(name) + NAME_RESERVE + part1) - HEADER_SIZE - part1)
 
 
 def encode_chunk(name: str, payload: bytes, *, part1: int | None = None) -> bytes:
@@ -210,7 +373,8 @@ def encode_chunk(name: str, payload: bytes, *, part1: int | None = None) -> byte
     nl = _name_len(nb, p1)
     head = _g.ChunkHeader(magic=CHUNK_MAGIC_BYTES, name_len=nl, data_len=len(payload)).to_bytes()
     body = head + nb + bytes(nl - len(nb)) + payload
-    return body + bytes(_ceil(len(body)) - len(body))
+    out: bytes = body + bytes(_ceil(len(body)) - len(body))
+    return out
 
 
 def build_file(chunks: Iterable[tuple[str, bytes] | tuple[str, bytes, int]], *, version: str = "Ver3.0") -> bytes:
@@ -229,7 +393,7 @@ def build_file(chunks: Iterable[tuple[str, bytes] | tuple[str, bytes, int]], *, 
     seen: set[str] = set()
     for item in chunks:
         name, payload = item[0], item[1]
-        part1 = item[2] if len(item) > 2 else None  # type: ignore[misc]
+        part1 = item[2] if len(item) > 2 else None
         if name in seen:
             raise ValueError(f"duplicate chunk name {name!r}")
         seen.add(name)

@@ -1,4 +1,4 @@
-"""Legacy (version 1.0) JPEG 2000 ND2 files (format notes §5): box tree and LIM box map.
+"""Legacy (version 1.0) JPEG 2000 ND2 files: box tree and LIM box map (``docs/format.md#legacy_jp2``).
 
 Reading and writing use the codecs generated from ``spec/legacy_jp2.ksy``. The box
 map uses 16-byte entries with little-endian u64 offsets (what nd2 reads; limnd2's
@@ -13,9 +13,13 @@ from typing import Any
 from .._generated.fast import legacy_jp2 as _g
 from ..errors import CorruptChunkError, Nd2Error
 
-__all__ = ["Box", "LegacyFile", "read_legacy", "build_legacy"]
+__all__ = ["Box", "JP2_SIGNATURE_BOX", "LegacyFile", "build_legacy", "check_signature", "read_legacy",
+           "parse_box"]
 
-MAP_SIGNATURE = b"LABORATORY IMAGING ND BOX MAP 00"
+#: the trailer signature (spec: box_map_trailer.signature; contents are written from the spec)
+MAP_SIGNATURE: bytes = bytes(_g.BoxMapTrailer(distance=0).to_bytes()[:32])
+#: the 12-byte JPEG 2000 signature box a legacy file starts with (spec: signature_box)
+JP2_SIGNATURE_BOX: bytes = bytes(_g.SignatureBox(len=12).to_bytes())
 _SUPERBOXES = {"jp2h"}
 
 
@@ -48,7 +52,7 @@ class Box:
 
     def encode(self) -> bytes:
         """Serialize the box (and its children)."""
-        return self.to_node().to_bytes()
+        return bytes(self.to_node().to_bytes())
 
 
 @dataclass
@@ -68,9 +72,33 @@ class LegacyFile:
 def _to_box(b: Any, buf: Any) -> Box:
     if isinstance(b.body, _g.BoxList):
         return Box(b.box_type, b"", [_to_box(c, buf) for c in b.body.boxes], offset=b._pos)
-    head = 16 if b.len == 1 else 8
+    head = b.header_len
     # payload as stored (an ihdr body may be longer than the 14 bytes the spec names)
     return Box(b.box_type, bytes(buf[b._pos + head : b._end_pos]), offset=b._pos)
+
+
+def check_signature(buf: Any) -> None:
+    """Check the JPEG 2000 signature box at offset 0.
+
+    Raises
+    ------
+    CorruptChunkError
+        The first 12 bytes are not the signature box (chunk ``"jP  "``, offset of the
+        first wrong field).
+    """
+    try:
+        _g.SignatureBox.parse(buf, 0, min(len(buf), len(JP2_SIGNATURE_BOX)))
+    except Nd2Error as e:
+        raise e.at("jP  ") from None
+
+
+def parse_box(buf: Any, start: int, end: int) -> Any:
+    """Parse the box at `start` (bounded by `end`) through the generated codec.
+
+    Returns the generated ``Box`` node: ``box_type``, ``header_len``, ``_pos`` and
+    ``_end_pos`` (absolute offsets of the box and of the byte after it).
+    """
+    return _g.Box.parse(buf, start, end)
 
 
 def read_legacy(buf: Any) -> LegacyFile:
@@ -112,7 +140,7 @@ def build_legacy(boxes: list[Box]) -> bytes:
     bmap = _g.BoxMap(count=len(entries), entries=entries).to_bytes()
     total = pos + len(bmap) + _g.BoxMapTrailer.SIZE
     trailer = _g.BoxMapTrailer(signature=MAP_SIGNATURE, distance=total - pos).to_bytes()
-    out = b"".join(parts) + bmap + trailer
+    out: bytes = b"".join(parts) + bmap + trailer
     if len(out) != total:  # pragma: no cover - arithmetic guard
         raise CorruptChunkError("internal size mismatch while building legacy file")
     return out

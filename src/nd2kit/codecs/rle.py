@@ -1,4 +1,4 @@
-"""RLE binary-layer masks (format notes §6.1) to and from numpy label images.
+"""RLE binary-layer masks (``docs/format.md#binary_rle``) to and from numpy label images.
 
 Layout work is done by the codecs generated from ``spec/binary_rle.ksy`` (runs come
 out as zero-copy numpy structured arrays); painting and run extraction are
@@ -18,6 +18,24 @@ __all__ = ["decode_rle_mask", "encode_rle_mask"]
 
 #: Largest mask (pixels) decoded from header fields, guarding huge allocations.
 MAX_PIXELS = 1 << 30
+
+# record sizes, from the generated layouts (spec/binary_rle.ksy)
+_STREAM_HEAD: int = _g.RleHeader.SIZE
+_OBJECT_HEAD: int = _g.RleObjectHeader.SIZE
+_RUN: int = _g.RleRun.SIZE
+_ROW_HEAD: int = len(_g.RleRow(y=0, run_count=0, runs=np.zeros(0, _g.RleRun.DTYPE)).to_bytes())
+
+
+def _v2_extra() -> int:
+    """Size of the two extra words of a version-2 object header, from the builder."""
+    z = dict.fromkeys(_g.RleObjectHeader.FIELDS, 0)
+    obj = _g.RleObject(header=_g.RleObjectHeader(**z), extra=[0, 0], rows=[])
+    head = _g.RleHeader(**{**dict.fromkeys(_g.RleHeader.FIELDS, 0), "version": 2, "object_count": 1})
+    return len(_g.RleStream(header=head, objects=[obj]).to_bytes()) - _STREAM_HEAD - _OBJECT_HEAD
+
+
+#: the two extra words of a version-2 object header
+_V2_EXTRA: int = _v2_extra()
 
 
 def decode_rle_mask(payload: Any, *, dtype: Any = np.uint32, chunk: str | None = None,
@@ -40,13 +58,14 @@ def decode_rle_mask(payload: Any, *, dtype: Any = np.uint32, chunk: str | None =
         raise e.at(chunk, base) from None
     s = rle.stream
     w, h = s.header.width, s.header.height
+    stream_at = base + len(raw) - len(rle._raw_stream)  # the zlib stream after the size field
     if w * h > MAX_PIXELS:
-        raise CorruptChunkError(f"mask of {w}x{h} pixels is too large", chunk=chunk, offset=base + 4)
+        raise CorruptChunkError(f"mask of {w}x{h} pixels is too large", chunk=chunk, offset=stream_at)
     try:
         out = np.zeros((h, w), dtype=dtype)
     except MemoryError:
         raise CorruptChunkError(f"not enough memory for a {w}x{h} mask", chunk=chunk,
-                                offset=base + 4) from None
+                                offset=stream_at) from None
     xs, ls, ys, ids = [], [], [], []
     for obj in s.objects:
         oid = obj.header.object_id
@@ -114,23 +133,23 @@ def encode_rle_mask(mask: np.ndarray, *, version: int = 3) -> bytes:
     runs = np.empty(len(sx), dtype=_g.RleRun.DTYPE)
     runs["x"] = sx
     runs["length"] = ex - sx + 1
-    head_words = 9 + (2 if version == 2 else 0)
+    object_head = _OBJECT_HEAD + (_V2_EXTRA if version == 2 else 0)
     objects = []
     ids, first = np.unique(rid, return_index=True)
     bounds = list(first[1:]) + [len(rid)]
-    offset = 7 * 4
+    offset = _STREAM_HEAD
     last_obj = offset
     for oid, a, b in zip(ids.tolist(), first.tolist(), bounds):
         oy, ox, oe = sy[a:b], sx[a:b], ex[a:b]
         ry, rfirst = np.unique(oy, return_index=True)
         rbounds = list(rfirst[1:]) + [b - a]
         rows = []
-        size = head_words * 4
+        size = object_head
         last_row = size
         for y, ra, rb in zip(ry.tolist(), rfirst.tolist(), rbounds):
             last_row = size
             rows.append(_g.RleRow(y=y, run_count=rb - ra, runs=runs[a + ra : a + rb]))
-            size += 8 + 8 * (rb - ra)
+            size += _ROW_HEAD + _RUN * (rb - ra)
         hdr = _g.RleObjectHeader(
             object_id=oid, left=int(ox.min()), top=int(oy.min()), right=int(oe.max()),
             bottom=int(oy.max()), object_bytes=size, row_count=len(rows),
@@ -141,8 +160,8 @@ def encode_rle_mask(mask: np.ndarray, *, version: int = 3) -> bytes:
         offset += size
     header = _g.RleHeader(
         version=version, width=w, height=h, object_count=len(objects),
-        bytes_of_objects=offset - 28, last_object_offset=last_obj if objects else 0,
+        bytes_of_objects=offset - _STREAM_HEAD, last_object_offset=last_obj if objects else 0,
         custom_data_size=0,
     )
     stream = _g.RleStream(header=header, objects=objects).to_bytes()
-    return _g.BinaryRle(uncompressed_size=len(stream), stream=_g.RleStream.parse(stream)).to_bytes()
+    return bytes(_g.BinaryRle(uncompressed_size=len(stream), stream=_g.RleStream.parse(stream)).to_bytes())

@@ -3,7 +3,7 @@
 Version 2.x files store their metadata chunks (``ImageAttributes!``,
 ``ImageMetadata!``, ``ImageMetadataSeq|N!``, ``ImageTextInfo!``, ...) and every
 version stores its ``CustomDataVar|...!`` chunks as an XML serialisation of a
-variant tree (format notes, ``ND2_FORMAT.md`` §4)::
+variant tree (``docs/format.md#xml_variant``)::
 
     <?xml version="1.0" encoding="UTF-8"?>
     <variant version="1.0">
@@ -306,7 +306,7 @@ def _convert(root: Any, strip_prefix: bool, keep_attrs: bool) -> tuple[str, Any]
             raise _BadValue(element, exc) from exc
 
     root_name = _field_name(root.tag, strip_prefix)
-    convert = converters.get(root.get("runtype"))  # type: ignore[arg-type]
+    convert = converters.get(root.get("runtype"))
     if convert is not None:
         return root_name, scalar(root, convert)
 
@@ -393,7 +393,7 @@ def decode_xml_variant(data: bytes, *, strip_prefix: bool = False) -> dict[str, 
 
     Notes
     -----
-    Rules shared with the reference reader (format notes §4):
+    Rules shared with the reference reader (``docs/format.md#xml_variant``):
 
     * A declaration at byte 0 is cut up to the first ``?>`` (its ``encoding``
       is ignored). The rest is parsed as bytes; if the parser rejects it, it is
@@ -441,8 +441,8 @@ def decode_xml_variant(data: bytes, *, strip_prefix: bool = False) -> dict[str, 
         and all(type(node.tag) is str for node in root)
     ):
         value = value["i0000000000"]
-    result: Any = value if name == "variant" else {name: value}
-    return result  # noqa: RET504 - typed Any on purpose (may be a scalar)
+    result: dict[str, Any] = value if name == "variant" else {name: value}  # may be a scalar
+    return result
 
 
 # ---------------------------------------------------------------------------
@@ -495,7 +495,7 @@ def _scan_start_tags(text: str) -> tuple[list[int], list[int]]:
 
 def _source_name(element: Any) -> str:
     """The element name as written in the source (``prefix:local``)."""
-    tag = element.tag
+    tag = str(element.tag)
     if tag[:1] != "{":
         return tag
     local = tag.rpartition("}")[2]

@@ -4,7 +4,7 @@ limnd2 (Laboratory Imaging's reader, 0.3) returns its own frozen dataclasses fro
 ``Nd2Reader``. The classes here carry the same attribute names (camelCase, as in
 the ``SLx...`` records of the file) and the derived properties code written for
 limnd2 relies on, so that such code keeps working with nd2kit. They are built from
-the raw decoded chunks (:meth:`nd2kit.reader.modern.ModernReader.raw`) by the ``from_raw``
+the raw decoded chunks (the reader protocol's ``raw``) by the ``from_raw``
 constructors, which, unlike limnd2's strict dataclasses, never raise on unknown or
 missing keys: unknown keys are ignored and missing ones take limnd2's defaults.
 
@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import enum
 import itertools
-import json
 import re
-import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
+from ..codecs.custom_data import decode_zipped_json
+from ..model._coerce import as_float as _num
+from ..model._coerce import as_int as _int
+from ..model._coerce import as_mapping as _mapping
+from ..model._coerce import as_str as _str
 from ..model.experiment import home_index, validity_flags
 from ..model.metadata import modality_mask
 from ..model.pixels import pixel_dtype, row_stride
@@ -73,30 +76,12 @@ class UnexpectedCallError(ValueError):
 # ---------------------------------------------------------------------------
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
-def _num(value: Any, default: float) -> float:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
 
 
-def _int(value: Any, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        return default
 
 
-def _str(value: Any, default: str = "") -> str:
-    return value if isinstance(value, str) else default
 
 
 def _items(value: Any) -> list[Any]:
@@ -117,12 +102,12 @@ def _items(value: Any) -> list[Any]:
 
 def _unwrap_pars(value: Any) -> Mapping[str, Any]:
     """``uLoopPars`` of version 2 files is wrapped in a one-item list."""
-    value = _mapping(value)
-    if len(value) == 1:
-        (key,) = value
-        if _LIST_ITEM.match(str(key)) and isinstance(value[key], Mapping):
-            return value[key]
-    return value
+    levels = _mapping(value)
+    if len(levels) == 1:
+        (key,) = levels
+        if _LIST_ITEM.match(str(key)) and isinstance(levels[key], Mapping):
+            return cast("Mapping[str, Any]", levels[key])
+    return levels
 
 
 def _flags_bytes(value: Any) -> bytes | None:
@@ -963,7 +948,8 @@ class ExperimentLevel:
         return self.ppNextLevelEx[0] if n else None
 
     def _chain(self) -> list[ExperimentLevel]:
-        out, level = [], self
+        out: list[ExperimentLevel] = []
+        level: ExperimentLevel | None = self
         while level is not None and len(out) < 256:
             out.append(level)
             level = level._next()
@@ -1029,7 +1015,7 @@ class ExperimentLevel:
         """One-letter names of the chain (``t``, ``m``, ``z``, ``s``, ``c``)."""
         return tuple(lv.typeName for lv in self._levels(skipSpectralLoop))
 
-    def generateLoopIndexes(self, *, named: bool = False) -> list:
+    def generateLoopIndexes(self, *, named: bool = False) -> list[Any]:
         """Loop coordinates of every frame in sequence order (tuples, or dicts by name)."""
         idx = itertools.product(*(range(n) for n in self.shape()))
         if named:
@@ -1085,7 +1071,7 @@ class WellplateFrameInfoItem:
                    wellRowIndex=_int(raw.get("wellRowIndex", 0), 0))
 
 
-class WellplateFrameInfo(list):
+class WellplateFrameInfo(list["WellplateFrameInfoItem"]):
     """List of :class:`WellplateFrameInfoItem`, one per frame."""
 
     @property
@@ -1096,6 +1082,6 @@ class WellplateFrameInfo(list):
     @classmethod
     def from_json(cls, data: bytes | memoryview) -> WellplateFrameInfo:
         """Decode the zlib-compressed JSON list of the chunk payload."""
-        items = json.loads(zlib.decompress(bytes(data)).decode("utf-8"))
+        items = decode_zipped_json(data)
         items = items if isinstance(items, list) else []
         return cls(WellplateFrameInfoItem.from_raw(i) for i in items)

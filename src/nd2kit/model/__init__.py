@@ -18,18 +18,15 @@ does not represent, and :func:`unknown_keys` here dispatches on the chunk kind.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from . import attributes, experiment, metadata, text_info
+from ._coerce import MAP_TYPES as _MAP
 from .attributes import load_attributes, numpy_dtype, pixel_data_type
 from .experiment import axis_names, load_experiment, loop_indices, seq_count
 from .metadata import channel_count, load_metadata, modality_flags, wavelengths
 from .structures import Attributes, ExpLoop
 from .text_info import load_text_info
-
-#: isinstance(x, _MAP): plain dicts first (an ABC check costs several times more)
-_MAP = (dict, Mapping)
 
 __all__ = [
     "ROOT_NAMES",

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ._coerce import MAP_TYPES as _MAP
+from ._coerce import as_int as _int
 from .pixels import PIXEL_TYPE_FLOAT, PIXEL_TYPE_SIGNED, PIXEL_TYPE_UNSIGNED, pixel_dtype
 from .structures import Attributes, CompressionType, PixelDataType
 
@@ -45,8 +47,6 @@ KNOWN_ATTRIBUTE_KEYS = frozenset(
     }
 )
 
-#: isinstance(x, _MAP): plain dicts first (an ABC check costs several times more)
-_MAP = (dict, Mapping)
 
 _COMPRESSION: dict[int, CompressionType] = {0: "lossless", 1: "lossy"}
 _PIXEL_TYPES: dict[int, PixelDataType] = {0: "signed", 1: "unsigned", 2: "float"}
@@ -141,13 +141,6 @@ def byte_array(value: Any) -> bytes | None:
     return None
 
 
-def _int(value: Any, default: int = 0) -> int:
-    if type(value) is int:
-        return value
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        return default
 
 
 # ---------------------------------------------------------------------------

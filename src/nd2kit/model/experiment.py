@@ -21,8 +21,12 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from itertools import product
-from typing import Any
+from typing import Any, cast
 
+from ._coerce import MAP_TYPES as _MAP
+from ._coerce import as_count as _count
+from ._coerce import as_mapping as _mapping
+from ._coerce import as_number as _num
 from .attributes import byte_array, collect_unknown
 from .structures import (
     CustomLoop,
@@ -42,9 +46,6 @@ from .structures import (
     ZStackLoop,
     ZStackLoopParams,
 )
-
-#: isinstance(x, _MAP): plain dicts first (an ABC check costs several times more)
-_MAP = (dict, Mapping)
 
 __all__ = [
     "AXIS_OF_LOOP",
@@ -79,38 +80,18 @@ _MAX_GAP = 65536
 # ---------------------------------------------------------------------------
 
 
-def _num(value: Any, default: float = 0.0) -> Any:
-    """A number from the tree (kept as is), or `default` when unusable."""
-    t = type(value)
-    if t is float or t is int:  # the usual case, decided without isinstance
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    if isinstance(value, bool):
-        return int(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
 
 
-def _count(value: Any) -> int:
-    try:
-        return max(int(value), 0)
-    except (TypeError, ValueError, OverflowError):
-        return 0
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, _MAP) else {}
 
 
 def _unwrap_list(params: Any) -> Mapping[str, Any]:
     """``uLoopPars`` of v2 files is a one-element list ``{"i0000000000": {...}}``."""
-    params = _mapping(params)
-    if len(params) == 1 and _FIRST in params and isinstance(params[_FIRST], _MAP):
-        return params[_FIRST]
-    return params
+    pars = _mapping(params)
+    if len(pars) == 1 and _FIRST in pars and isinstance(pars[_FIRST], _MAP):
+        return cast("Mapping[str, Any]", pars[_FIRST])
+    return pars
 
 
 _INDEX_KEYS: list[str] = []
@@ -564,7 +545,7 @@ _NE_SCHEMA = {
 }
 _SPECT_SCHEMA = {"uiCount": None, "pPlanes": {"uiCount": None}}
 _CUSTOM_SCHEMA = {"uiCount": None}
-_PARAM_SCHEMAS = {
+_PARAM_SCHEMAS: dict[int, dict[str, Any]] = {
     LoopType.TimeLoop: _TIME_SCHEMA,
     LoopType.XYPosLoop: _XY_SCHEMA,
     LoopType.ZStackLoop: _Z_SCHEMA,
@@ -624,7 +605,7 @@ def _unknown_level(level: Any, path: str, out: dict[str, Any], guard: int) -> No
     if isinstance(raw_pars, _MAP):
         pars = _unwrap_list(raw_pars)
         segs = ["uLoopPars", _FIRST] if pars is not raw_pars else ["uLoopPars"]
-        par_schema = _PARAM_SCHEMAS.get(kind)  # type: ignore[arg-type]
+        par_schema = _PARAM_SCHEMAS.get(kind) if kind is not None else None
         if par_schema is None:
             if pars:
                 out[join(*segs)] = pars

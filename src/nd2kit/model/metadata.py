@@ -11,10 +11,13 @@ answer where nd2 raises.
 from __future__ import annotations
 
 import re
-import struct
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
+from ..codecs.custom_data import decode_camera_matrix
+from ._coerce import MAP_TYPES as _MAP
+from ._coerce import as_mapping as _mapping
+from ._coerce import as_number as _num
 from .attributes import byte_array, collect_unknown
 from .structures import (
     Attributes,
@@ -29,9 +32,6 @@ from .structures import (
     TextInfo,
     Volume,
 )
-
-#: isinstance(x, _MAP): plain dicts first (an ABC check costs several times more)
-_MAP = (dict, Mapping)
 
 __all__ = [
     "MODALITY_BITS",
@@ -118,8 +118,6 @@ _DEFAULT_MASK = _M["fluorescence"] | _M["camera"]
 #: Representative wavelengths (nm) nd2 gives to the planes of RGB images.
 RGB_PSEUDO_WAVELENGTHS: tuple[float, float, float] = (420.0, 515.0, 590.0)
 
-_DOUBLES = struct.Struct("<d")
-_DOUBLES4 = struct.Struct("<4d")  # matCameraToStage Data: a 2x2 matrix of doubles
 
 
 # ---------------------------------------------------------------------------
@@ -127,22 +125,8 @@ _DOUBLES4 = struct.Struct("<4d")  # matCameraToStage Data: a 2x2 matrix of doubl
 # ---------------------------------------------------------------------------
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, _MAP) else {}
 
 
-def _num(value: Any, default: Any) -> Any:
-    t = type(value)
-    if t is float or t is int:
-        return value
-    if value is None:
-        return default
-    if isinstance(value, (int, float)):
-        return value
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
 
 
 def _first(mapping: Mapping[str, Any]) -> Any:
@@ -247,7 +231,7 @@ def _spectrum_peak(spectrum: Any) -> float:
     for p in points[1:]:
         if _num(p.get("dTValue", 0.0), 0.0) > _num(best.get("dTValue", 0.0), 0.0):
             best = p
-    return _num(best.get("dWavelength", 0.0), 0.0)
+    return float(_num(best.get("dWavelength", 0.0), 0.0))
 
 
 def _point_at(spectrum: Mapping[str, Any], index: int) -> Mapping[str, Any]:
@@ -383,10 +367,7 @@ def _camera_matrix(sample: Mapping[str, Any]) -> tuple[float, ...] | None:
     matrix = _mapping(sample.get("matCameraToStage"))
     if not matrix or matrix.get("Columns") != 2 or matrix.get("Rows") != 2:
         return None
-    data = byte_array(matrix.get("Data"))
-    if data is None or len(data) != 4 * _DOUBLES.size:
-        return None
-    return _DOUBLES4.unpack(data)
+    return decode_camera_matrix(byte_array(matrix.get("Data")))
 
 
 # ---------------------------------------------------------------------------
@@ -503,8 +484,9 @@ def load_metadata(
                 ),
                 volume=Volume(
                     **volume,
-                    pixelToStageTransformationMatrix=(  # type: ignore[arg-type]
-                        None if pixel_to_stage is None else tuple(pixel_to_stage)
+                    pixelToStageTransformationMatrix=(
+                        None if pixel_to_stage is None else cast(
+                            "tuple[float, float, float, float, float, float]", tuple(pixel_to_stage))
                     ),
                     componentCount=comp_count,
                     componentMinima=[0.0] * n_comp,

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
+from ._coerce import MAP_TYPES as _MAP
 from .attributes import collect_unknown
 from .structures import TextInfo
-
-#: isinstance(x, _MAP): plain dicts first (an ABC check costs several times more)
-_MAP = (dict, Mapping)
 
 __all__ = ["TEXT_INFO_KEYS", "load_text_info", "unknown_keys"]
 

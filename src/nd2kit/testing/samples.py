@@ -16,10 +16,14 @@ import numpy as np
 from .._generated.fast.nd2_container import ImageFrame as _frame_payload
 from ..codecs import container
 from ..codecs.lite_variant import LvRecord, LvType, encode
+from ..codecs.xml_variant_build import encode_xml_variant
+from ..model.pixels import PIXEL_TYPE_FLOAT, PIXEL_TYPE_SIGNED, PIXEL_TYPE_UNSIGNED, row_stride
 
 __all__ = ["sample_frames", "sample_file_bytes", "write_sample_file"]
 
-_DTYPES = {np.dtype(np.uint8): (8, 1), np.dtype(np.uint16): (16, 1), np.dtype(np.float32): (32, 2)}
+#: sample type -> (uiBpcInMemory, ePixelType)
+_DTYPES = {np.dtype(np.uint8): (8, PIXEL_TYPE_UNSIGNED), np.dtype(np.uint16): (16, PIXEL_TYPE_UNSIGNED),
+           np.dtype(np.int16): (16, PIXEL_TYPE_SIGNED), np.dtype(np.float32): (32, PIXEL_TYPE_FLOAT)}
 
 
 def _rec(t: LvType, name: str, value: object) -> LvRecord:
@@ -31,21 +35,25 @@ def _level(name: str, children: list[LvRecord]) -> LvRecord:
 
 
 def sample_frames(t: int, z: int, channels: int, height: int, width: int, dtype: str) -> np.ndarray:
-    """Deterministic test pattern of shape (t*z, height, width, channels)."""
+    """Deterministic test pattern of shape (t*z, height, width, channels): frame ``n`` of a
+    sample file holds ``sample_frames(n_frames, 1, components, ...)[n]`` whatever its loops."""
     dt = np.dtype(dtype)
     yy, xx = np.mgrid[0:height, 0:width]
     seq = np.arange(t * z)[:, None, None, None]
     ch = np.arange(channels)[None, None, None, :]
-    img = (xx[None, :, :, None] * 3 + yy[None, :, :, None] * 7 + seq * 101 + ch * 1009)
+    img: np.ndarray = (xx[None, :, :, None] * 3 + yy[None, :, :, None] * 7 + seq * 101 + ch * 1009)
     if dt.kind == "f":
-        return (img / 7.0).astype(dt)
-    return (img % (np.iinfo(dt).max + 1)).astype(dt)
+        out: np.ndarray = (img / 7.0).astype(dt)
+        return out
+    info = np.iinfo(dt)
+    out = (img % (info.max - info.min + 1) + info.min).astype(dt)
+    return out
 
 
 def _attributes(width: int, height: int, comp: int, bits: int, sig: int, pixtype: int,
-                seq: int, stride: int) -> bytes:
+                seq: int, stride: int) -> LvRecord:
     u, i = LvType.UINT32, LvType.INT32
-    root = _level("SLxImageAttributes", [
+    return _level("SLxImageAttributes", [
         _rec(u, "uiWidth", width), _rec(u, "uiWidthBytes", stride), _rec(u, "uiHeight", height),
         _rec(u, "uiComp", comp), _rec(i, "uiBpcInMemory", bits), _rec(i, "uiBpcSignificant", sig),
         _rec(u, "uiSequenceCount", seq), _rec(u, "uiTileWidth", width),
@@ -53,22 +61,21 @@ def _attributes(width: int, height: int, comp: int, bits: int, sig: int, pixtype
         _rec(LvType.DOUBLE, "dCompressionParam", 0.0), _rec(i, "ePixelType", pixtype),
         _rec(u, "uiVirtualComponents", comp),
     ])
-    return encode(root)
 
 
-def _picture_metadata(channels: int, names: list[str], calibration: float) -> bytes:
+def _picture_metadata(channels: int, per_plane: int, names: list[str], calibration: float) -> LvRecord:
     colors = [0x0000FF, 0x00FF00, 0xFF0000, 0xFFFFFF]
     planes = []
     for c in range(channels):
         planes.append(_level(f"a{c}", [
-            _rec(LvType.UINT32, "uiCompCount", 1),
+            _rec(LvType.UINT32, "uiCompCount", per_plane),
             _rec(LvType.UINT32, "uiSampleIndex", 0),
-            _rec(LvType.UINT64, "uiModalityMask", 0x1),
+            _rec(LvType.UINT64, "uiModalityMask", 0x2 if per_plane == 3 else 0x1),
             _level("pFluorescentProbe", [_rec(LvType.STRING, "m_sName", names[c])]),
-            _rec(LvType.UINT32, "uiColor", colors[c % len(colors)]),
+            _rec(LvType.UINT32, "uiColor", 0xFFFFFF if per_plane == 3 else colors[c % len(colors)]),
             _rec(LvType.STRING, "sDescription", names[c]),
         ]))
-    root = _level("SLxPictureMetadata", [
+    return _level("SLxPictureMetadata", [
         _rec(LvType.DOUBLE, "dTimeAbsolute", 2460000.5),
         _rec(LvType.BOOL, "bCalibrated", 1),
         _rec(LvType.DOUBLE, "dCalibration", calibration),
@@ -78,90 +85,140 @@ def _picture_metadata(channels: int, names: list[str], calibration: float) -> by
         _rec(LvType.DOUBLE, "dObjectiveNA", 0.75),
         _level("sPicturePlanes", [
             _rec(LvType.UINT32, "uiCount", channels),
-            _rec(LvType.UINT32, "uiCompCount", channels),
+            _rec(LvType.UINT32, "uiCompCount", channels * per_plane),
             _level("sPlaneNew", planes),
         ]),
     ])
-    return encode(root)
 
 
-def _loop(etype: int, count: int, pars: list[LvRecord], children: list[LvRecord]) -> list[LvRecord]:
+def _loop(etype: int, count: int, pars: list[LvRecord], children: list[LvRecord],
+          extra: list[LvRecord] | None = None) -> list[LvRecord]:
     return [
         _rec(LvType.UINT32, "eType", etype),
         _level("uLoopPars", [_rec(LvType.UINT32, "uiCount", count), *pars]),
-        _rec(LvType.UINT32, "uiNextLevelCount", len(children)),
-        _level("ppNextLevelEx", [_level("", c) for c in children] if children else []),
+        *(extra or []),
+        _rec(LvType.UINT32, "uiNextLevelCount", 1 if children else 0),
+        _level("ppNextLevelEx", [_level("", children)] if children else []),
     ]
 
 
-def _experiment(t: int, z: int, period_ms: float, z_step: float) -> bytes:
-    zloop = _loop(4, z, [
-        _rec(LvType.DOUBLE, "dZLow", 0.0), _rec(LvType.DOUBLE, "dZHigh", z_step * (z - 1)),
-        _rec(LvType.DOUBLE, "dZStep", z_step), _rec(LvType.DOUBLE, "dZHome", 0.0),
-        _rec(LvType.BOOL, "bAbsolute", 0), _rec(LvType.INT32, "iType", 0),
-        _rec(LvType.BOOL, "bZInverted", 0),
-    ], [])
-    levels: list[list[LvRecord]] = []
-    if t > 1:
-        tloop = _loop(1, t, [
-            _rec(LvType.DOUBLE, "dStart", 0.0), _rec(LvType.DOUBLE, "dPeriod", period_ms),
-            _rec(LvType.DOUBLE, "dDuration", 0.0), _rec(LvType.DOUBLE, "dMinPeriodDiff", 0.0),
-            _rec(LvType.DOUBLE, "dMaxPeriodDiff", 0.0), _rec(LvType.DOUBLE, "dAvgPeriodDiff", 0.0),
-        ], [zloop] if z > 1 else [])
-        levels.append(tloop)
-    elif z > 1:
-        levels.append(zloop)
-    return encode(_level("SLxExperiment", levels[0] if levels else []))
+#: ``eType`` of the loops the samples can nest (format reference: experiment loops)
+_LOOP_TYPES = {"T": 1, "M": 2, "Z": 4}
 
 
-def _text_info(description: str) -> bytes:
-    return encode(_level("SLxImageTextInfo", [
+def _loop_pars(axis: str, count: int, period_ms: float, z_step: float) -> tuple[list[LvRecord], list[LvRecord]]:
+    """(uLoopPars entries after uiCount, records after uLoopPars) of one loop."""
+    d, b = LvType.DOUBLE, LvType.BOOL
+    if axis == "T":
+        return [_rec(d, "dStart", 0.0), _rec(d, "dPeriod", period_ms), _rec(d, "dDuration", 0.0),
+                _rec(d, "dMinPeriodDiff", 0.0), _rec(d, "dMaxPeriodDiff", 0.0),
+                _rec(d, "dAvgPeriodDiff", period_ms)], []
+    if axis == "Z":
+        return [_rec(d, "dZLow", 0.0), _rec(d, "dZHigh", z_step * (count - 1)),
+                _rec(d, "dZStep", z_step), _rec(d, "dZHome", 0.0), _rec(b, "bAbsolute", 0),
+                _rec(LvType.INT32, "iType", 0), _rec(b, "bZInverted", 0)], []
+    points = [_level("", [_rec(d, "dPosX", 100.0 * k), _rec(d, "dPosY", -50.0 * k),
+                          _rec(d, "dPosZ", 5.0), _rec(d, "dPFSOffset", -1.0),
+                          _rec(LvType.STRING, "dPosName", f"pos{k}")]) for k in range(count)]
+    return ([_rec(b, "bUseZ", 1), _rec(b, "bRelativeXY", 0), _level("Points", points)],
+            [_rec(LvType.BYTE_ARRAY, "pItemValid", bytes([1]) * count)])
+
+
+def _experiment(loops: list[tuple[str, int]], period_ms: float, z_step: float) -> LvRecord:
+    """``SLxExperiment`` nesting `loops` outer → inner."""
+    children: list[LvRecord] = []
+    for axis, count in reversed(loops):
+        pars, extra = _loop_pars(axis, count, period_ms, z_step)
+        children = _loop(_LOOP_TYPES[axis], count, pars, children, extra)
+    return _level("SLxExperiment", children)
+
+
+def _text_info(description: str) -> LvRecord:
+    return _level("SLxImageTextInfo", [
         _rec(LvType.STRING, "TextInfoItem_5", description),
         _rec(LvType.STRING, "TextInfoItem_9", "nd2kit sample"),
-    ]))
+    ])
 
 
-def sample_file_bytes(*, t: int = 3, z: int = 2, channels: int = 2, height: int = 64,
-                      width: int = 80, dtype: str = "uint16", significant_bits: int | None = None,
+def _loops_of(order: str, counts: dict[str, int]) -> list[tuple[str, int]]:
+    if sorted(order) != sorted(set(order)) or not set(order) <= set(_LOOP_TYPES):
+        raise ValueError(f"loops must be an ordering of distinct letters from 'TMZ', got {order!r}")
+    missing = [a for a, n in counts.items() if n > 1 and a not in order]
+    if missing:
+        raise ValueError(f"loops {order!r} does not place axis {missing[0]} (count {counts[missing[0]]})")
+    return [(a, counts[a]) for a in order if counts.get(a, 1) > 1]
+
+
+def sample_file_bytes(*, t: int = 3, z: int = 2, m: int = 1, channels: int = 2, rgb: bool = False,
+                      height: int = 64, width: int = 80, dtype: str = "uint16",
+                      significant_bits: int | None = None, loops: str = "TMZ",
                       period_ms: float = 250.0, z_step: float = 0.5,
-                      calibration: float = 0.325) -> bytes:
-    """Return the bytes of a complete Ver3.0 sample file.
+                      calibration: float = 0.325, version: str = "3.0") -> bytes:
+    """Return the bytes of a complete sample file.
 
     Parameters
     ----------
-    t, z : int
-        Sizes of a TimeLoop and a ZStackLoop nested T→Z (1 = no loop).
-    channels, height, width : int
-        Image geometry; channels are interleaved components (mono planes).
-    dtype : {"uint8", "uint16", "float32"}
-        Sample type.
+    t, m, z : int
+        Sizes of a TimeLoop, an XYPosLoop (`m` named stage positions) and a ZStackLoop
+        (1 = no such loop).
+    loops : str
+        Nesting order of the loops, outer → inner (``"TMZ"`` as NIS nests them by
+        default; e.g. ``"ZT"`` puts Z outside T). Frames are stored in this order.
+    channels : int
+        Interleaved mono planes (channels), or with `rgb` the number of RGB planes (1).
+    rgb : bool
+        Each channel is 3 interleaved components (an RGB camera's planes).
+    height, width : int
+        Frame size; rows are padded to 4 bytes as NIS writes them.
+    dtype : {"uint8", "uint16", "int16", "float32"}
+        Sample type (``int16`` is stored with ``ePixelType`` 0, signed).
+    version : {"3.0", "2.0"}
+        3.0 writes LiteVariant metadata chunks (``…LV!``); 2.0 the XML variant
+        (``ImageAttributes!`` …), as NIS-Elements 3.x wrote them.
     """
     dt = np.dtype(dtype)
     if dt not in _DTYPES:
-        raise ValueError(f"dtype {dtype} is not one a writer should produce (u8, u16, f32)")
+        raise ValueError(f"dtype {dtype} is not one a writer should produce (u8, u16, i16, f32)")
+    if version not in ("3.0", "2.0"):
+        raise ValueError(f"version must be '3.0' or '2.0', got {version!r}")
     bits, pixtype = _DTYPES[dt]
-    sig = significant_bits or (12 if bits == 16 else bits)
-    stride = -(-(width * channels * dt.itemsize) // 4) * 4
-    seq = t * z
-    frames = sample_frames(t, z, channels, height, width, dtype)
+    sig = significant_bits or (12 if dt == np.uint16 else bits)
+    per_plane = 3 if rgb else 1
+    comp = channels * per_plane
+    stride = row_stride(width, comp, dt.itemsize)
+    levels = _loops_of(loops, {"T": t, "M": m, "Z": z})
+    seq = int(np.prod([n for _, n in levels], dtype=np.int64)) if levels else 1
+    frames = sample_frames(seq, 1, comp, height, width, dtype)
     names = ["DAPI", "GFP", "mCherry", "Cy5"] + [f"Ch{k}" for k in range(4, channels)]
+    if rgb:
+        names = ["Brightfield"] + names[1:]
+    trees = {
+        "attributes": _attributes(width, height, comp, bits, sig, pixtype, seq, stride),
+        "metadata": _picture_metadata(channels, per_plane, names[:channels], calibration),
+        "text_info": _text_info(f"sample {loops} T{t} M{m} Z{z} C{channels} {width}x{height} {dtype}"),
+    }
+    if levels:
+        trees["experiment"] = _experiment(levels, period_ms, z_step)
+    lv = version == "3.0"
+    chunk_names = {"attributes": ("ImageAttributesLV!", "ImageAttributes!"),
+                   "metadata": ("ImageMetadataSeqLV|0!", "ImageMetadataSeq|0!"),
+                   "text_info": ("ImageTextInfoLV!", "ImageTextInfo!"),
+                   "experiment": ("ImageMetadataLV!", "ImageMetadata!")}
     chunks: list[tuple[str, bytes] | tuple[str, bytes, int]] = [
-        ("ImageAttributesLV!", _attributes(width, height, channels, bits, sig, pixtype, seq, stride)),
-        ("ImageMetadataSeqLV|0!", _picture_metadata(channels, names[:channels], calibration)),
-        ("ImageTextInfoLV!", _text_info(f"sample T{t} Z{z} C{channels} {width}x{height} {dtype}")),
+        (chunk_names[kind][0 if lv else 1], encode(tree) if lv else encode_xml_variant(tree))
+        for kind, tree in trees.items()
     ]
-    if seq > 1:
-        chunks.append(("ImageMetadataLV!", _experiment(t, z, period_ms, z_step)))
-    times = np.arange(seq, dtype="<f8") * (period_ms / max(z, 1))
+    inner_z = levels[-1][0] == "Z" if levels else False
+    times = np.arange(seq, dtype="<f8") * (period_ms / (z if inner_z else 1))
     chunks.append(("CustomData|AcqTimesCache!", times.tobytes()))
-    row_bytes = width * channels * dt.itemsize
+    row_bytes = width * comp * dt.itemsize
     for n in range(seq):
         rows = np.zeros((height, stride), np.uint8)
         rows[:, :row_bytes] = frames[n].astype(dt.newbyteorder("<")).view(np.uint8).reshape(height, row_bytes)
         frame = _frame_payload(timestamp=float(times[n]), pixels=rows.tobytes(), zlib_stream=None,
                                height=height, width_bytes=stride, compressed=False)
         chunks.append((f"ImageDataSeq|{n}!", frame.to_bytes(), 8))
-    return container.build_file(chunks)
+    return container.build_file(chunks, version=f"Ver{version}")
 
 
 def write_sample_file(path: str | os.PathLike[str], **kwargs: object) -> Path:

@@ -1,5 +1,11 @@
 """Hypothesis strategies and comparison helpers shared by the codec property tests.
 
+This module writes raw bytes *by hand* (``struct``, ``zlib``) on purpose: it is the
+independent side of the property tests, and an oracle that shared code with the
+generated codecs would prove nothing. It is the one module of ``src/`` exempt from the
+rule that only ``codecs/`` and the generated code handle byte layouts (the layering
+test names the exemption); nothing in the library imports it.
+
 Strategies
 ----------
 * :func:`lv_chunks` / :func:`lv_records` — LiteVariant trees as :class:`LvRecord`
@@ -106,7 +112,7 @@ def f64_bits(x: float) -> str:
 
 
 def _u64_as_f64(u: int) -> float:
-    return struct.unpack("<d", struct.pack("<Q", u))[0]
+    return float(struct.unpack("<d", struct.pack("<Q", u))[0])
 
 
 @contextmanager
@@ -476,7 +482,11 @@ def chunk_maps(draw: Any, *, max_bulk: int = 3000, max_size_value: int = U64,
             sizes.append(s)
     if unique:
         seen: set[str] = set()
-        keep = [i for i, n in enumerate(names) if not (n in seen or seen.add(n))]
+        keep = []
+        for i, n in enumerate(names):
+            if n not in seen:
+                seen.add(n)
+                keep.append(i)
         names = [names[i] for i in keep]
         offsets = [offsets[i] for i in keep]
         sizes = [sizes[i] for i in keep]
@@ -601,7 +611,8 @@ def label_images(draw: Any, *, max_side: int = 12, max_label: int | None = None)
     if not labels:
         return np.zeros(shape, dtype)
     elements = st.one_of(st.just(0), st.sampled_from(labels))
-    return draw(hnp.arrays(dtype, shape, elements=elements))
+    arr: np.ndarray = draw(hnp.arrays(dtype, shape, elements=elements))
+    return arr
 
 
 _u32 = st.one_of(st.integers(0, U32), st.sampled_from([0, 1, 3, 0x21, 0xFFFF, 2**31, U32]))
@@ -728,7 +739,7 @@ def manifest() -> dict[str, Any]:
 
 
 def construct_status(spec: str, struct_name: str) -> str:
-    return manifest()["construct"][spec][struct_name]
+    return str(manifest()["construct"][spec][struct_name])
 
 
 def construct_usable(spec: str, struct_name: str,

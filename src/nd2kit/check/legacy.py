@@ -1,0 +1,235 @@
+"""Checks of a legacy (v1.0, JPEG 2000) ND2 file: signature box, box map trailer,
+box map, the top-level box walk, ``ihdr``, codestream and XML boxes, and the
+legacy codec against the Kaitai reference parser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._generated.fast import legacy_jp2 as _gjp2
+from ..errors import Nd2Error
+from .report import K_JP2, Sink, ValidationReport
+from .report import hex_offset as _hex
+from .report import spec_from as _spec_from
+from .scan import legacy_boxes
+
+__all__ = ["LegacyCheck"]
+
+TRAILER = "<trailer>"
+
+JP2_SIGNATURE_BOX = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+J2K_SOC_SIZ = b"\xff\x4f\xff\x51"
+
+
+class LegacyCheck:
+    def __init__(self, buf: Any, rep: ValidationReport, sink: Sink) -> None:
+        self.buf = buf
+        self.size = len(buf)
+        self.rep = rep
+        self.s = sink
+
+    def run(self) -> None:
+        buf, size, s = self.buf, self.size, self.s
+        if bytes(buf[:12]) != JP2_SIGNATURE_BOX:
+            s.error(
+                "jP  ",
+                0,
+                f"{K_JP2}:box",
+                "the file does not start with the 12-byte JPEG 2000 signature box",
+            )
+        ts = _gjp2.BoxMapTrailer.SIZE
+        if size < ts + 4:
+            s.error(
+                TRAILER,
+                0,
+                f"{K_JP2}:box_map_trailer",
+                f"the file has {size} bytes, too few for a box map",
+            )
+            return
+        try:
+            tr = _gjp2.BoxMapTrailer.parse(buf, size - ts, size)
+        except Nd2Error as e:
+            s.error(
+                TRAILER,
+                e.offset,
+                _spec_from(K_JP2, e, f"{K_JP2}:box_map_trailer.signature"),
+                f"the last {ts} bytes are not the box map trailer ({e.message}); the box map cannot be "
+                "located (truncated file?)",
+            )
+            _, stop = legacy_boxes(buf, size)
+            if stop is not None:
+                s.error("<jp2 boxes>", stop.offset, f"{K_JP2}:box.len", stop.message)
+            return
+        start = size - tr.distance
+        if not 0 <= start <= size - ts - 4:
+            s.error(
+                TRAILER,
+                size - 8,
+                f"{K_JP2}:box_map_trailer.distance",
+                f"box map distance {tr.distance} points outside the file",
+            )
+            return
+        try:
+            bm = _gjp2.BoxMap.parse(buf, start, size - ts)
+        except Nd2Error as e:
+            s.error(
+                "<box map>",
+                e.offset,
+                _spec_from(K_JP2, e, f"{K_JP2}:box_map.entries"),
+                f"box map: {e.message}",
+            )
+            return
+        room = size - ts - start - 4
+        if bm._end_pos != size - ts:
+            if room == 12 * bm.count:
+                s.error(
+                    "<box map>",
+                    start,
+                    f"{K_JP2}:box_map_entry",
+                    "the box map has 12-byte entries (limnd2's layout); the spec and nd2 use 16-byte entries "
+                    "with u64 offsets",
+                )
+            else:
+                s.warning(
+                    "<box map>",
+                    bm._end_pos,
+                    f"{K_JP2}:box_map",
+                    f"{size - ts - bm._end_pos} bytes between the box map entries and the trailer",
+                )
+        walked, stop = legacy_boxes(buf, start)
+        if stop is not None:
+            s.error("<jp2 boxes>", stop.offset, f"{K_JP2}:box.len", stop.message)
+        s.count("boxes", len(walked))
+        s.count("map_entries", len(bm.entries))
+        at = {o: (t, n) for t, o, n in walked}
+        tags: dict[str, list[int]] = {}
+        mapped = set()
+        for ent in bm.entries:
+            label = ent.tag.strip() or ent.box_type
+            if ent.offset not in at:
+                where = (
+                    "points outside the box area"
+                    if ent.offset >= start
+                    else "does not point at the start of a top-level box"
+                )
+                s.error(
+                    ent.tag,
+                    ent._pos + 8,
+                    f"{K_JP2}:box_map_entry.offset",
+                    f"map entry ({ent.box_type!r}, {ent.tag!r}) {where}: offset {_hex(ent.offset)}",
+                )
+                continue
+            mapped.add(ent.offset)
+            t, _n = at[ent.offset]
+            if t != ent.box_type:
+                s.error(
+                    ent.tag,
+                    ent._pos,
+                    f"{K_JP2}:box_map_entry.box_type",
+                    f"the map says box type {ent.box_type!r}, the box at {_hex(ent.offset)} is {t!r}",
+                )
+            tags.setdefault(label, []).append(ent.offset)
+        unmapped = [o for _t, o, _n in walked if o not in mapped]
+        if unmapped:
+            s.warning(
+                at[unmapped[0]][0],
+                unmapped[0],
+                f"{K_JP2}:box_map",
+                f"{len(unmapped)} top-level box(es) are not listed in the box map",
+            )
+        self._contents(walked, tags)
+        self._cross_check(bm)
+
+    def _contents(self, walked: list[tuple[str, int, int]], tags: dict[str, list[int]]) -> None:
+        buf, s = self.buf, self.s
+        jp2h = [o for t, o, _n in walked if t == "jp2h"]
+        ihdr = False
+        for o in jp2h:
+            try:
+                b = _gjp2.Box.parse(buf, o, self.size)
+                ihdr = ihdr or any(c.box_type == "ihdr" for c in b.body.boxes)
+            except Nd2Error as e:
+                s.error(
+                    "jp2h", e.offset, _spec_from(K_JP2, e, f"{K_JP2}:box"), f"jp2h box: {e.message}"
+                )
+        if not ihdr:
+            s.error(
+                "jp2h",
+                jp2h[0] if jp2h else None,
+                "docs/format.md#legacy_jp2.image_header",
+                "no jp2h box with an ihdr image header (both readers take the image size from it)",
+            )
+        for o in tags.get("LUNK", []):
+            if bytes(buf[o + 8 : o + 12]) != J2K_SOC_SIZ:
+                s.error(
+                    "LUNK",
+                    o + 8,
+                    "docs/format.md#legacy_jp2.box",
+                    "LUNK box payload is not a JPEG 2000 codestream (expected FF 4F FF 51)",
+                )
+        try:
+            from lxml import etree
+        except ImportError:  # pragma: no cover - a dependency
+            etree = None
+        n_xml = 0
+        for t, o, n in walked:
+            if t != "xml " or etree is None:
+                continue
+            n_xml += 1
+            try:
+                etree.fromstring(bytes(buf[o + 8 : o + n]), etree.XMLParser(huge_tree=True))
+            except etree.XMLSyntaxError as e:
+                tag = next((g for g, offs in tags.items() if o in offs), "xml ")
+                s.error(tag, o + 8, "docs/format.md#legacy_jp2.box", f"XML box is not well-formed: {e}")
+        s.count("xml_boxes", n_xml)
+        vcal = len(tags.get("VCAL", []))
+        lunk = len(tags.get("LUNK", []))
+        s.count("frames", vcal)
+        if vcal == 0:
+            s.error(
+                "VCAL",
+                None,
+                "docs/format.md#legacy_jp2.box",
+                "no VCAL box: the frame count is the number of VCAL boxes",
+            )
+        elif lunk % vcal:
+            s.warning(
+                "LUNK",
+                None,
+                "docs/format.md#legacy_jp2.image_header",
+                f"{lunk} LUNK codestreams are not a multiple of the {vcal} frames (VCAL boxes)",
+            )
+
+    def _cross_check(self, bm: Any) -> None:
+        from ..codecs import jp2
+
+        try:
+            jp2.read_legacy(self.buf)
+        except Nd2Error as e:
+            self.s.error(
+                e.chunk, e.offset, K_JP2, f"the legacy codec rejects the file: {e.message}"
+            )
+        try:
+            from .._generated.kaitai.legacy_jp2 import LegacyJp2
+
+            k = LegacyJp2.from_bytes(bytes(self.buf))
+            got = [(e.box_type, e.tag, e.offset) for e in k.box_map.entries]
+            _ = k.boxes
+        except Exception as e:  # noqa: BLE001
+            self.s.error(
+                None,
+                None,
+                K_JP2,
+                f"the Kaitai reference parser rejects the file: {type(e).__name__}: {e}",
+            )
+            return
+        ours = [(e.box_type, e.tag, e.offset) for e in bm.entries]
+        if got != ours:
+            self.s.error(
+                "<box map>",
+                None,
+                f"{K_JP2}:box_map",
+                "the Kaitai reference parser and the fast parser disagree on the box map",
+            )
+
+

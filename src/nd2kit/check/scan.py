@@ -1,0 +1,290 @@
+"""What both tools need to find chunks: file bytes, chunk kinds, header scanning.
+
+* :class:`Source` / :func:`open_source` — the bytes of a path (mmap) or a buffer;
+* :func:`chunk_kind` — a chunk's kind from its name and first payload bytes;
+* :func:`scan_chunks` — chunks found by scanning for chunk headers (files whose
+  map is unreadable);
+* :func:`legacy_boxes` — the top-level boxes of a legacy (JPEG 2000) file.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .._generated.fast import legacy_jp2 as _gjp2
+from .._generated.fast import lite_variant as _glv
+from .._generated.fast import nd2_container as _gc
+from ..codecs import container
+from ..errors import Nd2Error
+from .report import Problem
+
+__all__ = [
+    "ChunkRow",
+    "Source",
+    "chunk_kind",
+    "legacy_boxes",
+    "legacy_map",
+    "looks_like_lite_variant",
+    "open_source",
+    "scan_chunks",
+]
+
+SIGNATURE_NAME = container.SIGNATURE_NAME
+FILEMAP_NAME = container.FILEMAP_NAME
+CHUNK_MAGIC = container.CHUNK_MAGIC_BYTES
+JP2_MAGIC = container.JP2_MAGIC_BYTES
+HEADER_SIZE = _gc.ChunkHeader.SIZE
+TRAILER_SIZE = _gc.MapTrailer.SIZE
+SIGNATURE_END = HEADER_SIZE + 32 + 64  # header + name + version field
+
+FRAME_RE = re.compile(r"ImageDataSeq\|(\d+)!\Z")
+RLE_RE = re.compile(r"CustomDataSeq\|RleZipBinarySequence[^|]*\|\d+!\Z")
+LV_NAME_RE = re.compile(r"LV(\|\d+)?!\Z")
+
+#: how many payload bytes :func:`chunk_kind` looks at
+KIND_HEAD = 2 + 2 * 255 + 12
+
+
+@dataclass
+class ChunkRow:
+    """One line of the chunk table.
+
+    ``source`` says where the row comes from: ``"map"`` (a chunk map entry, in map
+    order ``index``), ``"signature"`` (the chunk at offset 0), ``"trailer"`` (the
+    map chunk the trailer points at) or ``"scan"`` (found by scanning a file whose
+    map is unreadable). ``size`` is the map's size field (-1 where the file stores
+    size == offset, as nd2 reports it; None for rows not from the map);
+    ``name_len``/``data_len``/``data_offset`` come from the chunk header (None when
+    it cannot be read). ``problem`` is None for a sound row.
+    """
+
+    name: str
+    offset: int
+    kind: str
+    source: str
+    index: int | None = None
+    size: int | None = None
+    name_len: int | None = None
+    data_offset: int | None = None
+    data_len: int | None = None
+    problem: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------- input
+
+
+class Source:
+    """File bytes for the tools: a read-only mmap for paths, the bytes themselves
+    otherwise. Use as a context manager (closes the mmap)."""
+
+    def __init__(self, src: Any) -> None:
+        self.path: str | None = None
+        self._mm: mmap.mmap | None = None
+        if isinstance(src, (bytes, bytearray, memoryview)):
+            self.buf: Any = bytes(src)
+            return
+        self.path = os.fspath(src)
+        with open(self.path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                self.buf = b""
+            else:
+                self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                self.buf = self._mm
+
+    def close(self) -> None:
+        if self._mm is not None:
+            try:
+                self._mm.close()
+            except BufferError:  # a numpy view still exists; the GC will close it
+                pass
+            self._mm = None
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_source(src: Any) -> Source:
+    """Open a path (str/PathLike) or wrap bytes. Raises OSError for unreadable paths."""
+    return Source(src)
+
+
+# ----------------------------------------------------------------------------- kinds
+
+
+def looks_like_lite_variant(head: bytes, data_len: int) -> bool:
+    """True when `head` (the first payload bytes) starts like a LiteVariant root record:
+    a LEVEL whose name is printable text ending in a NUL code unit, or a type-76 block
+    whose zlib header is valid. The LEVEL's length/count are *not* required to fit, so
+    that a damaged header is still validated as LiteVariant."""
+    if data_len < 2 or len(head) < 2:
+        return False
+    t, nl = head[0], head[1]
+    if t == _glv.T_COMPRESS:
+        z = 1 + _glv._TR_COMPRESS_SKIP
+        if len(head) < z + 2 or data_len < z + 2:
+            return False
+        cmf, flg = head[z], head[z + 1]
+        return bool(cmf & 0x0F == 8 and (cmf * 256 + flg) % 31 == 0)
+    if t != _glv.T_LEVEL or nl < 2:
+        return False
+    q = 2 + nl * _glv._TR_NAME_UNIT
+    if q + _glv._TR_LEVEL_HEAD_SIZE > min(len(head), data_len):
+        return False
+    raw = head[2:q]
+    if raw[-2:] != _glv._TR_STR_TERM:
+        return False
+    try:
+        text = raw[:-2].decode("utf-16-le")
+    except UnicodeDecodeError:
+        return False
+    return text.isprintable() and text.isascii()
+
+
+#: chunks known to hold LiteVariant although their names lack "LV"
+#: (docs/format.md#nd2_container.chunk_map_entry)
+LV_CUSTOM_NAMES = frozenset(
+    {
+        "CustomData|ExperimentEventsV1_0!",
+        "CustomData|RoiMetadata_v1!",
+        "CustomData|WellPlateDesc_0!",
+        "CustomData|CustomDescriptionV1_0!",
+        "CustomData|JobDefinitionDescV1_0!",
+        "CustomData|JobDefinitionV1_0!",
+    }
+)
+
+
+def chunk_kind(name: str, head: bytes = b"", data_len: int | None = None) -> str:
+    """The kind of a chunk from its name and the first bytes of its payload."""
+    n = len(head) if data_len is None else data_len
+    if name == SIGNATURE_NAME:
+        return "signature"
+    if name == FILEMAP_NAME:
+        return "map"
+    if FRAME_RE.match(name):
+        return "frame"
+    if RLE_RE.match(name):
+        return "rle-mask"
+    if LV_NAME_RE.search(name):
+        return "lite-variant"
+    if (head[:1] == b"<" and head[1:2] != b"\0") or head.startswith(b"\xef\xbb\xbf<"):
+        return "xml"
+    if name in LV_CUSTOM_NAMES and n > 0:
+        return "lite-variant"
+    if looks_like_lite_variant(head, n):
+        return "lite-variant"
+    return "binary"
+
+
+# ----------------------------------------------------------------------------- scanning
+
+
+def _plausible_name(raw: bytes) -> str | None:
+    bang = raw.find(b"!")
+    if bang <= 0:
+        return None
+    name = raw[: bang + 1]
+    if any(c < 0x20 or c > 0x7E for c in name):
+        return None
+    return name.decode("ascii")
+
+
+def scan_chunks(
+    buf: Any, start: int = 0, end: int | None = None
+) -> tuple[list[ChunkRow], Problem | None]:
+    """Find chunks by scanning for chunk headers (for files whose map is unreadable).
+
+    Each hit of the chunk magic whose header and name look sound becomes a row
+    (``source="scan"``) and the scan continues after its payload. Returns the rows
+    and, when the file ends inside a chunk, a :class:`Problem` at the end of file.
+    """
+    size = len(buf)
+    end = size if end is None else end
+    rows: list[ChunkRow] = []
+    pos = start
+    stop: Problem | None = None
+    while True:
+        hit = buf.find(CHUNK_MAGIC, pos, end)
+        if hit < 0:
+            break
+        pos = hit + 1
+        if hit + HEADER_SIZE > size:
+            break
+        h = _gc.ChunkHeader.parse(buf, hit, size)
+        if h.name_len == 0 or h.name_len > (1 << 20):
+            continue
+        name_at = hit + HEADER_SIZE
+        name = _plausible_name(bytes(buf[name_at : name_at + min(h.name_len, 4096)]))
+        if name is None or len(name) > h.name_len:
+            continue
+        data_offset = name_at + h.name_len
+        row = ChunkRow(
+            name=name,
+            offset=hit,
+            kind="binary",
+            source="scan",
+            name_len=h.name_len,
+            data_offset=data_offset,
+            data_len=h.data_len,
+        )
+        head = bytes(buf[data_offset : min(data_offset + KIND_HEAD, size)])
+        row.kind = chunk_kind(name, head, h.data_len)
+        rows.append(row)
+        if data_offset + h.data_len > size:
+            row.problem = (
+                f"data_len {h.data_len} runs past the end of the file: "
+                f"the file ends {data_offset + h.data_len - size} bytes early"
+            )
+            stop = Problem(
+                size,
+                f"file ends inside chunk {name!r} (header at {hit}); the file looks truncated",
+                chunk=name,
+            )
+            break
+        pos = max(pos, data_offset + h.data_len)
+    return rows, stop
+
+
+# ----------------------------------------------------------------------------- legacy
+
+
+def legacy_map(buf: Any) -> tuple[int, list[tuple[str, str, int]]]:
+    """Offset of a legacy file's box map and its entries ``[(box_type, tag, offset)]``."""
+    size = len(buf)
+    tr = _gjp2.BoxMapTrailer.parse(buf, size - _gjp2.BoxMapTrailer.SIZE, size)
+    start = size - tr.distance
+    if start < 0 or start > size - _gjp2.BoxMapTrailer.SIZE:
+        raise Nd2Error(f"box map distance {tr.distance} points outside the file", offset=size - 8)
+    bm = _gjp2.BoxMap.parse(buf, start, size - _gjp2.BoxMapTrailer.SIZE)
+    return start, [(e.box_type, e.tag, e.offset) for e in bm.entries]
+
+
+def legacy_boxes(buf: Any, end: int) -> tuple[list[tuple[str, int, int]], Problem | None]:
+    """Walk the top-level JP2 boxes in ``[0, end)``: ``[(type, offset, length)]``."""
+    out: list[tuple[str, int, int]] = []
+    pos = 0
+    while pos < end:
+        try:
+            b = _gjp2.Box.parse(buf, pos, end)
+        except Nd2Error as e:
+            return out, Problem(
+                e.offset if e.offset is not None else pos, f"box at {pos} unreadable: {e.message}"
+            )
+        length = b._end_pos - pos
+        out.append((b.box_type, pos, length))
+        if length <= 0:
+            return out, Problem(pos, "box of length 0 runs to the end of the stream")
+        pos = b._end_pos
+    return out, None
+
