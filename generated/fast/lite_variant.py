@@ -1524,7 +1524,7 @@ class _TrChecker:
         if depth == 0 and t is not None and t not in (T_LEVEL, T_COMPRESS):
             self.add(0, "warning", "record.type",
                      f"the root record is a {_TR_TYPE_NAMES.get(t, t)}, not a LEVEL "
-                     "(docs/format.md, lite_variant)", path)
+                     "(docs/format.md#lite_variant)", path)
         if self.nameless:
             k = len(self.nameless)
             self.add(min(self.nameless) + 1, "warning", "record.name_len",
@@ -1626,7 +1626,7 @@ class _TrChecker:
             self.add(p, "error", "record.type",
                      "compressed (type 76) record inside a LEVEL: readers inflate everything "
                      "up to the end of the enclosing buffer and drop the records before it "
-                     "(docs/format.md, compressed)", path)
+                     "(docs/format.md#lite_variant)", path)
         start = p + 1 + _TR_COMPRESS_SKIP
         if start > end:
             raise _TrFault(p, "compressed.reserved", "compressed record truncated before its zlib stream", path)
