@@ -28,18 +28,26 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 # The `corpus` marker means "reads corpus files", and conftest holds tests to it both ways
 # (see pytest_runtest_makereport): the count CI checks is a count of tests that read the
 # corpus, and a clone without the corpus skips exactly those tests. A test reads the corpus
-# when, while it runs, a file inside the folder is opened (an audit hook sees every open),
+# when, while it runs, a file inside the folder is opened (an audit hook sees every open)
+# or passed to a child process,
 # `corpus_files()` is called, a `corpus_cached` helper hands out corpus data, or it is
 # parametrised with a corpus path or uses the `corpus_dir` fixture.
 _touched = [False]
 _CORPUS_PREFIX = str(CORPUS) + os.sep
 
 
+def _in_corpus(path: Any) -> bool:
+    return isinstance(path, (str, os.PathLike)) and os.fspath(path).startswith(_CORPUS_PREFIX)
+
+
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if event == "open" and not _touched[0] and args:
-        path = args[0]
-        if isinstance(path, (str, os.PathLike)) and os.fspath(path).startswith(_CORPUS_PREFIX):
-            _touched[0] = True
+    if _touched[0] or not args:
+        return
+    if event == "open":
+        _touched[0] = _in_corpus(args[0])
+    elif event == "subprocess.Popen":  # (executable, args, cwd, env): a child reads them
+        argv = args[1]
+        _touched[0] = any(_in_corpus(a) for a in (argv if isinstance(argv, (list, tuple)) else [argv]))
 
 
 sys.addaudithook(_audit)

@@ -12,6 +12,7 @@ __all__ = [
     "CorruptChunkError",
     "ChunkNotFoundError",
     "UnsupportedFormatError",
+    "StoreError",
 ]
 
 
@@ -68,3 +69,10 @@ class ChunkNotFoundError(Nd2Error, KeyError):
 class UnsupportedFormatError(Nd2Error):
     """The file is valid but uses a feature nd2kit cannot decode (e.g. lossy frames,
     or a format generation not supported yet)."""
+
+
+class StoreError(Nd2Error, OSError):
+    """Reading (or writing) the bytes failed: a range outside the file, a short read,
+    an I/O error of the underlying file, or a closed store. ``offset`` is where the
+    read started. This is about the byte source, not the file's structure: readers
+    check chunk ranges themselves and raise :class:`CorruptChunkError` for those."""

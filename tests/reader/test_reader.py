@@ -1,4 +1,4 @@
-"""``ModernReader``: frames of versions 2.x/3.x (format notes §1, §2, §7.1).
+"""``open_reader`` readers: frames of versions 2.x/3.x (format notes §1, §2, §7.1).
 
 Row padding (``uiWidthBytes``), 8/16/32-bit unsigned, signed and float samples,
 lossless zlib frames, lossy frames (unsupported), missing frames, frames whose
@@ -25,8 +25,8 @@ import nd2kit
 import nd2kit.reader.lazy
 from nd2kit.codecs import lite_variant as lv
 from nd2kit.codecs.container import build_file
-from nd2kit.reader.modern import FRAME_PREFIX, ModernReader, pixel_dtype
-from nd2kit.storage.stores import open_store
+from nd2kit.reader import FRAME_PREFIX, Reader, open_reader, pixel_dtype
+from nd2kit.storage import open_store
 from nd2kit.testing.samples import sample_file_bytes, sample_frames
 
 nd2 = pytest.importorskip("nd2")
@@ -61,7 +61,7 @@ class CountingBytesIO(io.BytesIO):
 
 def file_chunks(data: bytes) -> list[tuple]:
     """(name, payload[, part1]) of every chunk, in file order (frames keep part1 = 8)."""
-    r = ModernReader(open_store(data))
+    r = open_reader(open_store(data))
     out: list[tuple] = []
     for name in sorted(r.chunkmap, key=lambda n: r.chunkmap[n].offset):
         payload = bytes(r.chunk_payload(name))
@@ -144,8 +144,8 @@ def _drop_attr(data: bytes, key: str) -> bytes:
     return build_file(out)
 
 
-def reader(data: bytes) -> ModernReader:
-    return ModernReader(open_store(data))
+def reader(data: bytes) -> Reader:
+    return open_reader(open_store(data))
 
 
 # ----------------------------------------------------------------------------- dtypes
@@ -269,7 +269,7 @@ def test_frames_match_nd2_on_every_corpus_file(path: Path) -> None:
         n = g.attributes.sequenceCount
         expected = [np.asarray(g._rdr.read_frame(i)) for i in range(n)]
     data = path.read_bytes()
-    for r in (ModernReader(open_store(path)), ModernReader(open_store(io.BytesIO(data)))):
+    for r in (open_reader(open_store(path)), open_reader(open_store(io.BytesIO(data)))):
         lay = r.frame_layout()
         for i in range(n):
             fr = r.read_frame(i)
@@ -283,7 +283,7 @@ def test_rgb8_row_padding() -> None:
     p = [q for q in MODERN if q.name == "rgb8.nd2"]
     if not p:
         pytest.skip("rgb8.nd2 not in corpus")
-    r = ModernReader(open_store(p[0]))
+    r = open_reader(open_store(p[0]))
     lay = r.frame_layout()
     assert (lay.width, lay.components, lay.stride) == (3, 3, 12)  # 9 bytes of samples + 3 pad
     raw = bytes(r.store.read(int(r.frame_data_offsets()[0]) + 8, lay.nbytes))
@@ -298,7 +298,7 @@ def test_lossless_and_packed_corpus_files_equal_plain() -> None:
     need = ["spec_v3.nd2", "spec_v3_lossless.nd2", "spec_v3_packed.nd2"]
     if not all(n in names for n in need):
         pytest.skip("spec_v3 files not in corpus")
-    plain, lossless, packed = (ModernReader(open_store(names[n])) for n in need)
+    plain, lossless, packed = (open_reader(open_store(names[n])) for n in need)
     assert lossless.frame_layout().compressed and not plain.frame_layout().compressed
     assert packed.chunkmap["ImageDataSeq|0!"].offset % 4096 or packed.chunkmap["ImageDataSeq|1!"].offset % 4096
     for i in range(plain.frame_numbers().size):
@@ -314,7 +314,7 @@ def test_lossless_generated_all_stores() -> None:
     frames = sample_frames(3, 1, 2, 9, 5, "uint16")
     data = custom_file(frames, bits=16, pixel_type=1, significant=12, compress=True)
     for src in (data, io.BytesIO(data)):
-        r = reader(data) if isinstance(src, bytes) else ModernReader(open_store(src))
+        r = reader(data) if isinstance(src, bytes) else open_reader(open_store(src))
         assert r.frame_layout().compressed and r.frame_spacing() is None
         for i in range(3):
             np.testing.assert_array_equal(r.read_frame(i), frames[i])
@@ -413,7 +413,7 @@ def test_damaged_frame_header_reads_as_missing() -> None:
     bad = bytearray(data)
     bad[off : off + 4] = b"XXXX"
     for src in (bytes(bad), io.BytesIO(bytes(bad))):
-        r = ModernReader(open_store(src))
+        r = open_reader(open_store(src))
         assert not r.has_frame(1) and r.has_frame(0)
         with pytest.warns(UserWarning, match="frame 1"):
             assert not r.read_frame(1).any()
@@ -486,10 +486,10 @@ def tall_file() -> bytes:
 
 def test_read_rows_touches_only_needed_rows(tall_file: bytes) -> None:
     fo = CountingBytesIO(tall_file)
-    r = ModernReader(open_store(fo))
+    r = open_reader(open_store(fo))
     lay = r.frame_layout()
     offs = r.frame_data_offsets()
-    full = ModernReader(open_store(tall_file)).read_frame(1)
+    full = open_reader(open_store(tall_file)).read_frame(1)
     fo.reset()
     rows = r.read_rows(1, 100, 110)
     np.testing.assert_array_equal(rows, full[100:110])
@@ -510,10 +510,10 @@ def _counting_opener(data: bytes, monkeypatch: pytest.MonkeyPatch) -> list[Count
 
     stores: list[CountingBytesIO] = []
 
-    def opener_call(self: object) -> ModernReader:
+    def opener_call(self: object) -> Reader:
         fo = CountingBytesIO(data)
         stores.append(fo)
-        rdr = ModernReader(open_store(fo))
+        rdr = open_reader(open_store(fo))
         fo.reset()  # count what the array reads, not the open (its tail read may span pixels)
         return rdr
 
@@ -587,26 +587,26 @@ def test_nd2file_fileobj_dask_rows_touch_only_needed_rows(tall_file: bytes) -> N
 def test_read_rows_compressed_reads_whole_frame() -> None:
     frames = sample_frames(1, 1, 1, 30, 8, "uint16")
     data = custom_file(frames, bits=16, pixel_type=1, compress=True)
-    r = ModernReader(open_store(io.BytesIO(data)))
+    r = open_reader(open_store(io.BytesIO(data)))
     np.testing.assert_array_equal(r.read_rows(0, 10, 12), frames[0, 10:12])
 
 
 _ROWS = sample_file_bytes(t=2, z=1, channels=3, height=13, width=5, dtype="uint8")
-_ROWS_FRAMES = [ModernReader(open_store(_ROWS)).read_frame(i, copy=True) for i in range(2)]
+_ROWS_FRAMES = [open_reader(open_store(_ROWS)).read_frame(i, copy=True) for i in range(2)]
 
 
 @given(i=st.integers(0, 1), y0=st.integers(0, 13), n=st.integers(0, 15),
        kind=st.sampled_from(["bytes", "fileobj"]))
 def test_read_rows_equals_frame_slice(i: int, y0: int, n: int, kind: str) -> None:
     src = _ROWS if kind == "bytes" else io.BytesIO(_ROWS)
-    r = ModernReader(open_store(src))
+    r = open_reader(open_store(src))
     y1 = y0 + n
     np.testing.assert_array_equal(r.read_rows(i, y0, y1), _ROWS_FRAMES[i][y0:y1])
 
 
 @pytest.mark.parametrize("y0,y1", [(14, 20), (5, 3)])
 def test_read_rows_empty_ranges_like_slices(y0: int, y1: int) -> None:
-    r = ModernReader(open_store(_ROWS))
+    r = open_reader(open_store(_ROWS))
     assert r.read_rows(0, y0, y1).shape == _ROWS_FRAMES[0][y0:y1].shape
 
 
@@ -641,5 +641,5 @@ def test_frame_spacing_and_offsets() -> None:
     assert len(offs) == 3 and (offs >= 0).all()
     assert (offs % 4096 == 4088).all()  # pixels at chunk + 4096, timestamp 8 bytes before
     assert r.frame_spacing() == int(offs[1] - offs[0]) == int(offs[2] - offs[1])
-    assert ModernReader(open_store(io.BytesIO(data))).frame_spacing() is None  # no buffer
-    np.testing.assert_array_equal(ModernReader(open_store(io.BytesIO(data))).frame_data_offsets(), offs)
+    assert open_reader(open_store(io.BytesIO(data))).frame_spacing() is None  # no buffer
+    np.testing.assert_array_equal(open_reader(open_store(io.BytesIO(data))).frame_data_offsets(), offs)

@@ -247,6 +247,18 @@ def iter_records(rec: LvRecord, depth: int = 0, path: str = "") -> Iterator[tupl
         yield from iter_records(rec.value, depth + 1, here + "<zlib>")
 
 
+def value_offset(data: Any, rec: LvRecord) -> int | None:
+    """Offset in `data` of the value of the scalar/STRING/BYTEARRAY record `rec`
+    (after its type byte, name_len and name), parsed with the generated record codec;
+    None for LEVEL and compressed records and records without a position."""
+    if rec.pos is None or rec.type in (LvType.LEVEL, LvType.COMPRESS):
+        return None
+    node = _g.Record.parse(_bytes(data), rec.pos)
+    if hasattr(node.value, "_pos"):  # STRING / BYTEARRAY value nodes
+        return int(node.value._pos)
+    return int(node._end_pos - _g._TR_SCALARS[rec.type][1])
+
+
 def scalar_repr(rec: LvRecord) -> str:
     """Short text of a record's value for tools (bytes as hex, floats exact)."""
     v = rec.value

@@ -17,7 +17,7 @@ import math
 import os
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from itertools import product
 from types import MappingProxyType
@@ -31,6 +31,7 @@ from ..errors import Nd2Error
 from ..model.experiment import READ_SCHEMA as _EXP_READ
 from ..model.metadata import READ_SCHEMA as _META_READ
 from ..model.structures import Attributes, ExpLoop, Metadata, TextInfo
+from ..reader import Reader, open_reader
 from ..reader.lazy import (
     FrameArray,
     FrameSpec,
@@ -41,8 +42,8 @@ from ..reader.lazy import (
     copy_blocks,
     source_of,
 )
-from ..reader.modern import ModernReader
-from ..storage.stores import Store, open_store
+from ..reader.planning import plan_chunks
+from ..storage import Store, open_store
 
 __all__ = ["ND2File", "imread", "is_supported_file", "is_legacy", "VoxelSize"]
 
@@ -75,13 +76,13 @@ class ND2File:
     """
 
     def __init__(self, path: Any, *, validate_frames: bool = False, search_window: int = 100,
-                 storage_options: dict | None = None) -> None:
+                 storage_options: dict[str, Any] | None = None) -> None:
         self._src = source_of(path)
         self._storage_options = storage_options
         self._given = path
         self._lock = threading.RLock()
         self._store: Store | None = None
-        self._rdr: ModernReader | None = None
+        self._rdr: Reader | None = None
         self._path = (os.fspath(path) if isinstance(path, (str, os.PathLike))
                       else str(getattr(path, "name", "") or ""))
         self._validate = validate_frames
@@ -89,7 +90,7 @@ class ND2File:
 
     # ------------------------------------------------------------------ lifecycle
     @staticmethod
-    def is_supported_file(path: Any, storage_options: dict | None = None) -> bool:
+    def is_supported_file(path: Any, storage_options: dict[str, Any] | None = None) -> bool:
         """True if `path` starts like an ND2 file (modern or legacy)."""
         return is_supported_file(path, storage_options)
 
@@ -101,7 +102,7 @@ class ND2File:
             src = self._given if self._store is None and self._src is None else (self._src if self._src is not None else self._given)
             self._store = open_store(src, storage_options=self._storage_options)
             try:
-                self._rdr = ModernReader(self._store)
+                self._rdr = open_reader(self._store)
             except Exception:
                 self._store.close()
                 self._store = None
@@ -112,9 +113,11 @@ class ND2File:
     def close(self) -> None:
         """Close the file; arrays and dask graphs made earlier stay usable."""
         with self._lock:
-            if self._store is not None:
+            # a caller's file object stays usable for the lazy arrays made from it
+            if self._store is not None and self._src is not None:
                 self._store.close()
             self._rdr = None
+            self.__dict__.pop("_fast_frame", None)
 
     @property
     def closed(self) -> bool:
@@ -141,7 +144,7 @@ class ND2File:
             self.close()
 
     @property
-    def _reader(self) -> ModernReader:
+    def _reader(self) -> Reader:
         rdr = self._rdr
         if rdr is None:
             raise ValueError("Attempt to read from closed nd2 file")
@@ -150,7 +153,7 @@ class ND2File:
     def _opener(self) -> SourceOpener | LiveOpener:
         if self._src is None:
             return LiveOpener(self._reader)
-        return SourceOpener(self._src, self._storage_options)
+        return SourceOpener(self._src, self._storage_options, reader=self._rdr)
 
     # ------------------------------------------------------------------ identity
     @property
@@ -177,7 +180,7 @@ class ND2File:
 
     # ------------------------------------------------------------------ metadata
     @cached_property
-    def _raw_meta(self) -> dict:
+    def _raw_meta(self) -> dict[str, Any]:
         # only the keys the model reads: unread subtrees (camera settings ...) are skipped
         return self._reader.raw("metadata", schema=_META_READ)
 
@@ -259,9 +262,10 @@ class ND2File:
         return self.size * self.dtype.itemsize
 
     @cached_property
-    def dtype(self) -> np.dtype:
+    def dtype(self) -> np.dtype[Any]:
         """Sample dtype (from ePixelType; 32-bit without it is float32)."""
-        return np.dtype(self._reader.frame_layout().dtype.newbyteorder("="))
+        dt: np.dtype[Any] = np.dtype(self._reader.frame_layout().dtype.newbyteorder("="))
+        return dt
 
     @property
     def components_per_channel(self) -> int:
@@ -273,10 +277,7 @@ class ND2File:
 
     def voxel_size(self, channel: int = 0) -> VoxelSize:
         """Voxel size in µm from channel 0's axes calibration (1, 1, 1 when unknown)."""
-        ch = self.metadata.channels if self.metadata else None
-        if ch:
-            return VoxelSize(*ch[0].volume.axesCalibration)
-        return VoxelSize(1, 1, 1)
+        return VoxelSize(*model.voxel_size(self.metadata))
 
     @cached_property
     def loop_indices(self) -> tuple[dict[str, int], ...]:
@@ -308,6 +309,14 @@ class ND2File:
         return FrameTransform(self._raw_frame_shape[2], self._raw_frame_shape[3],
                               drop_y=a.heightPx == 1, drop_x=(a.widthPx or 1) == 1)
 
+    @cached_property
+    def _fast_frame(self) -> Callable[[int], np.ndarray | None] | None:
+        """Zero-copy getter built once: uncompressed frames of mapped/in-memory files,
+        already in nd2's layout (one ``np.ndarray`` call per frame)."""
+        if self.components_per_channel not in (1, 3):
+            return None
+        return self._reader.frame_getter(self._transform)
+
     def read_frame(self, frame_index: int) -> np.ndarray:
         """Frame `frame_index` (sequence order) shaped like one entry of ``asarray``.
 
@@ -316,6 +325,11 @@ class ND2File:
         IndexError
             Outside ``0 .. max(frame count, uiSequenceCount) - 1``.
         """
+        get = self._fast_frame
+        if get is not None:
+            arr = get(frame_index)
+            if arr is not None:
+                return arr
         i = int(frame_index)
         n = max(self._frame_count, self.attributes.sequenceCount or 0)
         if not 0 <= i < n and not self._reader.has_frame(i):
@@ -382,7 +396,10 @@ class ND2File:
                 # copy the stored bytes as they lie (no de-interleaving pass), on threads:
                 # the copy and its page faults are the whole cost; peak memory is 1x
                 nframes = int(math.prod(self._coord_shape)) if self._coord_shape else 1
-                raw = copy_blocks(self._reader.frames_view()[:nframes])
+                fv = self._reader.frames_view()
+                assert fv is not None  # _zero_copy() succeeded
+                self._reader.prefetch_frames(0, nframes)
+                raw = copy_blocks(fv[:nframes])
                 return self._transform(raw).reshape(view.shape)
             return np.array(view, dtype=self.dtype)
         if position is None:
@@ -420,23 +437,9 @@ class ND2File:
             from dask.utils import parse_bytes
 
             target_bytes = int(parse_bytes(dask.config.get("array.chunk-size", "128MiB")))
-        frame_bytes = int(math.prod(self._frame_shape)) * self.dtype.itemsize
-        chunks: list[tuple[int, ...]] = []
-        budget = max(1, target_bytes // max(frame_bytes, 1))
-        # several frames per chunk along the innermost loop axes
-        for n in reversed(self._coord_shape):
-            take = max(1, min(n, budget))
-            while n % take and take > 1 and take < n:
-                take -= 1
-            chunks.insert(0, tuple(_split(n, take)))
-            budget = max(1, budget // n) if take == n else 1
-        fshape = list(self._frame_shape)
-        frame_chunks = [(n,) for n in fshape]
-        ra = self._row_axis
-        if ra is not None and frame_bytes > target_bytes and not self._reader.frame_layout().compressed:
-            rows_per = max(1, fshape[ra] * target_bytes // frame_bytes)
-            frame_chunks[ra] = tuple(_split(fshape[ra], rows_per))
-        return tuple(chunks) + tuple(frame_chunks)
+        return plan_chunks(self._coord_shape, self._frame_shape, self.dtype.itemsize,
+                           row_axis=self._row_axis, target_bytes=target_bytes,
+                           split_rows=not self._reader.frame_layout().compressed)
 
     def to_dask(self, wrapper: bool = True, copy: bool = True) -> Any:
         """A dask array reading frames lazily (several frames per chunk; row chunks for
@@ -446,7 +449,7 @@ class ND2File:
         import dask.array as da
 
         arr = self._frame_array()
-        return da.from_array(arr, chunks=self._dask_chunks(), asarray=False, fancy=True,
+        return da.from_array(arr, chunks=self._dask_chunks(), asarray=False, fancy=True,  # type: ignore[no-untyped-call]
                              name=f"nd2kit-{uuid.uuid4().hex}",
                              meta=np.empty((0,) * arr.ndim, dtype=self.dtype))
 
@@ -533,15 +536,7 @@ class ND2File:
         return x.squeeze() if squeeze else x
 
 
-def _split(n: int, size: int) -> list[int]:
-    size = max(1, size)
-    out = [size] * (n // size)
-    if n % size:
-        out.append(n % size)
-    return out
-
-
-def is_supported_file(path: Any, storage_options: dict | None = None) -> bool:
+def is_supported_file(path: Any, storage_options: dict[str, Any] | None = None) -> bool:
     """True if `path` starts with the modern chunk magic or the JPEG 2000 signature box."""
     try:
         store = open_store(path, storage_options=storage_options)
@@ -570,7 +565,7 @@ def is_legacy(path: Any) -> bool:
 
 
 def imread(file: Any, *, dask: bool = False, xarray: bool = False, validate_frames: bool = False,
-           storage_options: dict | None = None, copy: bool = True) -> Any:
+           storage_options: dict[str, Any] | None = None, copy: bool = True) -> Any:
     """Read a whole file: numpy array (default), dask array or xarray DataArray.
 
     ``copy=False`` returns a read-only zero-copy view of the memory map when frames

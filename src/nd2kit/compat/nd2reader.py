@@ -2,7 +2,7 @@
 
 Member names and return values follow ``limnd2.Nd2Reader`` (Laboratory Imaging's
 reader, 0.3), so code written for limnd2 keeps working; the file is read by nd2kit's
-own :class:`~nd2kit.reader.modern.ModernReader`, the same engine as :class:`nd2kit.ND2File`.
+own :class:`~nd2kit.reader.Reader`, the same engine as :class:`nd2kit.ND2File`.
 
 Deliberate differences from limnd2 (each also noted where it applies):
 
@@ -23,7 +23,7 @@ Deliberate differences from limnd2 (each also noted where it applies):
   (``ePixelType``) rather than ``uiBpcSignificant == 32``;
 * computed pyramid levels of float images are true 2×2 means (limnd2 floor-divides
   floats); integer images use the floor of the mean, as limnd2 does;
-* :attr:`Nd2Reader.store` is an nd2kit :class:`~nd2kit.storage.stores.Store`;
+* :attr:`Nd2Reader.store` is an nd2kit :class:`~nd2kit.storage.Store`;
 * ``image()`` raises IndexError for a sequence index past the frame count whose
   chunk does not exist, and warns when a frame inside the count is missing (then
   returned as zeros); limnd2 silently returns zeros for any missing chunk.
@@ -43,9 +43,10 @@ from .. import model
 from .._cache import cached_property
 from ..errors import CorruptChunkError
 from ..model.structures import ExpLoop
+from ..reader import FRAME_PREFIX, Reader, open_reader
 from ..reader.lazy import FrameArray, FrameSpec, LiveOpener, SourceOpener, source_of
-from ..reader.modern import FRAME_PREFIX, ModernReader
-from ..storage.stores import Store, open_store
+from ..reader.planning import plan_chunks, split
+from ..storage import Store, open_store
 from .limnd2_types import (
     ExperimentLevel,
     ExperimentLoopType,
@@ -100,17 +101,13 @@ class _CanonicalToSeq:
         return np.ravel_multi_index(tuple(grid[:, a] for a in self.axes), self.counts)
 
 
+#: default dask chunk size of delayedImageData (limnd2 uses ~64 MiB)
+_DASK_CHUNK_BYTES = 64 << 20
+
+
 def _stored_order(frame: np.ndarray) -> np.ndarray:
     """Frame transform of the canonical array: ``(rows, width, components)`` as stored."""
     return frame
-
-
-def _chunk_sizes(n: int, size: int) -> tuple[int, ...]:
-    size = max(1, min(size, n)) if n else 1
-    out = [size] * (n // size)
-    if n % size:
-        out.append(n % size)
-    return tuple(out) or (0,)
 
 
 def _box_reduce(img: np.ndarray, times: int) -> np.ndarray:
@@ -122,7 +119,7 @@ def _box_reduce(img: np.ndarray, times: int) -> np.ndarray:
     if times <= 0:
         return img
     dtype = img.dtype
-    acc = img.astype(np.float64 if dtype.kind == "f" else np.int64)
+    acc: np.ndarray = img.astype(np.float64 if dtype.kind == "f" else np.int64)
     for _ in range(times):
         h, w = acc.shape[0] // 2, acc.shape[1] // 2
         s = (acc[0:2 * h:2, 0:2 * w:2] + acc[1:2 * h:2, 0:2 * w:2]
@@ -143,7 +140,7 @@ class Nd2Reader:
     ----------
     file : str, PathLike, bytes, memoryview, Store or binary file object
         Local path (memory-mapped), an fsspec URL, in-memory bytes, an nd2kit
-        :class:`~nd2kit.storage.stores.Store`, or a file-like object.
+        :class:`~nd2kit.storage.Store`, or a file-like object.
     chunker_kwargs : mapping, optional
         Options of the underlying reader. nd2kit understands ``storage_options``
         (passed to fsspec for URLs); limnd2-only options are ignored with a warning.
@@ -167,11 +164,11 @@ class Nd2Reader:
         unknown = set(chunker_kwargs) - _KNOWN_CHUNKER_KWARGS
         if unknown:
             warnings.warn(f"Nd2Reader ignores chunker_kwargs {sorted(unknown)}", stacklevel=2)
-        self._storage_options: dict | None = chunker_kwargs.get("storage_options")
+        self._storage_options: dict[str, Any] | None = chunker_kwargs.get("storage_options")
         self._source = source_of(file)
         self._store: Store | None = open_store(file, storage_options=self._storage_options)
         try:
-            self._rdr: ModernReader | None = ModernReader(self._store)
+            self._rdr: Reader | None = open_reader(self._store)
         except Exception:
             if not isinstance(file, Store):
                 self._store.close()
@@ -203,7 +200,7 @@ class Nd2Reader:
         return self._rdr is None
 
     @property
-    def _reader(self) -> ModernReader:
+    def _reader(self) -> Reader:
         if self._rdr is None:
             raise ValueError("Attempt to read from a closed Nd2Reader")
         return self._rdr
@@ -223,7 +220,7 @@ class Nd2Reader:
 
     @property
     def store(self) -> Store:
-        """The nd2kit :class:`~nd2kit.storage.stores.Store` holding the file's bytes."""
+        """The nd2kit :class:`~nd2kit.storage.Store` holding the file's bytes."""
         if self._store is None:
             raise ValueError("Attempt to read from a closed Nd2Reader")
         return self._store
@@ -315,7 +312,7 @@ class Nd2Reader:
         return {_DIM_NAME.get(loop.type, "?"): loop.count for loop in self._loops}
 
     def generateLoopIndexes(self, *, named: bool = False,
-                            dimnames: list[str] | None = None) -> list:
+                            dimnames: list[str] | None = None) -> list[Any]:
         """Loop coordinates of every frame, in sequence order.
 
         Parameters
@@ -397,7 +394,7 @@ class Nd2Reader:
         tmz = [1, 1, 1]
         for a, n in zip(axes, counts):
             tmz[a] = n
-        return (tmz[0], tmz[1], tmz[2]) + self.imageAttributes.shape  # type: ignore[return-value]
+        return (tmz[0], tmz[1], tmz[2]) + self.imageAttributes.shape
 
     @cached_property
     def imageDataCalibration(self) -> tuple[float, float, float, float, float, float]:
@@ -522,7 +519,7 @@ class Nd2Reader:
             raise CorruptChunkError(
                 f"pyramid level {k} holds {len(payload)} bytes, expected {lvl.imageBytes}",
                 chunk=name)
-        arr = np.ndarray(shape=lvl.shape, dtype=np.dtype(lvl.dtype).newbyteorder("<"),
+        arr: np.ndarray = np.ndarray(shape=lvl.shape, dtype=np.dtype(lvl.dtype).newbyteorder("<"),
                          buffer=payload,
                          strides=lvl.strides)
         if rect is None:
@@ -530,14 +527,15 @@ class Nd2Reader:
         f = 1 << scale_pow
         x, y, w, h = (v * f for v in rect)
         y0, y1 = min(y, lvl.height), min(y + h, lvl.height)
-        return arr[y0:y1, min(x, lvl.width):min(x + w, lvl.width)]
+        part: np.ndarray = arr[y0:y1, min(x, lvl.width):min(x + w, lvl.width)]
+        return part
 
     # ------------------------------------------------------------------ lazy
     def _opener(self) -> SourceOpener | LiveOpener:
         if self._source is not None:
-            return SourceOpener(self._source, self._storage_options)
+            return SourceOpener(self._source, self._storage_options, reader=self._rdr)
         if isinstance(self._store, Store) and self._store.path and os.path.isfile(self._store.path):
-            return SourceOpener(self._store.path, None)
+            return SourceOpener(self._store.path, None, reader=self._rdr)
         return LiveOpener(self._reader)
 
     def delayedImageData(self, *, tiling: tuple[int, int] | None = None) -> Any:
@@ -567,24 +565,18 @@ class Nd2Reader:
         spec = FrameSpec((nt, nm, nz), _CanonicalToSeq(axes, counts), (ny, nx, nc),
                          _stored_order, 0)
         arr = FrameArray(self._opener(), spec, dtype)
-        frame_bytes = ny * nx * nc * dtype.itemsize
         if tiling is not None:
             tx, ty = (int(v) for v in tiling)
             if tx <= 0 or ty <= 0:
                 raise ValueError(f"tiling sizes must be positive, got {tiling!r}")
-            chunks = ((1,) * nt, (1,) * nm, (1,) * nz, _chunk_sizes(ny, ty),
-                      _chunk_sizes(nx, tx), (nc,))
+            chunks: tuple[tuple[int, ...], ...] = ((1,) * nt, (1,) * nm, (1,) * nz, split(ny, ty),
+                      split(nx, tx), (nc,))
         else:
-            budget = max(1, (64 << 20) // max(frame_bytes, 1))
-            loop_chunks: list[tuple[int, ...]] = []
-            for n in (nz, nm, nt):  # innermost canonical axis first
-                take = max(1, min(n, budget))
-                loop_chunks.insert(0, _chunk_sizes(n, take))
-                budget = max(1, budget // n) if take == n else 1
-            rows = ny if frame_bytes <= (64 << 20) or self.imageAttributes.eCompression != 2 \
-                else max(1, ny * (64 << 20) // frame_bytes)
-            chunks = (*loop_chunks, _chunk_sizes(ny, rows), (nx,), (nc,))
+            lay = self._reader.frame_layout()
+            chunks = plan_chunks((nt, nm, nz), (ny, nx, nc), dtype.itemsize, row_axis=0,
+                                 target_bytes=_DASK_CHUNK_BYTES,
+                                 split_rows=not (lay.compressed or lay.lossy))
         ident = self._source if isinstance(self._source, str) else id(self)
         name = "nd2kit-nd2reader-" + tokenize(ident, self.imageDataShape, str(dtype), tiling)
-        return da.from_array(arr, chunks=chunks, asarray=False, fancy=False, name=name,
+        return da.from_array(arr, chunks=chunks, asarray=False, fancy=False, name=name,  # type: ignore[no-untyped-call]
                              meta=np.empty((0,) * 6, dtype=dtype))

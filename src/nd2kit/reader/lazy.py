@@ -52,19 +52,32 @@ def copy_blocks(src: np.ndarray, threads: int | None = None, min_parallel: int =
 
 
 class SourceOpener:
-    """Picklable recipe that reopens a file's reader (path/URL + options, or bytes)."""
+    """Picklable recipe that reopens a file's reader (path/URL + options, or bytes).
 
-    def __init__(self, source: Any, storage_options: dict | None = None) -> None:
+    `reader`, an already open reader of the same source, is handed out while its
+    store is open (no second parse of the chunk map); it is not pickled.
+    """
+
+    def __init__(self, source: Any, storage_options: dict[str, Any] | None = None,
+                 reader: Any = None) -> None:
         if isinstance(source, (bytes, bytearray, memoryview)):
             source = bytes(source)
         self.source = source
         self.storage_options = storage_options
+        self._live = reader
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"source": self.source, "storage_options": self.storage_options, "_live": None}
 
     def __call__(self) -> Any:
-        from ..storage.stores import open_store
-        from .modern import ModernReader
+        live = self._live
+        if live is not None and not live.store.closed:
+            return live
+        self._live = None
+        from ..storage import open_store
+        from . import open_reader
 
-        return ModernReader(open_store(self.source, storage_options=self.storage_options))
+        return open_reader(open_store(self.source, storage_options=self.storage_options))
 
 
 class LiveOpener:
@@ -93,7 +106,8 @@ class RavelToSeq:
     def __call__(self, grid: np.ndarray) -> np.ndarray:
         if not self.coord_shape:
             return np.zeros(len(grid), np.int64)
-        return np.ravel_multi_index(tuple(np.asarray(grid).T), self.coord_shape)
+        out: np.ndarray = np.ravel_multi_index(tuple(np.asarray(grid).T), self.coord_shape)
+        return out
 
 
 class FrameTransform:
@@ -125,7 +139,8 @@ class FrameTransform:
         arr = arr.transpose(tuple(range(k)) + (k + 2, k, k + 1, k + 3))  # ..., C, Y, X, S
         drop = [k + ax for ax, gone in ((0, nc == 1), (1, self.drop_y), (2, self.drop_x),
                                         (3, cpc == 1)) if gone]
-        return arr.squeeze(axis=tuple(drop)) if drop else arr
+        out: np.ndarray = arr.squeeze(axis=tuple(drop)) if drop else arr
+        return out
 
 
 class FrameSpec:
@@ -164,10 +179,12 @@ class FrameArray:
     Parameters
     ----------
     opener : callable
-        Zero-argument picklable callable returning a ``ModernReader``-like object
+        Zero-argument picklable callable returning a :class:`~nd2kit.reader.Reader`
         with ``read_frame(i)`` and ``read_rows(i, y0, y1)``.
     spec : FrameSpec
     dtype : numpy dtype
+    threads : int
+        Threads for compressed frames.
     """
 
     def __init__(self, opener: Callable[[], Any], spec: FrameSpec, dtype: np.dtype,
@@ -192,11 +209,13 @@ class FrameArray:
         self._lock = threading.Lock()
 
     def _rdr(self) -> Any:
-        if self._reader is None:
+        rdr = self._reader
+        if rdr is None or rdr.store.closed:
             with self._lock:
-                if self._reader is None:
-                    self._reader = self._opener()
-        return self._reader
+                rdr = self._reader
+                if rdr is None or rdr.store.closed:
+                    rdr = self._reader = self._opener()
+        return rdr
 
     def __len__(self) -> int:
         return self.shape[0] if self.shape else 0
@@ -255,7 +274,8 @@ class FrameArray:
 
         def one(s: int) -> np.ndarray:
             raw = rdr.read_rows(int(s), y0, y1) if (y0, y1) != (0, h) else rdr.read_frame(int(s))
-            return np.asarray(self.spec.frame_transform(raw))[fkey]
+            got: np.ndarray = np.asarray(self.spec.frame_transform(raw))[fkey]
+            return got
 
         fv = rdr.frames_view() if hasattr(rdr, "frames_view") else None
         if fv is not None and int(np.max(seqs)) < len(fv) and int(np.min(seqs)) >= 0:
@@ -265,18 +285,25 @@ class FrameArray:
                 # a run of frames: copy the stored bytes as they lie (threads), then
                 # transform the copy (a view) — the same path as imread
                 rows = slice(y0, y1) if ra is not None else slice(None)
+                if hasattr(rdr, "prefetch_frames"):
+                    rdr.prefetch_frames(int(idx[0]), int(idx[-1]) + 1)
                 raw = copy_blocks(fv[int(idx[0]) : int(idx[-1]) + 1, rows])
                 data = self.spec.frame_transform(raw)[(slice(None),) + tuple(fkey)]
             else:
                 tv = self.spec.frame_transform(fv)  # a view: no pixel is copied yet
                 data = tv[(idx,) + tuple(full_fkey)]  # the one copy
             return np.asarray(data, dtype=self.dtype).reshape(tuple(shape) + data.shape[1:])
+        compressed = bool(getattr(rdr.frame_layout(), "compressed", False))
+        if (y0, y1) == (0, h) and not compressed and hasattr(rdr, "read_frames"):
+            # whole uncompressed frames: one batched read (one strided copy when evenly spaced)
+            raw = rdr.read_frames(np.asarray(seqs, np.int64))
+            data = self.spec.frame_transform(raw)[(slice(None),) + tuple(fkey)]
+            return np.asarray(data, dtype=self.dtype).reshape(tuple(shape) + data.shape[1:])
         seq_list = [int(s) for s in seqs]
         first = one(seq_list[0])
         out = np.empty((len(seq_list),) + first.shape, dtype=self.dtype)
         out[0] = first
         if len(seq_list) > 1:
-            compressed = getattr(rdr.frame_layout(), "compressed", False)
             if self._threads > 1 and len(seq_list) > 2 and compressed:
                 with ThreadPoolExecutor(self._threads) as ex:
                     for i, arr in enumerate(ex.map(one, seq_list[1:]), start=1):

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import threading
 import warnings
-import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .._generated.fast import nd2_container as _g
-from ..codecs import container
+from ..codecs import container, frame
 from ..codecs.chunk_map import ChunkMap, parse_chunk_map
 from ..codecs.lite_variant import decode as decode_lv
 from ..errors import ChunkNotFoundError, CorruptChunkError, Nd2Error, UnsupportedFormatError
 from ..model.pixels import pixel_dtype
-from ..storage.stores import Store
+from ..storage.protocol import Store
 
 __all__ = ["ModernReader", "FrameLayout", "FRAME_PREFIX"]
 
@@ -33,8 +33,9 @@ _ONE_READ_MAX = 1 << 20
 #: bytes read from the end of the file at open: the trailer and usually the chunk map
 _TAIL_READ = 16 * 1024
 #: schema that selects everything: the same decoder (and warm code) as the partial reads
-_WHOLE: dict = {"*": None}
-_TIMESTAMP = 8  # f64 before the pixels (spec: image_frame.timestamp)
+_WHOLE: dict[str, Any] = {"*": None}
+#: payload offset of a frame whose header was not checked yet
+_UNKNOWN = -2
 
 #: metadata chunk names by version: (3.x LiteVariant, 2.x XML) and root struct names
 META_CHUNKS = {
@@ -88,11 +89,16 @@ class ModernReader:
     ----------
     store : Store
         Where the bytes come from.
+    head : bytes, optional
+        The file's first bytes when the caller has read them already.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, head: bytes | None = None) -> None:
         self.store = store
-        head = store.read_into_bytes(0, min(store.size, 4096))
+        if store.size == 0:
+            raise CorruptChunkError("file is empty", offset=0)
+        if head is None:
+            head = store.read_into_bytes(0, min(store.size, 4096))
         major, minor = container.sniff_version(head)
         if major < 2:
             raise UnsupportedFormatError(
@@ -100,11 +106,13 @@ class ModernReader:
             )
         self.version: tuple[int, int] = (major, minor)
         self._lock = threading.Lock()
-        self._decoded: dict[tuple[str, bool], Any] = {}
+        self._decoded: dict[tuple[str, bool, int | None], Any] = {}
         self._layout: FrameLayout | None = None
         self._frame_numbers: np.ndarray | None = None
         self._frame_rows: np.ndarray | None = None
-        self._frame_data: np.ndarray | None = None
+        self._chunk_offs = np.zeros(0, np.int64)
+        self._data = np.zeros(0, np.int64)  # payload offset per frame slot; -2 unknown, -1 bad
+        self._contig = True
         self._spacing: int | None | bool = False
         self._first_pixels = 0
         self._tail_at, self._tail = self.store.size, b""
@@ -205,7 +213,7 @@ class ModernReader:
         lv, xml, _ = META_CHUNKS[kind]
         return lv if self.version >= (3, 0) else xml
 
-    def raw(self, kind: str, schema: Any = None) -> dict:
+    def raw(self, kind: str, schema: Any = None) -> dict[str, Any]:
         """Raw decoded dict of a metadata kind, root struct unwrapped; {} if absent.
 
         `schema` limits a LiteVariant decode to the keys a consumer reads."""
@@ -219,7 +227,8 @@ class ModernReader:
                 raise ChunkNotFoundError(f"required chunk {name!r} is missing", chunk=name) from None
             return {}
         if isinstance(d, dict):
-            return d.get(META_CHUNKS[kind][2], d)
+            inner = d.get(META_CHUNKS[kind][2], d)
+            return inner if isinstance(inner, dict) else d
         return {}
 
     # ------------------------------------------------------------------ frames
@@ -246,108 +255,211 @@ class ModernReader:
 
     def _frames(self) -> tuple[np.ndarray, np.ndarray]:
         if self._frame_numbers is None:
-            self._frame_numbers, self._frame_rows = self.chunkmap.sequence(FRAME_PREFIX)
+            with self._lock:
+                if self._frame_numbers is None:
+                    numbers, rows = self.chunkmap.sequence(FRAME_PREFIX)
+                    n = len(numbers)
+                    self._chunk_offs = self.chunkmap.offsets[rows].astype(np.int64)
+                    self._data = np.full(n, _UNKNOWN, np.int64)
+                    self._contig = bool(n == 0 or (numbers[0] == 0 and numbers[-1] == n - 1))
+                    self._frame_rows = rows
+                    self._frame_numbers = numbers
         return self._frame_numbers, self._frame_rows  # type: ignore[return-value]
 
     def frame_numbers(self) -> np.ndarray:
         """Sequence numbers N of the ``ImageDataSeq|N!`` chunks present, sorted."""
         return self._frames()[0]
 
-    def frame_data_offsets(self) -> np.ndarray:
-        """Offset of each present frame's payload (timestamp), in frame_numbers order.
+    def frame_count(self) -> int:
+        """Number of frame chunks present."""
+        return len(self._frames()[0])
 
-        Read from every frame's chunk header at once when the store exposes a buffer
-        (mmap or bytes); frames whose header is damaged get -1.
-        """
-        if self._frame_data is None:
-            numbers, rows = self._frames()
-            offs = self.chunkmap.offsets[rows].astype(np.int64)
-            out = np.full(len(offs), -1, np.int64)
+    def _slot(self, index: int) -> int:
+        """Position of frame `index` in :meth:`frame_numbers`, or -1 if it has no chunk."""
+        numbers = self._frames()[0]
+        n = len(numbers)
+        if self._contig:
+            return index if 0 <= index < n else -1
+        k = int(np.searchsorted(numbers, index))
+        return k if k < n and numbers[k] == index else -1
+
+    def _slots(self, indices: np.ndarray) -> np.ndarray:
+        """:meth:`_slot` of many frame indices (-1 where there is no chunk)."""
+        numbers = self._frames()[0]
+        n = len(numbers)
+        idx = np.asarray(indices, np.int64)
+        if self._contig:
+            return np.where((idx >= 0) & (idx < n), idx, -1)
+        k = np.searchsorted(numbers, idx)
+        kk = np.minimum(k, max(n - 1, 0))
+        hit = (k < n) & (numbers[kk] == idx) if n else np.zeros(len(idx), bool)
+        return np.where(hit, k, -1)
+
+    def _locate_slots(self, slots: np.ndarray) -> np.ndarray:
+        """Payload offsets of the frames at `slots` (all >= 0), reading only the headers
+        not checked yet; -1 for chunks whose header is damaged."""
+        self._frames()
+        data = self._data
+        got = data[slots]
+        todo = np.unique(slots[got == _UNKNOWN])
+        if len(todo):
+            offs = self._chunk_offs[todo]
             buf = self.store.buffer
-            if buf is not None and len(offs):
-                u8 = np.frombuffer(buf, dtype=np.uint8)
-                ok = (offs >= 0) & (offs + _HEAD <= len(u8))
-                o = offs[ok]
-                head = u8[o[:, None] + np.arange(_HEAD)].reshape(-1).view(_g.ChunkHeader.DTYPE)
-                magic_ok = head["magic"] == np.void(container.CHUNK_MAGIC_BYTES)
-                name_len = head["name_len"].astype(np.int64)
-                data_len = head["data_len"]
-                data_off = o + _HEAD + name_len
-                fits = magic_ok & (data_off + data_len.astype(np.float64) <= len(u8))
-                res = np.where(fits, data_off, -1)
-                out[np.flatnonzero(ok)] = res
+            if buf is not None:
+                res = frame.payload_offsets(buf, offs)
             else:
-                # only the 16-byte headers: magic, name_len, data_len locate the payload
                 size = self.store.size
-                for k, off in enumerate(offs.tolist()):
-                    try:
-                        h = _g.ChunkHeader.parse(self.store.read_into_bytes(off, _HEAD))
-                    except Nd2Error:
-                        continue
-                    data_off = off + _HEAD + h.name_len
-                    if data_off + h.data_len <= size:
-                        out[k] = data_off
-            self._frame_data = out
-        return self._frame_data
+                res = np.full(len(todo), -1, np.int64)
+                ok = np.flatnonzero((offs >= 0) & (offs + _HEAD <= size))
+                heads = self.store.read_ranges([(o, _HEAD) for o in offs[ok].tolist()])
+                for j, o, h in zip(ok.tolist(), offs[ok].tolist(), heads):
+                    res[j] = frame.payload_offset(h, o, size)
+            data[todo] = res
+            got = data[slots]
+        out: np.ndarray = got
+        return out
+
+    def _locate_slot(self, k: int) -> int:
+        d = int(self._data[k])
+        if d == _UNKNOWN:
+            d = int(self._locate_slots(np.array([k], np.int64))[0])
+        return d
+
+    def frame_data_offsets(self) -> np.ndarray:
+        """Offset of each present frame's payload (timestamp), in frame_numbers order;
+        frames whose header is damaged get -1.
+
+        Checks every frame's chunk header (vectorised when the store exposes a
+        buffer); single-frame reads check only their own header.
+        """
+        n = self.frame_count()
+        out: np.ndarray = self._locate_slots(np.arange(n, dtype=np.int64)).copy()
+        return out
 
     def _locate(self, index: int) -> int:
         """Payload offset of frame `index`, or -1 when the chunk is missing/damaged."""
-        numbers = self.frame_numbers()
-        k = int(np.searchsorted(numbers, index))
-        if k >= len(numbers) or numbers[k] != index:
-            return -1
-        return int(self.frame_data_offsets()[k])
+        k = self._slot(index)
+        return -1 if k < 0 else self._locate_slot(k)
 
     def has_frame(self, index: int) -> bool:
+        """True when frame `index` has a chunk with a sound header."""
         return self._locate(index) >= 0
 
     def frame_name(self, index: int) -> str:
         return f"{FRAME_PREFIX}{index}!"
+
+    def _missing(self, index: int, lay: FrameLayout) -> np.ndarray:
+        numbers = self.frame_numbers()
+        total = max(int(self.raw("attributes").get("uiSequenceCount") or 0),
+                    int(numbers[-1]) + 1 if len(numbers) else 0)
+        if not 0 <= index < total:
+            raise IndexError(f"frame {index} out of range (0 .. {total - 1})")
+        warnings.warn(f"frame {index} ({self.frame_name(index)}) is missing; returning zeros",
+                      stacklevel=4)
+        return np.zeros((lay.height, lay.width, lay.components), lay.dtype)
+
+    def _lossy(self, index: int) -> UnsupportedFormatError:
+        return UnsupportedFormatError(
+            f"frame {index} uses lossy compression (eCompression 1), whose codec is unknown",
+            chunk=self.frame_name(index))
+
+    def _inflate(self, index: int, lay: FrameLayout) -> bytes:
+        name = self.frame_name(index)
+        info = self.chunk_info(name)
+        payload = self.store.read(info.data_offset, info.data_len)
+        return frame.inflate_pixels(payload, lay.nbytes, chunk=name, base=info.data_offset,
+                                    label=f"frame {index}: ")
+
+    def _pixels_at(self, index: int, payload: int, lay: FrameLayout) -> int:
+        start = frame.pixel_offset(payload)
+        if start + lay.nbytes > self.store.size:
+            raise CorruptChunkError(f"frame {index}: pixels run past the end of the file",
+                                    chunk=self.frame_name(index), offset=start)
+        return start
 
     def read_frame(self, index: int, *, copy: bool = False) -> np.ndarray:
         """Frame `index` as a ``(height, width, components)`` array in stored order.
 
         Uncompressed frames from mmap/in-memory stores are zero-copy read-only views
         (row padding skipped through strides) unless `copy`. Missing frames read as
-        zeros with a warning; lossy frames raise UnsupportedFormatError.
+        zeros with a warning; lossy frames raise UnsupportedFormatError. Only this
+        frame's chunk header is checked.
         """
         lay = self.frame_layout()
-        name = self.frame_name(index)
         if lay.lossy:
-            raise UnsupportedFormatError(
-                f"frame {index} uses lossy compression (eCompression 1), whose codec is unknown",
-                chunk=name)
+            raise self._lossy(index)
         off = self._locate(index)
         if off < 0:
-            numbers = self.frame_numbers()
-            total = max(int(self.raw("attributes").get("uiSequenceCount") or 0),
-                        int(numbers[-1]) + 1 if len(numbers) else 0)
-            if not 0 <= index < total:
-                raise IndexError(f"frame {index} out of range (0 .. {total - 1})")
-            warnings.warn(f"frame {index} ({name}) is missing; returning zeros", stacklevel=3)
-            return np.zeros((lay.height, lay.width, lay.components), lay.dtype)
+            return self._missing(index, lay)
         if lay.compressed:
-            info = self.chunk_info(name)
-            raw = self.store.read_into_bytes(info.data_offset + _TIMESTAMP, info.data_len - _TIMESTAMP)
-            d = zlib.decompressobj()
-            try:
-                block = d.decompress(raw, lay.nbytes + 1)
-            except zlib.error as e:
-                raise CorruptChunkError(f"frame {index}: bad zlib stream ({e})", chunk=name,
-                                        offset=info.data_offset + _TIMESTAMP) from None
-            if len(block) != lay.nbytes:
-                raise CorruptChunkError(
-                    f"frame {index}: inflates to {len(block)} bytes, expected {lay.nbytes}",
-                    chunk=name, offset=info.data_offset + _TIMESTAMP)
-            return self._view(block, 0, lay)
-        start = off + _TIMESTAMP
-        if start + lay.nbytes > self.store.size:
-            raise CorruptChunkError(f"frame {index}: pixels run past the end of the file",
-                                    chunk=name, offset=start)
-        if self.store.buffer is not None:
-            arr = self._view(self.store.buffer, start, lay)
+            return self._view(self._inflate(index, lay), 0, lay)
+        start = self._pixels_at(index, off, lay)
+        buf = self.store.buffer
+        if buf is not None:
+            arr = self._view(buf, start, lay)
             return arr.copy() if copy else arr
         return self._view(self.store.read_into_bytes(start, lay.nbytes), 0, lay)
+
+    def read_frames(self, indices: Any) -> np.ndarray:
+        """Frames `indices` as a new ``(len(indices), height, width, components)`` array.
+
+        Uncompressed frames are read in one batch: one strided copy when they are
+        evenly spaced in a memory-mapped / in-memory file, else one copy per frame;
+        stores without a buffer read all pixel blocks through one
+        :meth:`~nd2kit.storage.Store.read_ranges` call (coalesced, concurrent for
+        remote stores). Missing frames are zeros (with a warning), as in
+        :meth:`read_frame`.
+        """
+        lay = self.frame_layout()
+        idx = np.asarray(indices, np.int64).reshape(-1)
+        out = np.empty((len(idx), lay.height, lay.width, lay.components), lay.dtype)
+        if not len(idx):
+            return out
+        if lay.lossy:
+            raise self._lossy(int(idx[0]))
+        slots = self._slots(idx)
+        data = np.full(len(idx), -1, np.int64)
+        present = slots >= 0
+        data[present] = self._locate_slots(slots[present])
+        good = data >= 0
+        for j in np.flatnonzero(~good).tolist():
+            out[j] = self._missing(int(idx[j]), lay)
+        if lay.compressed:
+            for j in np.flatnonzero(good).tolist():
+                out[j] = self._view(self._inflate(int(idx[j]), lay), 0, lay)
+            return out
+        g = np.flatnonzero(good)
+        pix = frame.pixel_offsets(data[g])
+        bad = np.flatnonzero(pix + lay.nbytes > self.store.size)
+        if len(bad):
+            j = int(g[bad[0]])
+            self._pixels_at(int(idx[j]), int(data[j]), lay)  # raises
+        buf = self.store.buffer
+        if buf is not None:
+            step = np.diff(pix)
+            will = getattr(self.store, "will_need", None)
+            if len(pix) > 1 and int(step[0]) >= lay.nbytes and bool((step == step[0]).all()):
+                first = int(pix[0])
+                if will is not None:
+                    will(first, int(pix[-1]) - first + lay.nbytes)
+                item = lay.dtype.itemsize
+                src = np.ndarray(shape=(len(pix), lay.height, lay.width, lay.components),
+                                 dtype=lay.dtype, buffer=buf, offset=first,
+                                 strides=(int(step[0]), lay.stride, lay.components * item, item))
+                if len(g) == len(idx):
+                    np.copyto(out, src)
+                else:
+                    out[g] = src
+                return out
+            for j, p in zip(g.tolist(), pix.tolist()):
+                if will is not None:
+                    will(p, lay.nbytes)
+                out[j] = self._view(buf, p, lay)
+            return out
+        blobs = self.store.read_ranges([(p, lay.nbytes) for p in pix.tolist()])
+        for j, blob in zip(g.tolist(), blobs):
+            out[j] = self._view(blob, 0, lay)
+        return out
 
     def read_rows(self, index: int, y0: int, y1: int) -> np.ndarray:
         """Rows ``y0:y1`` of frame `index`, touching only those rows when uncompressed."""
@@ -357,11 +469,65 @@ class ModernReader:
             return self.read_frame(index)[y0:y1]
         y0 = min(max(0, y0), lay.height)
         y1 = min(max(y0, y1), lay.height)
-        start = off + _TIMESTAMP + y0 * lay.stride
+        start = self._pixels_at(index, off, lay) + y0 * lay.stride
         n = max(0, y1 - y0) * lay.stride
-        if self.store.buffer is not None:
-            return _strided(self.store.buffer, start, y1 - y0, lay)
+        buf = self.store.buffer
+        if buf is not None:
+            return _strided(buf, start, y1 - y0, lay)
         return _strided(self.store.read_into_bytes(start, n), 0, y1 - y0, lay)
+
+    def frame_getter(self, transform: Callable[[np.ndarray], np.ndarray] | None = None
+                     ) -> Callable[[int], np.ndarray | None] | None:
+        """A fast zero-copy frame reader for uncompressed frames of buffer stores.
+
+        `transform` must be a pure view transform (reshape / transpose / reversed
+        axes / squeeze) of a ``(height, width, components)`` frame; its shape and
+        strides are worked out once, so each call builds the final view with one
+        ``np.ndarray`` call. The getter returns None for frames it cannot serve
+        (missing, damaged): the caller falls back to :meth:`read_frame`. Returns
+        None when frames are compressed or the store has no buffer.
+        """
+        lay = self.frame_layout()
+        buf = self.store.buffer
+        if lay.compressed or lay.lossy or buf is None:
+            return None
+        numbers = self._frames()[0]
+        if not len(numbers):
+            return None
+        d0 = self._locate_slot(0)
+        if d0 < 0 or frame.pixel_offset(d0) + lay.nbytes > self.store.size:
+            return None
+        tmpl = self._view(buf, frame.pixel_offset(d0), lay)  # a real frame: no stray reads
+        out = transform(tmpl) if transform is not None else tmpl
+        if out.base is None or not np.shares_memory(out, tmpl):
+            return None  # the transform copies: not a view transform
+        shape, strides, dt = out.shape, out.strides, lay.dtype
+        delta = out.__array_interface__["data"][0] - tmpl.__array_interface__["data"][0]
+        numbers = self._frames()[0]
+        n, contig, data = len(numbers), self._contig, self._data
+        size, nbytes, pix_at = self.store.size, lay.nbytes, frame.PIXELS_AT
+        nd, locate, slot = np.ndarray, self._locate_slot, self._slot
+
+        def get(index: int) -> np.ndarray | None:
+            k = int(index)
+            if not contig:
+                k = slot(k)
+            if not 0 <= k < n:
+                return None
+            d = data.item(k)
+            if d < 0:
+                if d != _UNKNOWN:
+                    return None
+                d = locate(k)
+                if d < 0:
+                    return None
+            p = d + pix_at
+            if p + nbytes > size:
+                return None
+            arr: np.ndarray = nd(shape, dt, buf, p + delta, strides)
+            return arr
+
+        return get
 
     def _view(self, buf: Any, start: int, lay: FrameLayout) -> np.ndarray:
         return _strided(buf, start, lay.height, lay)
@@ -375,40 +541,48 @@ class ModernReader:
         the first and last frame headers are read to confirm where pixels start.
         """
         if self._spacing is not False:
-            return self._spacing  # type: ignore[return-value]
+            return self._spacing if isinstance(self._spacing, int) else None
         self._spacing = None
         lay = self.frame_layout()
-        numbers, rows = self._frames()
+        numbers, _ = self._frames()
         n = len(numbers)
         if lay.compressed or lay.lossy or self.store.buffer is None or not n:
             return None
-        if numbers[0] != 0 or numbers[-1] != n - 1:
+        if not self._contig:
             return None
-        offs = self.chunkmap.offsets[rows].astype(np.int64)
+        offs = self._chunk_offs
         d = np.diff(offs)
         if n > 1 and not (d == d[0]).all():
             return None
-        first = self._data_offset_of(int(offs[0]), lay)
-        last = self._data_offset_of(int(offs[-1]), lay)
+        need = frame.payload_size(lay.nbytes)
+        first = self._payload_of(int(offs[0]), need)
+        last = self._payload_of(int(offs[-1]), need)
         if first < 0 or last < 0 or last - first != (int(offs[-1]) - int(offs[0])):
             return None
-        spacing = int(d[0]) if n > 1 else lay.nbytes + _TIMESTAMP
+        spacing = int(d[0]) if n > 1 else need
         if spacing < lay.nbytes:
             return None
         self._spacing = spacing
-        self._first_pixels = first + _TIMESTAMP
+        self._first_pixels = frame.pixel_offset(first)
         return spacing
 
-    def _data_offset_of(self, chunk_offset: int, lay: FrameLayout) -> int:
+    def _payload_of(self, chunk_offset: int, min_len: int) -> int:
         """Payload offset of the frame chunk at `chunk_offset` (-1 if it does not hold a frame)."""
-        try:
-            h = _g.ChunkHeader.parse(self.store.read_into_bytes(chunk_offset, _HEAD))
-        except Nd2Error:
+        size = self.store.size
+        if chunk_offset < 0 or chunk_offset + _HEAD > size:
             return -1
-        data = chunk_offset + _HEAD + h.name_len
-        if h.data_len < _TIMESTAMP + lay.nbytes or data + h.data_len > self.store.size:
-            return -1
-        return data
+        head = self.store.read_into_bytes(chunk_offset, _HEAD)
+        return frame.payload_offset(head, chunk_offset, size, min_len)
+
+    def prefetch_frames(self, start: int, stop: int) -> None:
+        """Hint the store that frames ``start:stop`` of :meth:`frames_view` are about to be
+        copied (the memory map reads them ahead; it reads nothing ahead otherwise)."""
+        spacing = self.frame_spacing()
+        will = getattr(self.store, "will_need", None)
+        if spacing is None or will is None or stop <= start:
+            return
+        first = self._first_pixels + start * spacing
+        will(first, (stop - start - 1) * spacing + self.frame_layout().nbytes)
 
     def frames_view(self) -> np.ndarray | None:
         """All frames as one read-only ``(N, height, width, components)`` strided view of
@@ -418,7 +592,7 @@ class ModernReader:
             return None
         lay = self.frame_layout()
         item = lay.dtype.itemsize
-        arr = np.ndarray(shape=(len(self.frame_numbers()), lay.height, lay.width, lay.components),
+        arr: np.ndarray = np.ndarray(shape=(self.frame_count(), lay.height, lay.width, lay.components),
                          dtype=lay.dtype, buffer=self.store.buffer, offset=self._first_pixels,
                          strides=(spacing, lay.stride, lay.components * item, item))
         arr.flags.writeable = False
@@ -427,7 +601,7 @@ class ModernReader:
 
 def _strided(buf: Any, start: int, rows: int, lay: FrameLayout) -> np.ndarray:
     item = lay.dtype.itemsize
-    arr = np.ndarray(
+    arr: np.ndarray = np.ndarray(
         shape=(rows, lay.width, lay.components),
         dtype=lay.dtype,
         buffer=buf,
