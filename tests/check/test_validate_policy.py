@@ -79,6 +79,7 @@ def test_real_file_has_no_warnings(path: Path) -> None:
 
 @pytest.mark.corpus
 def test_real_files_cli_counts() -> None:
+    assert corpus_files("real") == REAL  # the files are read by the subprocess below
     if not REAL:
         pytest.skip("corpus not available")
     r = subprocess.run(

@@ -23,33 +23,25 @@ and ``binary`` (anything else).
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .._generated.fast import nd2_container as _gc
-from ..codecs import container
+from ..codecs import container, jp2, names
 from ..codecs import lite_variant as lv
 from ..errors import Nd2Error
-from .lv_walk import walk_lite_variant
-from .report import LV_TYPE_NAMES, Problem
+from .report import K_LV, LV_TYPE_NAMES, Problem
 from .scan import (
     CHUNK_MAGIC,
     FILEMAP_NAME,
-    FRAME_RE,
-    HEADER_SIZE,
     JP2_MAGIC,
     KIND_HEAD,
-    SIGNATURE_END,
     SIGNATURE_NAME,
-    TRAILER_SIZE,
     ChunkRow,
     chunk_kind,
     legacy_boxes,
     legacy_map,
-    looks_like_lite_variant,
     open_source,
     scan_chunks,
 )
@@ -67,7 +59,6 @@ __all__ = [
     "hexdump",
     "inspect_chunk",
     "inspect_file",
-    "looks_like_lite_variant",
     "open_source",
     "scan_chunks",
 ]
@@ -231,16 +222,13 @@ def _signature_row(buf: Any, res: InspectResult) -> None:
     try:
         ci = container.read_chunk(buf, 0)
     except Nd2Error:  # damaged: the header fields as far as they can be read
-        if size >= HEADER_SIZE:
-            h = _gc.ChunkHeader.parse(buf, 0, size)
-            row.name_len, row.data_len = h.name_len, h.data_len
-            row.data_offset = HEADER_SIZE + h.name_len
-        if size >= SIGNATURE_END:
-            raw = bytes(buf[SIGNATURE_END - 64 : SIGNATURE_END]).rstrip(b"\0")
-            res.version_string = raw.decode("latin-1")
+        if container.header_end(0) <= size:
+            h = container.read_header(buf, 0, chunk=SIGNATURE_NAME)
+            row.name_len, row.data_len, row.data_offset = h.name_len, h.data_len, h.data_offset
+        res.version_string = container.version_string(buf)
         return
     row.name_len, row.data_len, row.data_offset = ci.name_len, ci.data_len, ci.data_offset
-    res.version_string = bytes(buf[ci.data_offset : ci.end]).rstrip(b"\0").decode("latin-1")
+    res.version_string = container.decode_version_field(buf[ci.data_offset : ci.end])
 
 
 def _inspect_modern(buf: Any, res: InspectResult) -> None:
@@ -251,10 +239,11 @@ def _inspect_modern(buf: Any, res: InspectResult) -> None:
     except Nd2Error as e:
         msg = e.message
         if e.chunk == "<trailer>":
-            found = bytes(buf[max(0, size - TRAILER_SIZE) : max(0, size - TRAILER_SIZE) + 16])
-            msg = f"no trailer in the last {TRAILER_SIZE} bytes (they start {found!r})"
+            at = max(0, container.trailer_offset(size))
+            found = bytes(buf[at : at + 16])
+            msg = f"no trailer in the last {container.TRAILER_SIZE} bytes (they start {found!r})"
         res.problems.append(Problem(e.offset, f"the chunk map could not be read: {msg}", e.chunk))
-        rows, stop = scan_chunks(buf, start=SIGNATURE_END)
+        rows, stop = scan_chunks(buf, start=container.SIGNATURE_SIZE)
         res.chunks.extend(rows)
         if stop is not None:
             res.problems.append(stop)
@@ -267,7 +256,7 @@ def _inspect_modern(buf: Any, res: InspectResult) -> None:
     names = cmap.names
     offsets = cmap.offsets.tolist()
     sizes = cmap.sizes.tolist()
-    entry_pos = cmap.entry_positions().tolist()
+    off_field = cmap.field_positions("offset").tolist()
     counts: dict[str, int] = {}
     for n in names:
         counts[n] = counts.get(n, 0) + 1
@@ -277,11 +266,11 @@ def _inspect_modern(buf: Any, res: InspectResult) -> None:
         problems = []
         if counts[name] > 1:
             problems.append(f"duplicate map entry (name listed {counts[name]} times)")
-        if off + HEADER_SIZE > size:
+        if container.header_end(off) > size:
             problems.append(f"offset points outside the file ({size} bytes)")
             res.problems.append(
                 Problem(
-                    entry_pos[i] + len(name),
+                    off_field[i],
                     f"map entry {name!r} points outside the file (offset {off})",
                     name,
                 )
@@ -292,10 +281,9 @@ def _inspect_modern(buf: Any, res: InspectResult) -> None:
             except Nd2Error as e:
                 problems.append(e.message)
                 res.problems.append(Problem(e.offset, f"chunk {name!r}: {e.message}", name))
-                if bytes(buf[off : off + 4]) == CHUNK_MAGIC:
-                    h = _gc.ChunkHeader.parse(buf, off, size)
-                    row.name_len, row.data_len = h.name_len, h.data_len
-                    row.data_offset = off + HEADER_SIZE + h.name_len
+                if bytes(buf[off : off + len(CHUNK_MAGIC)]) == CHUNK_MAGIC:
+                    h = container.read_header(buf, off, chunk=name)
+                    row.name_len, row.data_len, row.data_offset = h.name_len, h.data_len, h.data_offset
             else:
                 row.name_len, row.data_len, row.data_offset = (
                     ci.name_len,
@@ -323,8 +311,6 @@ def _inspect_modern(buf: Any, res: InspectResult) -> None:
 
 
 def _inspect_legacy(buf: Any, res: InspectResult) -> None:
-    from ..codecs import jp2
-
     size = len(buf)
     tags: dict[int, str] = {}
     end = size
@@ -435,8 +421,8 @@ def lv_records(payload: bytes, base: int) -> tuple[list[dict[str, Any]], Problem
 def _lv_records_partial(
     payload: bytes, base: int, err: Nd2Error
 ) -> tuple[list[dict[str, Any]], Problem]:
-    """Records the validator's walker could read before the damage."""
-    visited, findings = walk_lite_variant(payload, base)
+    """Records the LiteVariant checker could read before the damage."""
+    findings, visited = lv.walk(payload, base=base)
     out = []
     for pos, depth, path, name, code, text in visited:
         out.append(
@@ -454,7 +440,7 @@ def _lv_records_partial(
         )
     first = next((f for f in findings if f.severity == "error"), None)
     if first is not None:
-        msg = f"decoding stopped: {first.message} ({first.spec})"
+        msg = f"decoding stopped: {first.message} ({K_LV}:{first.field})"
         return out, Problem(first.offset, msg)
     return out, Problem(err.offset, f"decoding stopped: {err.message}")
 
@@ -532,7 +518,7 @@ def _chunk_detail(buf: Any, row: ChunkRow, max_bytes: int | None) -> ChunkDetail
     if row.data_offset is None or row.data_len is None:
         det.problems.append(Problem(row.offset, row.problem or "chunk header unreadable", row.name))
         det.hexdump, det.truncated = hexdump(
-            buf, row.offset, min(size, row.offset + HEADER_SIZE), max_bytes
+            buf, row.offset, min(size, container.header_end(row.offset)), max_bytes
         )
         return det
     start = row.data_offset
@@ -556,18 +542,15 @@ def _chunk_detail(buf: Any, row: ChunkRow, max_bytes: int | None) -> ChunkDetail
             det.hexdump, det.truncated = hexdump(buf, start, end, max_bytes)
         return det
     if kind == "signature":
-        det.info["version_string"] = bytes(buf[start:end]).rstrip(b"\0").decode("latin-1")
+        det.info["version_string"] = container.decode_version_field(buf[start:end])
     elif kind == "frame":
-        m = FRAME_RE.match(row.name)
-        det.info["index"] = int(m.group(1)) if m else None
-        if end - start >= 8:
-            from .._generated.fast.nd2_container import ImageFrame
-
+        det.info["index"] = names.parse_frame_index(row.name)
+        pixels_at = container.frame_pixels_offset(start)
+        if pixels_at <= end:
             # the payload prefix as the spec declares it (timestamp, then pixels/zlib)
-            frame = ImageFrame.parse(bytes(buf[start : start + 8]), 0, None,
-                                     height=0, width_bytes=0, compressed=True)
-            det.info["timestamp"] = _finite(frame.timestamp)
-            det.info["pixels_offset"] = start + 8
+            det.info["timestamp"] = _finite(
+                container.frame_timestamp(buf[start:pixels_at], chunk=row.name, offset=start))
+            det.info["pixels_offset"] = pixels_at
     elif kind == "rle-mask":
         from ..codecs import rle
 
@@ -622,14 +605,23 @@ def _legacy_detail(
         return None
     box = hits[k]
     size = len(buf)
-    length = box.length if box.length is not None else 8
-    start, end = box.offset + 8, min(size, box.offset + length)
+    end = size if box.length is None else min(size, box.offset + box.length)
+    try:
+        start = jp2.box_payload_offset(buf, box.offset, end)
+    except Nd2Error as e:
+        det = ChunkDetail(name=name, kind="binary", offset=box.offset)
+        det.info = {"box_type": box.box_type, "tag": box.tag, "length": box.length}
+        det.problems.append(Problem(e.offset, f"box header unreadable: {e.message}", name))
+        det.hexdump, det.truncated = hexdump(buf, box.offset, end, max_bytes)
+        return det
+    if box.length is None:
+        end = start
     det = ChunkDetail(
         name=name,
         kind="xml" if box.box_type == "xml " else "binary",
         offset=box.offset,
         data_offset=start,
-        data_len=length - 8,
+        data_len=end - start,
     )
     det.info = {"box_type": box.box_type, "tag": box.tag, "length": box.length}
     if det.kind == "xml":
@@ -639,11 +631,6 @@ def _legacy_detail(
         det.problems.append(prob)
     det.hexdump, det.truncated = hexdump(buf, start, end, max_bytes)
     return det
-
-
-#: a numbered chunk: ``prefix`` ``|N!`` (``ImageDataSeq|12!``, ``ImageMetadataSeqLV|3!``,
-#: ``CustomDataSeq|RleZipBinarySequence_1_v1|0!``)
-SERIES_RE = re.compile(r"(.*\|)(\d+)!\Z")
 
 
 @dataclass
@@ -717,11 +704,12 @@ def chunk_runs(rows: list[ChunkRow]) -> list[ChunkRow | ChunkRun]:
     slots: list[ChunkRow | _Run] = []
     open_runs: dict[tuple[str, str], _Run] = {}
     for r in rows:
-        m = SERIES_RE.match(r.name) if r.problem is None else None
+        # a numbered chunk ``prefix|N!`` (names.split_sequence)
+        m = names.split_sequence(r.name) if r.problem is None else None
         if m is None:
             slots.append(r)
             continue
-        key, n = (m.group(1), r.kind), int(m.group(2))
+        key, n = (m[0], r.kind), m[1]
         run = open_runs.get(key)
         if run is not None and n == run.last + 1:
             run.rows.append(r)
@@ -736,8 +724,9 @@ def chunk_runs(rows: list[ChunkRow]) -> list[ChunkRow | ChunkRun]:
         elif len(slot.rows) == 1:
             out.append(slot.rows[0])
         else:
-            prefix = slot.rows[0].name[: slot.rows[0].name.rindex("|") + 1]
-            out.append(_fold(prefix, slot.rows, slot.last - len(slot.rows) + 1, slot.last))
+            sp = names.split_sequence(slot.rows[0].name)
+            assert sp is not None  # only numbered rows open a run
+            out.append(_fold(sp[0], slot.rows, slot.last - len(slot.rows) + 1, slot.last))
     return out
 
 

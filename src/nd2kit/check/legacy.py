@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._generated.fast import legacy_jp2 as _gjp2
+from ..codecs import jp2
 from ..errors import Nd2Error
 from .report import K_JP2, Sink, ValidationReport
 from .report import hex_offset as _hex
@@ -17,7 +18,6 @@ __all__ = ["LegacyCheck"]
 
 TRAILER = "<trailer>"
 
-JP2_SIGNATURE_BOX = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 J2K_SOC_SIZ = b"\xff\x4f\xff\x51"
 
 
@@ -30,12 +30,15 @@ class LegacyCheck:
 
     def run(self) -> None:
         buf, size, s = self.buf, self.size, self.s
-        if bytes(buf[:12]) != JP2_SIGNATURE_BOX:
+        try:
+            jp2.check_signature(buf)
+        except Nd2Error:
             s.error(
                 "jP  ",
                 0,
                 f"{K_JP2}:box",
-                "the file does not start with the 12-byte JPEG 2000 signature box",
+                f"the file does not start with the {len(jp2.JP2_SIGNATURE_BOX)}-byte JPEG 2000 "
+                "signature box",
             )
         ts = _gjp2.BoxMapTrailer.SIZE
         if size < ts + 4:
@@ -146,7 +149,7 @@ class LegacyCheck:
         ihdr = False
         for o in jp2h:
             try:
-                b = _gjp2.Box.parse(buf, o, self.size)
+                b = jp2.parse_box(buf, o, self.size)
                 ihdr = ihdr or any(c.box_type == "ihdr" for c in b.body.boxes)
             except Nd2Error as e:
                 s.error(
@@ -159,11 +162,13 @@ class LegacyCheck:
                 "docs/format.md#legacy_jp2.image_header",
                 "no jp2h box with an ihdr image header (both readers take the image size from it)",
             )
+        ends = {o: o + n for _t, o, n in walked}
         for o in tags.get("LUNK", []):
-            if bytes(buf[o + 8 : o + 12]) != J2K_SOC_SIZ:
+            at = jp2.box_payload_offset(buf, o, ends[o])
+            if bytes(buf[at : at + len(J2K_SOC_SIZ)]) != J2K_SOC_SIZ:
                 s.error(
                     "LUNK",
-                    o + 8,
+                    at,
                     "docs/format.md#legacy_jp2.box",
                     "LUNK box payload is not a JPEG 2000 codestream (expected FF 4F FF 51)",
                 )
@@ -176,11 +181,12 @@ class LegacyCheck:
             if t != "xml " or etree is None:
                 continue
             n_xml += 1
+            at = jp2.box_payload_offset(buf, o, o + n)
             try:
-                etree.fromstring(bytes(buf[o + 8 : o + n]), etree.XMLParser(huge_tree=True))
+                etree.fromstring(bytes(buf[at : o + n]), etree.XMLParser(huge_tree=True))
             except etree.XMLSyntaxError as e:
                 tag = next((g for g, offs in tags.items() if o in offs), "xml ")
-                s.error(tag, o + 8, "docs/format.md#legacy_jp2.box", f"XML box is not well-formed: {e}")
+                s.error(tag, at, "docs/format.md#legacy_jp2.box", f"XML box is not well-formed: {e}")
         s.count("xml_boxes", n_xml)
         vcal = len(tags.get("VCAL", []))
         lunk = len(tags.get("LUNK", []))
@@ -201,8 +207,6 @@ class LegacyCheck:
             )
 
     def _cross_check(self, bm: Any) -> None:
-        from ..codecs import jp2
-
         try:
             jp2.read_legacy(self.buf)
         except Nd2Error as e:

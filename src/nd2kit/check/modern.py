@@ -5,52 +5,33 @@ the Kaitai reference parser and (optionally) the chunk map round trip."""
 from __future__ import annotations
 
 import math
-import re
-import zlib
 from collections import Counter
 from io import BytesIO
 from typing import Any
 
 from .._generated.fast import lite_variant as _glv
-from .._generated.fast import nd2_container as _gc
-from ..codecs import container
+from ..codecs import container, custom_data, names
 from ..codecs import lite_variant as lv
 from ..codecs.chunk_map import build_chunk_map_body, parse_chunk_map
 from ..errors import Nd2Error
-from .lv_walk import _LvWalker, compare_trees
-from .report import HEADER_SIZE, K_C, K_LV, K_RLE, Sink, ValidationReport
+from .lv_walk import compare_trees
+from .report import K_C, K_LV, K_RLE, Sink, ValidationReport
 from .report import header_spec as _header_spec
 from .report import hex_offset as _hex
 from .report import spec_from as _spec_from
-from .scan import FRAME_RE, KIND_HEAD, SIGNATURE_END, chunk_kind, scan_chunks
+from .scan import KIND_HEAD, chunk_kind, scan_chunks
 
 __all__ = ["ModernCheck"]
 
-SIGNATURE_NAME = container.SIGNATURE_NAME
-FILEMAP_NAME = container.FILEMAP_NAME
-TRAILER_SIZE = _gc.MapTrailer.SIZE
-FRAME_NAME_LEN = 4072
-ALIGN = 4096
+SIGNATURE_NAME = names.SIGNATURE_NAME
+FILEMAP_NAME = names.FILEMAP_NAME
+SIGNATURE_SIZE = container.SIGNATURE_SIZE
+TRAILER_SIZE = container.TRAILER_SIZE
+FRAME_NAME_LEN = container.FRAME_NAME_LEN
+ALIGN = container.ALIGN
 TRAILER = "<trailer>"
-
-#: chunks whose payload must be XML variant (2.x metadata)
-XML_NAME_RE = re.compile(
-    r"(ImageAttributes|ImageMetadata|ImageTextInfo|ImageEvents)!\Z"
-    r"|(ImageMetadataSeq|ImageCalibration)\|\d+!\Z"
-)
-
-#: root record names readers (limnd2) look up
-ROOT_NAMES = {
-    "ImageAttributesLV!": "SLxImageAttributes",
-    "ImageMetadataLV!": "SLxExperiment",
-    "ImageTextInfoLV!": "SLxImageTextInfo",
-    "ImageEventsLV!": "RLxExperimentRecord",
-    "CustomData|ExperimentEventsV1_0!": "RLxExperimentRecord",
-    "CustomData|RoiMetadata_v1!": "RoiMetadata_v1",
-    "CustomData|WellPlateDesc_0!": "PlateDesc",
-    "CustomData|CustomDescriptionV1_0!": "CLxCustomDescription",
-}
-ROOT_NAME_RE = {re.compile(r"ImageMetadataSeqLV\|\d+!\Z"): "SLxPictureMetadata"}
+#: offsets of the chunk header fields inside a chunk (generated layout)
+HEADER_FIELD = container.header_field_offsets()
 
 REQUIRED_ATTRIBUTES = (
     "uiWidth",
@@ -110,12 +91,12 @@ class ModernCheck:
 
     # -- signature
     def signature(self) -> None:
-        if self.size < SIGNATURE_END:
+        if self.size < SIGNATURE_SIZE:
             self.s.error(
                 SIGNATURE_NAME,
                 0,
                 f"{K_C}:signature_chunk",
-                f"the file has {self.size} bytes, too few for the signature chunk ({SIGNATURE_END})",
+                f"the file has {self.size} bytes, too few for the signature chunk ({SIGNATURE_SIZE})",
             )
             return
         try:
@@ -132,14 +113,14 @@ class ModernCheck:
         if self.version[0] not in (2, 3):
             self.s.warning(
                 SIGNATURE_NAME,
-                0x30,
+                container.VERSION_OFFSET,
                 f"{K_C}:signature_chunk.version",
                 f"version {self.version[0]}.{self.version[1]} is neither 2.x nor 3.x",
             )
 
     # -- trailer + map
     def _scan_after_failure(self) -> None:
-        rows, stop = scan_chunks(self.buf, start=SIGNATURE_END)
+        rows, stop = scan_chunks(self.buf, start=SIGNATURE_SIZE)
         self.s.count("chunks_scanned", len(rows))
         maps = [r for r in rows if r.name == FILEMAP_NAME]
         if stop is not None:
@@ -177,19 +158,20 @@ class ModernCheck:
 
     def chunk_map(self) -> bool:
         size = self.size
-        if size < TRAILER_SIZE + HEADER_SIZE:
+        at = container.trailer_offset(size)
+        if at < container.header_end(0):
             self.s.error(
                 TRAILER,
-                max(0, size - TRAILER_SIZE),
+                max(0, at),
                 f"{K_C}:map_trailer",
                 f"the file has {size} bytes, too few for a chunk and the {TRAILER_SIZE}-byte trailer",
             )
             self._scan_after_failure()
             return False
         try:
-            tr = _gc.MapTrailer.parse(self.buf, size - TRAILER_SIZE, size)
+            mo = container.read_trailer(self.buf, size)
         except Nd2Error as e:
-            found = bytes(self.buf[size - TRAILER_SIZE : size - TRAILER_SIZE + 16])
+            found = bytes(self.buf[at : at + 16])
             self.s.error(
                 TRAILER,
                 e.offset,
@@ -200,11 +182,10 @@ class ModernCheck:
             )
             self._scan_after_failure()
             return False
-        mo = tr.map_offset
-        if mo + HEADER_SIZE > size:
+        if container.header_end(mo) > size:
             self.s.error(
                 TRAILER,
-                size - 8,
+                container.trailer_offset(size, "map_offset"),
                 f"{K_C}:map_trailer.map_offset",
                 f"the trailer points at {_hex(mo)}, outside the file ({size} bytes)",
             )
@@ -238,14 +219,15 @@ class ModernCheck:
     # -- entries
     def entries(self) -> None:
         cm, buf, size = self.cm, self.buf, self.size
-        names, offs, sizes = cm.names, cm.offsets.tolist(), cm.sizes.tolist()
+        cnames, offs, sizes = cm.names, cm.offsets.tolist(), cm.sizes.tolist()
         epos = cm.entry_positions().tolist()
-        counts = Counter(names)
-        self.s.count("map_entries", len(names))
+        off_fields = cm.field_positions("offset").tolist()
+        size_fields = cm.field_positions("size").tolist()
+        counts = Counter(cnames)
+        self.s.count("map_entries", len(cnames))
         unaligned: list[int] = []
-        for i, (name, off, sz) in enumerate(zip(names, offs, sizes)):
-            off_field = epos[i] + len(name)
-            size_field = off_field + 8
+        for i, (name, off, sz) in enumerate(zip(cnames, offs, sizes)):
+            off_field, size_field = off_fields[i], size_fields[i]
             if counts[name] > 1:
                 self.s.error(
                     name,
@@ -254,7 +236,7 @@ class ModernCheck:
                     f"duplicate map entry: {name!r} is listed {counts[name]} times (nd2 keeps the last "
                     "entry, limnd2 the one with the highest offset)",
                 )
-            if off + HEADER_SIZE > size:
+            if container.header_end(off) > size:
                 self.s.error(
                     name,
                     off_field,
@@ -275,7 +257,7 @@ class ModernCheck:
             if ci.name != name:
                 self.s.error(
                     name,
-                    off + HEADER_SIZE,
+                    container.header_end(off),
                     f"{K_C}:chunk.name",
                     f"the chunk header at {_hex(off)} is named {ci.name!r}, the map says {name!r}",
                 )
@@ -299,20 +281,20 @@ class ModernCheck:
         if unaligned:
             i = unaligned[0]
             self.s.warning(
-                names[i],
+                cnames[i],
                 offs[i],
                 "docs/format.md#nd2_container.chunk",
                 f"{len(unaligned)} chunk(s) do not start on a 4 KiB boundary (NIS writes every chunk "
                 "4 KiB aligned; readers do not require it)",
             )
         # overlaps
-        spans = [(0, SIGNATURE_END, SIGNATURE_NAME)]
+        spans = [(0, SIGNATURE_SIZE, SIGNATURE_NAME)]
         assert self.map_info is not None
         spans.append((self.map_info.offset, self.map_info.end, FILEMAP_NAME))
         for i, ci in self.infos.items():
-            if names[i] == SIGNATURE_NAME and ci.offset == 0:
+            if cnames[i] == SIGNATURE_NAME and ci.offset == 0:
                 continue
-            spans.append((ci.offset, ci.end, names[i]))
+            spans.append((ci.offset, ci.end, cnames[i]))
         spans.sort()
         prev = spans[0]
         for sp in spans[1:]:
@@ -331,9 +313,9 @@ class ModernCheck:
         return bytes(self.buf[ci.data_offset : ci.end])
 
     def contents(self) -> None:
-        names = self.cm.names
+        cnames = self.cm.names
         for i, ci in self.infos.items():
-            name = names[i]
+            name = cnames[i]
             head = bytes(self.buf[ci.data_offset : min(ci.end, ci.data_offset + KIND_HEAD)])
             kind = chunk_kind(name, head, ci.data_len)
             self.kinds[i] = kind
@@ -344,7 +326,7 @@ class ModernCheck:
                 self.xml(name, ci)
             elif kind == "rle-mask":
                 self.rle(name, ci)
-            if XML_NAME_RE.match(name) and kind != "xml":
+            if names.expects_xml(name) and kind != "xml":
                 self.s.error(
                     name,
                     ci.data_offset,
@@ -355,11 +337,10 @@ class ModernCheck:
     def lite_variant(self, name: str, ci: container.ChunkInfo) -> None:
         payload = self._payload(ci)
         base = ci.data_offset
-        w = _LvWalker(payload, base)
-        w.check_stream()
-        self.s.count("lv_records", len(w.visited))
-        for sev, off, spec, msg in w.findings:
-            self.s.add(sev, name, off, spec, msg)
+        found, visits = lv.walk(payload, base=base, chunk=name)
+        self.s.count("lv_records", len(visits))
+        for f in found:
+            self.s.add(f.severity, name, f.offset, f"{K_LV}:{f.field}", f.message)
         kt = None
         try:
             from .._generated.kaitai.lite_variant import LiteVariant as _KLv
@@ -395,9 +376,7 @@ class ModernCheck:
         self.lv_trees[name] = tree
         top: Any = tree.root  # an LvRecord (generated class, opaque to the type checker)
         root = top.value if top.type == _glv.T_COMPRESS else top
-        want = ROOT_NAMES.get(name) or next(
-            (v for r, v in ROOT_NAME_RE.items() if r.match(name)), None
-        )
+        want = names.root_name(name)
         if want and root.type == _glv.T_LEVEL and root.name != want:
             self.s.warning(
                 name,
@@ -420,7 +399,7 @@ class ModernCheck:
                 )
 
     def xml(self, name: str, ci: container.ChunkInfo) -> None:
-        strict = bool(XML_NAME_RE.match(name)) or name.startswith("CustomDataVar|")
+        strict = names.expects_xml(name) or names.classify(name) is names.ChunkKind.CUSTOM_DATA_VAR
         sev = "error" if strict else "warning"
         try:
             from ..codecs import xml_variant
@@ -494,11 +473,8 @@ class ModernCheck:
                 if c.type == _glv.T_LEVEL:
                     continue
                 vals[c.name] = c.value
-                offs[c.name] = (
-                    ci.data_offset
-                    if packed or c.pos is None
-                    else (ci.data_offset + c.pos + 2 + payload[c.pos + 1] * _glv._TR_NAME_UNIT)
-                )
+                at = None if packed else lv.value_offset(payload, c)
+                offs[c.name] = ci.data_offset if at is None else ci.data_offset + at
             return vals, offs
         recs = self.xml_recs.get(name)
         if recs is not None:
@@ -520,12 +496,12 @@ class ModernCheck:
         return None
 
     def frames(self) -> None:
-        names = self.cm.names
-        last = {n: i for i, n in enumerate(names)}
+        cnames = self.cm.names
+        last = {n: i for i, n in enumerate(cnames)}
         epos = self.cm.entry_positions().tolist()
         major = self.version[0] if self.version else 3
-        lvname, xname = "ImageAttributesLV!", "ImageAttributes!"
-        expected, other = (lvname, xname) if major >= 3 else (xname, lvname)
+        expected = names.meta_chunk("attributes", major)
+        other = names.meta_chunk("attributes", 2 if major >= 3 else 3)
         attr = expected if expected in last else None
         if attr is None:
             if other in last:
@@ -544,7 +520,7 @@ class ModernCheck:
                     "docs/format.md#nd2_container.chunk_map_entry",
                     f"the required chunk {expected!r} is missing from the chunk map",
                 )
-        seqmeta = "ImageMetadataSeqLV|0!" if major >= 3 else "ImageMetadataSeq|0!"
+        seqmeta = names.meta_chunk("metadata", major)
         if seqmeta not in last:
             self.s.warning(
                 seqmeta,
@@ -553,11 +529,11 @@ class ModernCheck:
                 f"{seqmeta!r} is missing (nd2 0.12 requires it to open the file)",
             )
         frame_idx: dict[int, list[int]] = {}
-        for i, n in enumerate(names):
-            if not n.startswith("ImageDataSeq|"):
+        for i, n in enumerate(cnames):
+            if not n.startswith(names.FRAME_PREFIX):
                 continue
-            m = FRAME_RE.match(n)
-            if not m:
+            fno = names.parse_frame_index(n)
+            if fno is None:
                 self.s.error(
                     n,
                     epos[i],
@@ -565,11 +541,11 @@ class ModernCheck:
                     "frame chunk name is not 'ImageDataSeq|N!' with a decimal N",
                 )
                 continue
-            if m.group(1) != str(int(m.group(1))):
+            if not names.is_canonical_frame_name(n):
                 self.s.warning(
                     n, epos[i], "docs/format.md#nd2_container.chunk_map_entry", "frame index written with leading zeros"
                 )
-            frame_idx.setdefault(int(m.group(1)), []).append(i)
+            frame_idx.setdefault(fno, []).append(i)
         self.s.count("frames", len(frame_idx))
         if attr is None or last[attr] not in self.infos:
             return
@@ -674,74 +650,80 @@ class ModernCheck:
             if fk >= seq:
                 i = frame_idx[fk][0]
                 self.s.error(
-                    names[i],
+                    cnames[i],
                     epos[i],
                     "docs/format.md#nd2_container.image_frame",
                     f"frame index {fk} >= uiSequenceCount {seq}",
                 )
-        expected_len = 8 + h * wb
+        ts = container.FRAME_TIMESTAMP_SIZE
+        expected_len = ts + h * wb
         for idxs in frame_idx.values():
             for i in idxs:
                 ci = self.infos.get(i)
                 if ci is None:
                     continue
-                n = names[i]
+                n = cnames[i]
                 if ec == 2:
                     if ci.data_len != expected_len:
                         self.s.error(
                             n,
-                            ci.offset + 8,
+                            ci.offset + HEADER_FIELD["data_len"],
                             f"{K_C}:chunk_header.data_len",
-                            f"uncompressed frame data_len {ci.data_len} != 8 + uiHeight {h} x "
+                            f"uncompressed frame data_len {ci.data_len} != {ts} + uiHeight {h} x "
                             f"uiWidthBytes {wb} = {expected_len}",
                         )
                     if ci.name_len != FRAME_NAME_LEN:
                         self.s.error(
                             n,
-                            ci.offset + 4,
+                            ci.offset + HEADER_FIELD["name_len"],
                             f"{K_C}:chunk_header.name_len",
                             f"uncompressed frame has name_len {ci.name_len}: nd2 reads the pixels at "
                             f"chunk offset + 4096 and needs name_len {FRAME_NAME_LEN} (docs/format.md#nd2_container.chunk)",
                         )
                 elif ec == 0:
                     self._lossless_frame(n, ci, h * wb)
-        acq = last.get("CustomData|AcqTimesCache!")
-        if acq is not None and acq in self.infos and self.infos[acq].data_len != 8 * seq:
-            ci = self.infos[acq]
-            self.s.warning(
-                "CustomData|AcqTimesCache!",
-                ci.offset + 8,
-                "docs/format.md#acquisition_caches",
-                f"AcqTimesCache holds {ci.data_len} bytes, expected 8 x uiSequenceCount = {8 * seq}",
-            )
+        acq = last.get(names.ACQ_TIMES_CACHE)
+        if acq is not None and acq in self.infos:
+            self._acq_times(self.infos[acq], seq)
+
+    def _acq_times(self, ci: container.ChunkInfo, seq: int) -> None:
+        """One f64 acquisition time per frame in ``CustomData|AcqTimesCache!``."""
+        try:
+            count = len(custom_data.decode_f8_array(self._payload(ci), base=ci.data_offset))
+        except Nd2Error as e:
+            detail = e.message
+        else:
+            if count == seq:
+                return
+            detail = f"{count} f64 values"
+        self.s.warning(
+            names.ACQ_TIMES_CACHE,
+            ci.offset + HEADER_FIELD["data_len"],
+            "docs/format.md#acquisition_caches",
+            f"AcqTimesCache holds {ci.data_len} bytes ({detail}), expected one f64 per frame: "
+            f"uiSequenceCount = {seq}",
+        )
 
     def _lossless_frame(self, name: str, ci: container.ChunkInfo, want: int) -> None:
-        if ci.data_len < 8:
+        ts = container.FRAME_TIMESTAMP_SIZE
+        if ci.data_len < ts:
             self.s.error(
                 name,
-                ci.offset + 8,
+                ci.offset + HEADER_FIELD["data_len"],
                 f"{K_C}:image_frame.timestamp",
-                f"frame data_len {ci.data_len} is shorter than the 8-byte timestamp",
+                f"frame data_len {ci.data_len} is shorter than the {ts}-byte timestamp",
             )
             return
-        d = zlib.decompressobj()
+        at = container.frame_pixels_offset(ci.data_offset)
         try:
-            out = d.decompress(bytes(self.buf[ci.data_offset + 8 : ci.end]), want + 1)
-        except zlib.error as e:
+            container.inflate_frame(self.buf[at : ci.end], want, chunk=name, offset=at,
+                                    label="lossless frame", require_end=True)
+        except Nd2Error as e:
             self.s.error(
                 name,
-                ci.data_offset + 8,
+                at,
                 f"{K_C}:image_frame.zlib_stream",
-                f"lossless frame is not a valid zlib stream ({e})",
-            )
-            return
-        if len(out) != want or not d.eof:
-            self.s.error(
-                name,
-                ci.data_offset + 8,
-                f"{K_C}:image_frame.zlib_stream",
-                f"lossless frame inflates to {len(out)}{'+' if len(out) > want else ''} bytes"
-                f"{'' if d.eof else ' (stream incomplete)'}, expected uiHeight x uiWidthBytes = {want}",
+                f"{e.message} (uiHeight x uiWidthBytes = {want})",
             )
 
     # -- reference parser for the container

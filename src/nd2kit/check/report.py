@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._generated.fast import nd2_container as _gc
+from ..codecs import container
 from ..codecs import lite_variant as lv
 from ..errors import Nd2Error
 
@@ -34,8 +34,6 @@ K_C = "nd2_container.ksy"
 K_LV = "lite_variant.ksy"
 K_JP2 = "legacy_jp2.ksy"
 K_RLE = "binary_rle.ksy"
-
-HEADER_SIZE = _gc.ChunkHeader.SIZE
 
 LV_TYPE_NAMES = {int(t): t.name for t in lv.LvType}
 
@@ -253,14 +251,18 @@ def spec_from(ksy: str, err: Nd2Error, default: str) -> str:
     return f"{ksy}:{m.group(1)}.{m.group(2)}" if m else default
 
 
+#: spec rule by position inside a chunk: the header fields and the name field
+#: (from the generated chunk_header layout)
+_HEADER_RULES = {
+    rel: f"{K_C}:{'chunk' if field == 'name' else 'chunk_header'}.{field}"
+    for field, rel in container.header_field_offsets().items()
+}
+
+
 def header_spec(err: Nd2Error, chunk_offset: int) -> str:
-    rel = None if err.offset is None else err.offset - chunk_offset
-    return {
-        0: f"{K_C}:chunk_header.magic",
-        4: f"{K_C}:chunk_header.name_len",
-        8: f"{K_C}:chunk_header.data_len",
-        HEADER_SIZE: f"{K_C}:chunk.name",
-    }.get(rel, spec_from(K_C, err, f"{K_C}:chunk_header"))
+    """The spec rule of an error found while reading the chunk header at `chunk_offset`."""
+    default = spec_from(K_C, err, f"{K_C}:chunk_header")
+    return default if err.offset is None else _HEADER_RULES.get(err.offset - chunk_offset, default)
 
 
 def hex_offset(n: int | None) -> str:

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import mmap
 import os
-import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .._generated.fast import legacy_jp2 as _gjp2
-from .._generated.fast import lite_variant as _glv
-from .._generated.fast import nd2_container as _gc
-from ..codecs import container
+from ..codecs import container, jp2, names
+from ..codecs import lite_variant as lv
+from ..codecs.xml_variant import looks_like_xml
 from ..errors import Nd2Error
 from .report import Problem
 
@@ -28,22 +26,16 @@ __all__ = [
     "chunk_kind",
     "legacy_boxes",
     "legacy_map",
-    "looks_like_lite_variant",
     "open_source",
     "scan_chunks",
 ]
 
-SIGNATURE_NAME = container.SIGNATURE_NAME
-FILEMAP_NAME = container.FILEMAP_NAME
+SIGNATURE_NAME = names.SIGNATURE_NAME
+FILEMAP_NAME = names.FILEMAP_NAME
 CHUNK_MAGIC = container.CHUNK_MAGIC_BYTES
 JP2_MAGIC = container.JP2_MAGIC_BYTES
-HEADER_SIZE = _gc.ChunkHeader.SIZE
-TRAILER_SIZE = _gc.MapTrailer.SIZE
-SIGNATURE_END = HEADER_SIZE + 32 + 64  # header + name + version field
-
-FRAME_RE = re.compile(r"ImageDataSeq\|(\d+)!\Z")
-RLE_RE = re.compile(r"CustomDataSeq\|RleZipBinarySequence[^|]*\|\d+!\Z")
-LV_NAME_RE = re.compile(r"LV(\|\d+)?!\Z")
+#: end of the signature chunk (header, name, version field): where scanning starts
+SIGNATURE_END = container.SIGNATURE_SIZE
 
 #: how many payload bytes :func:`chunk_kind` looks at
 KIND_HEAD = 2 + 2 * 255 + 12
@@ -122,49 +114,6 @@ def open_source(src: Any) -> Source:
 # ----------------------------------------------------------------------------- kinds
 
 
-def looks_like_lite_variant(head: bytes, data_len: int) -> bool:
-    """True when `head` (the first payload bytes) starts like a LiteVariant root record:
-    a LEVEL whose name is printable text ending in a NUL code unit, or a type-76 block
-    whose zlib header is valid. The LEVEL's length/count are *not* required to fit, so
-    that a damaged header is still validated as LiteVariant."""
-    if data_len < 2 or len(head) < 2:
-        return False
-    t, nl = head[0], head[1]
-    if t == _glv.T_COMPRESS:
-        z = 1 + _glv._TR_COMPRESS_SKIP
-        if len(head) < z + 2 or data_len < z + 2:
-            return False
-        cmf, flg = head[z], head[z + 1]
-        return bool(cmf & 0x0F == 8 and (cmf * 256 + flg) % 31 == 0)
-    if t != _glv.T_LEVEL or nl < 2:
-        return False
-    q = 2 + nl * _glv._TR_NAME_UNIT
-    if q + _glv._TR_LEVEL_HEAD_SIZE > min(len(head), data_len):
-        return False
-    raw = head[2:q]
-    if raw[-2:] != _glv._TR_STR_TERM:
-        return False
-    try:
-        text = raw[:-2].decode("utf-16-le")
-    except UnicodeDecodeError:
-        return False
-    return text.isprintable() and text.isascii()
-
-
-#: chunks known to hold LiteVariant although their names lack "LV"
-#: (docs/format.md#nd2_container.chunk_map_entry)
-LV_CUSTOM_NAMES = frozenset(
-    {
-        "CustomData|ExperimentEventsV1_0!",
-        "CustomData|RoiMetadata_v1!",
-        "CustomData|WellPlateDesc_0!",
-        "CustomData|CustomDescriptionV1_0!",
-        "CustomData|JobDefinitionDescV1_0!",
-        "CustomData|JobDefinitionV1_0!",
-    }
-)
-
-
 def chunk_kind(name: str, head: bytes = b"", data_len: int | None = None) -> str:
     """The kind of a chunk from its name and the first bytes of its payload."""
     n = len(head) if data_len is None else data_len
@@ -172,17 +121,17 @@ def chunk_kind(name: str, head: bytes = b"", data_len: int | None = None) -> str
         return "signature"
     if name == FILEMAP_NAME:
         return "map"
-    if FRAME_RE.match(name):
+    if names.parse_frame_index(name) is not None:
         return "frame"
-    if RLE_RE.match(name):
+    if names.classify(name) is names.ChunkKind.RLE_MASK:
         return "rle-mask"
-    if LV_NAME_RE.search(name):
+    if names.is_lite_variant_name(name):
         return "lite-variant"
-    if (head[:1] == b"<" and head[1:2] != b"\0") or head.startswith(b"\xef\xbb\xbf<"):
+    if looks_like_xml(head):
         return "xml"
-    if name in LV_CUSTOM_NAMES and n > 0:
+    if name in names.LV_CUSTOM_NAMES and n > 0:
         return "lite-variant"
-    if looks_like_lite_variant(head, n):
+    if lv.looks_like(head, n):
         return "lite-variant"
     return "binary"
 
@@ -219,16 +168,15 @@ def scan_chunks(
         if hit < 0:
             break
         pos = hit + 1
-        if hit + HEADER_SIZE > size:
+        if container.header_end(hit) > size:
             break
-        h = _gc.ChunkHeader.parse(buf, hit, size)
+        h = container.read_header(buf, hit)
         if h.name_len == 0 or h.name_len > (1 << 20):
             continue
-        name_at = hit + HEADER_SIZE
-        name = _plausible_name(bytes(buf[name_at : name_at + min(h.name_len, 4096)]))
+        name = _plausible_name(container.read_name_field(buf, hit, h.name_len))
         if name is None or len(name) > h.name_len:
             continue
-        data_offset = name_at + h.name_len
+        data_offset = h.data_offset
         row = ChunkRow(
             name=name,
             offset=hit,
@@ -261,12 +209,7 @@ def scan_chunks(
 
 def legacy_map(buf: Any) -> tuple[int, list[tuple[str, str, int]]]:
     """Offset of a legacy file's box map and its entries ``[(box_type, tag, offset)]``."""
-    size = len(buf)
-    tr = _gjp2.BoxMapTrailer.parse(buf, size - _gjp2.BoxMapTrailer.SIZE, size)
-    start = size - tr.distance
-    if start < 0 or start > size - _gjp2.BoxMapTrailer.SIZE:
-        raise Nd2Error(f"box map distance {tr.distance} points outside the file", offset=size - 8)
-    bm = _gjp2.BoxMap.parse(buf, start, size - _gjp2.BoxMapTrailer.SIZE)
+    start, bm = jp2.read_box_map(buf)
     return start, [(e.box_type, e.tag, e.offset) for e in bm.entries]
 
 
@@ -276,7 +219,7 @@ def legacy_boxes(buf: Any, end: int) -> tuple[list[tuple[str, int, int]], Proble
     pos = 0
     while pos < end:
         try:
-            b = _gjp2.Box.parse(buf, pos, end)
+            b = jp2.parse_box(buf, pos, end)
         except Nd2Error as e:
             return out, Problem(
                 e.offset if e.offset is not None else pos, f"box at {pos} unreadable: {e.message}"

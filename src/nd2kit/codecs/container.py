@@ -39,7 +39,11 @@ __all__ = [
     "TRAILER_SIZE",
     "VERSION_OFFSET",
     "build_file",
+    "decode_version_field",
+    "frame_pixels_offset",
     "frame_timestamp",
+    "header_end",
+    "header_field_offsets",
     "inflate_frame",
     "locate_payloads",
     "parse_header",
@@ -47,9 +51,11 @@ __all__ = [
     "read_chunk",
     "read_chunk_map",
     "read_header",
+    "read_name_field",
     "read_signature",
     "read_trailer",
     "sniff_version",
+    "trailer_offset",
     "version_string",
 ]
 
@@ -116,6 +122,52 @@ def payload_offset(chunk_offset: Any, name_len: Any) -> Any:
     Works on ints and on numpy arrays (elementwise).
     """
     return chunk_offset + HEADER_SIZE + name_len
+
+
+def header_end(chunk_offset: Any) -> Any:
+    """Offset of the byte after a chunk's 16-byte header (where its name field starts).
+
+    Works on ints and on numpy arrays (elementwise).
+    """
+    return chunk_offset + HEADER_SIZE
+
+
+def header_field_offsets() -> dict[str, int]:
+    """Offsets inside a chunk of the header fields (spec: chunk_header) and of the name
+    field (``"name"``, spec: chunk.name), from the generated header layout."""
+    fields = _g.ChunkHeader.DTYPE.fields
+    assert fields is not None  # a structured dtype
+    out = {k: int(fields[k][1]) for k in _g.ChunkHeader.FIELDS}
+    out["name"] = HEADER_SIZE
+    return out
+
+
+def trailer_offset(file_size: int, field: str | None = None) -> int:
+    """Offset of the map trailer (spec: map_trailer) in a file of `file_size` bytes, or
+    of its `field` (``"signature"``, ``"map_offset"``; positions from the generated
+    trailer layout). Negative when the file is too short to hold a trailer."""
+    at = file_size - TRAILER_SIZE
+    if field is None:
+        return at
+    fields = _g.MapTrailer.DTYPE.fields
+    if fields is None or field not in fields:
+        raise ValueError(f"the map trailer has no field {field!r}")
+    return at + int(fields[field][1])
+
+
+def frame_pixels_offset(data_offset: Any) -> Any:
+    """Offset of a frame's pixels (or zlib stream) from its payload offset: after the
+    f64 timestamp (spec: image_frame.timestamp). Works on ints and numpy arrays."""
+    return data_offset + FRAME_TIMESTAMP_SIZE
+
+
+def read_name_field(buf: Any, chunk_offset: int, name_len: int, limit: int | None = None) -> bytes:
+    """The raw name field of the chunk at `chunk_offset` (spec: chunk.name): `name_len`
+    bytes after the header, at most `limit` of them (default :data:`NAME_WINDOW`), cut
+    short by the end of `buf`. No decoding, no check."""
+    at = header_end(chunk_offset)
+    n = min(name_len, NAME_WINDOW if limit is None else limit)
+    return bytes(buf[at : at + n])
 
 
 def parse_header(head: Any, offset: int = 0, *, chunk: str | None = None) -> ChunkHeaderInfo:
@@ -222,12 +274,18 @@ def frame_timestamp(head: Any, *, chunk: str | None = None, offset: int = 0) -> 
     return float(frame.timestamp)
 
 
+def decode_version_field(raw: Any) -> str:
+    """Text of a signature version field (spec: signature_chunk.version): latin-1,
+    without its zero padding."""
+    return bytes(raw).rstrip(b"\0").decode("latin-1")
+
+
 def version_string(buf: Any) -> str | None:
     """The signature chunk's version field (``VerM.m``) without its zero padding, or
     None when the file is too short to hold it. Does not validate the signature."""
     if len(buf) < SIGNATURE_SIZE:
         return None
-    return bytes(buf[VERSION_OFFSET:SIGNATURE_SIZE]).rstrip(b"\0").decode("latin-1")
+    return decode_version_field(buf[VERSION_OFFSET:SIGNATURE_SIZE])
 
 
 def sniff_version(buf: Any) -> tuple[int, int]:

@@ -13,14 +13,16 @@ from typing import Any
 from .._generated.fast import legacy_jp2 as _g
 from ..errors import CorruptChunkError, Nd2Error
 
-__all__ = ["Box", "JP2_SIGNATURE_BOX", "LegacyFile", "build_legacy", "check_signature", "read_legacy",
-           "parse_box"]
+__all__ = ["Box", "BOX_MAP_TRAILER_SIZE", "JP2_SIGNATURE_BOX", "LegacyFile", "build_legacy",
+           "box_payload_offset", "check_signature", "read_box_map", "read_legacy", "parse_box"]
 
 #: the trailer signature (spec: box_map_trailer.signature; contents are written from the spec)
 MAP_SIGNATURE: bytes = bytes(_g.BoxMapTrailer(distance=0).to_bytes()[:32])
 #: the 12-byte JPEG 2000 signature box a legacy file starts with (spec: signature_box)
 JP2_SIGNATURE_BOX: bytes = bytes(_g.SignatureBox(len=12).to_bytes())
 _SUPERBOXES = {"jp2h"}
+#: size of the box map trailer at the end of a legacy file (spec: box_map_trailer)
+BOX_MAP_TRAILER_SIZE: int = _g.BoxMapTrailer.SIZE
 
 
 @dataclass
@@ -99,6 +101,45 @@ def parse_box(buf: Any, start: int, end: int) -> Any:
     ``_end_pos`` (absolute offsets of the box and of the byte after it).
     """
     return _g.Box.parse(buf, start, end)
+
+
+def box_payload_offset(buf: Any, start: int, end: int) -> int:
+    """Offset of the payload of the box at `start`: after its 8- or 16-byte header
+    (:func:`parse_box`'s ``header_len``).
+
+    Raises
+    ------
+    CorruptChunkError
+        The box header cannot be read.
+    """
+    return int(start + parse_box(buf, start, end).header_len)
+
+
+def read_box_map(buf: Any) -> tuple[int, Any]:
+    """Locate the box map through the trailer and parse it (without the boxes).
+
+    Returns
+    -------
+    (start, node)
+        File offset of the box map and the generated ``BoxMap`` node (``count``,
+        ``entries`` with ``box_type``/``tag``/``offset``, ``_end_pos``).
+
+    Raises
+    ------
+    Nd2Error
+        Bad trailer, a distance pointing outside the file (offset of the distance
+        field), or unreadable entries.
+    """
+    size = len(buf)
+    at = size - BOX_MAP_TRAILER_SIZE
+    tr = _g.BoxMapTrailer.parse(buf, at, size)
+    start = size - int(tr.distance)
+    if start < 0 or start > at:
+        fields = _g.BoxMapTrailer.DTYPE.fields
+        assert fields is not None
+        raise CorruptChunkError(f"box map distance {tr.distance} points outside the file",
+                                chunk="<trailer>", offset=at + int(fields["distance"][1]))
+    return start, _g.BoxMap.parse(buf, start, at)
 
 
 def read_legacy(buf: Any) -> LegacyFile:

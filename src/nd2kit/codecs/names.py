@@ -68,6 +68,7 @@ __all__ = [
     "parse_frame_index",
     "parse_sequence_index",
     "root_name",
+    "split_sequence",
 ]
 
 # ----------------------------------------------------------------------------- fixed names
@@ -269,6 +270,19 @@ def parse_sequence_index(name: str, prefix: str) -> int | None:
     if not 1 <= len(digits) <= 18 or not digits.isascii() or not digits.isdigit():
         return None
     return int(digits)
+
+
+def split_sequence(name: str) -> tuple[str, int] | None:
+    """``(prefix, N)`` of any numbered name ``<prefix>N!`` whose prefix ends with ``|``
+    (``ImageDataSeq|12!`` -> ``("ImageDataSeq|", 12)``,
+    ``CustomDataSeq|RleZipBinarySequence_1_v1|0!`` -> ``("CustomDataSeq|RleZipBinarySequence_1_v1|", 0)``),
+    else None. N follows :func:`parse_sequence_index`."""
+    bar = name.rfind("|")
+    if bar < 0:
+        return None
+    prefix = name[: bar + 1]
+    n = parse_sequence_index(name, prefix)
+    return None if n is None else (prefix, n)
 
 
 def parse_frame_index(name: str) -> int | None:

@@ -36,7 +36,7 @@ from lxml import etree
 
 from ..errors import CorruptChunkError
 
-__all__ = ["decode_xml_variant", "iter_xml_records"]
+__all__ = ["decode_xml_variant", "iter_xml_records", "looks_like_xml"]
 
 
 # ---------------------------------------------------------------------------
@@ -656,3 +656,14 @@ def _records(
             element.get("value"),
             offset,
         )
+
+
+#: the UTF-8 byte order mark some writers put before the document
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def looks_like_xml(head: bytes) -> bool:
+    """True when `head` (the first payload bytes) starts like an XML-variant document:
+    ``<`` followed by a byte that is not NUL (single-byte text; UTF-16 ``<\\0`` is not
+    taken), or a UTF-8 byte order mark then ``<``. Nothing is parsed."""
+    return (head[:1] == b"<" and head[1:2] != b"\0") or head.startswith(_UTF8_BOM + b"<")

@@ -277,10 +277,7 @@ class ND2File:
 
     def voxel_size(self, channel: int = 0) -> VoxelSize:
         """Voxel size in µm from channel 0's axes calibration (1, 1, 1 when unknown)."""
-        ch = self.metadata.channels if self.metadata else None
-        if ch:
-            return VoxelSize(*ch[0].volume.axesCalibration)
-        return VoxelSize(1, 1, 1)
+        return VoxelSize(*model.voxel_size(self.metadata))
 
     @cached_property
     def loop_indices(self) -> tuple[dict[str, int], ...]:

@@ -24,7 +24,7 @@ from . import attributes, experiment, metadata, text_info
 from ._coerce import MAP_TYPES as _MAP
 from .attributes import load_attributes, numpy_dtype, pixel_data_type
 from .experiment import axis_names, load_experiment, loop_indices, seq_count
-from .metadata import channel_count, load_metadata, modality_flags, wavelengths
+from .metadata import channel_count, load_metadata, modality_flags, voxel_size, wavelengths
 from .structures import Attributes, ExpLoop
 from .text_info import load_text_info
 
@@ -45,6 +45,7 @@ __all__ = [
     "sizes_from",
     "unknown_keys",
     "unwrap_root",
+    "voxel_size",
     "wavelengths",
 ]
 

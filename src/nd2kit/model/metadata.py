@@ -42,6 +42,7 @@ __all__ = [
     "modality_flags",
     "modality_mask",
     "unknown_keys",
+    "voxel_size",
     "wavelengths",
 ]
 
@@ -582,3 +583,13 @@ def unknown_keys(raw_meta: Mapping[str, Any] | None) -> dict[str, Any]:
         the first frame, camera and objective settings, …).
     """
     return collect_unknown(_mapping(raw_meta), _META_SCHEMA)
+
+
+def voxel_size(meta: Metadata | None) -> tuple[float, float, float]:
+    """Voxel size in µm ``(x, y, z)``: channel 0's axes calibration, ``(1, 1, 1)``
+    when the metadata has no channel (as nd2's ``ND2File.voxel_size``)."""
+    ch = meta.channels if meta else None
+    if ch:
+        x, y, z = ch[0].volume.axesCalibration
+        return x, y, z
+    return 1, 1, 1
