@@ -1194,7 +1194,7 @@ class Settings:
         return warmup, budget, lo, hi
 
 
-FULL = Settings(warmup=3, budget_s=14.0, min_reps=25, max_reps=250, max_runs=3)
+FULL = Settings(warmup=3, budget_s=6.0, min_reps=25, max_reps=250, max_runs=3)
 QUICK = Settings(warmup=1, budget_s=2.0, min_reps=5, max_reps=25, quick=True, max_runs=2)
 
 #: a run is noisy when the confidence interval of its ratio of medians is wider than
@@ -2012,7 +2012,9 @@ def main(argv: list[str] | None = None) -> int:
     profiles: dict[str, str] = {}
     for n in names:
         log(f"- {n}: preparing inputs and comparing outputs")
+        t_case = time.perf_counter()
         r = run_case(CASES[n], s, log)
+        log(f"  {n}: {r.status}, {time.perf_counter() - t_case:.0f} s")
         if args.profile and r.status == "FAIL":
             log(f"- profiling nd2kit side of {r.case.name}")
             profiles[r.case.name] = profile_nd2kit(r)
