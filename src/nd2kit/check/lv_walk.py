@@ -7,8 +7,9 @@ The structural walk that locates damage is generated from the spec: see
 
 from __future__ import annotations
 
-import struct
 from typing import Any
+
+import numpy as np
 
 from .._generated.fast import lite_variant as _glv
 
@@ -20,19 +21,20 @@ __all__ = ["compare_trees"]
 
 
 def _k_name_bytes(k: Any) -> bytes:
-    return k.name.encode("utf-16-le", "surrogatepass")
+    return bytes(k.name.encode("utf-16-le", "surrogatepass"))
 
 
 def _l_name_bytes(r: Any) -> bytes:
     if r.name_raw is not None:
-        return r.name_raw
-    return r.name.encode("utf-16-le", "surrogatepass") + _glv._TR_STR_TERM
+        return bytes(r.name_raw)
+    return bytes(r.name.encode("utf-16-le", "surrogatepass")) + bytes(_glv._TR_STR_TERM)
 
 
 def _same_scalar(t: int, a: Any, b: Any) -> bool:
-    if t == _glv.T_DOUBLE:
-        return struct.pack("<d", a) == struct.pack("<d", b)
-    return a == b
+    if t == _glv.T_DOUBLE:  # bit for bit: NaN payloads and the sign of zero count
+        bits = np.array([a, b], dtype=np.float64).view(np.uint64)
+        return bool(bits[0] == bits[1])
+    return bool(a == b)
 
 
 def compare_trees(k: Any, r: Any, path: str = "") -> str | None:
@@ -42,7 +44,8 @@ def compare_trees(k: Any, r: Any, path: str = "") -> str | None:
         return f"{path or '/'}: type {kt} vs {r.type}"
     if kt == _glv.T_COMPRESS:
         here = path + "<zlib>"
-        reserved = bytes([k.name_len]) + bytes(k.value.reserved)
+        # type 76: the byte Kaitai reads as name_len opens the reserved bytes
+        reserved = bytes((k.name_len, *bytes(k.value.reserved)))
         if r.reserved is not None and reserved != r.reserved:
             return f"{here}: reserved bytes differ"
         inner = k.value.inflated
