@@ -102,9 +102,17 @@ def test_meta_chunks_by_version() -> None:
         names.meta_chunk("nope", 3)
 
 
-def test_registry_matches_the_reader_table() -> None:
-    from nd2kit.reader.modern import META_CHUNKS as READER
+#: the metadata chunks the reader decodes, written out independently of the registry
+#: (the reader itself now takes them from the registry)
+READER = {
+    "attributes": ("ImageAttributesLV!", "ImageAttributes!", "SLxImageAttributes"),
+    "metadata": ("ImageMetadataSeqLV|0!", "ImageMetadataSeq|0!", "SLxPictureMetadata"),
+    "experiment": ("ImageMetadataLV!", "ImageMetadata!", "SLxExperiment"),
+    "text_info": ("ImageTextInfoLV!", "ImageTextInfo!", "SLxImageTextInfo"),
+}
 
+
+def test_registry_matches_the_reader_table() -> None:
     for kind, (lv, xml, root) in READER.items():
         m = names.META_CHUNKS[kind]
         assert (m.lite_variant, m.xml, m.root) == (lv, xml, root)

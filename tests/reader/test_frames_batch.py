@@ -9,6 +9,7 @@ import struct
 import warnings
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -57,13 +58,13 @@ def test_inflate_pixels_errors_name_chunk_and_offset() -> None:
     good = struct.pack("<d", 0) + zlib.compress(bytes(range(20)))
     assert fcodec.inflate_pixels(good, 20, chunk="ImageDataSeq|0!", base=100) == bytes(range(20))
     with pytest.raises(nd2kit.CorruptChunkError, match="frame 0: inflates to 20 bytes") as ei:
-        fcodec.inflate_pixels(good, 30, chunk="ImageDataSeq|0!", base=100, label="frame 0: ")
+        fcodec.inflate_pixels(good, 30, chunk="ImageDataSeq|0!", base=100, label="frame 0")
     assert ei.value.chunk == "ImageDataSeq|0!" and ei.value.offset == 108
     with pytest.raises(nd2kit.CorruptChunkError, match="bad zlib") as ei:
         fcodec.inflate_pixels(struct.pack("<d", 0) + b"garbage!", 5, chunk="X!", base=0)
     assert ei.value.offset == 8
     bomb = struct.pack("<d", 0) + zlib.compress(bytes(10_000_000))
-    with pytest.raises(nd2kit.CorruptChunkError, match="inflates to 101 bytes"):
+    with pytest.raises(nd2kit.CorruptChunkError, match="inflates to more than 100 bytes"):
         fcodec.inflate_pixels(bomb, 100, chunk="X!", base=0)  # stops after nbytes + 1
     with pytest.raises(nd2kit.CorruptChunkError):
         fcodec.inflate_pixels(b"\0\0", 5, chunk="X!", base=0)  # shorter than the timestamp
@@ -176,7 +177,7 @@ def test_read_frames_uneven_spacing() -> None:
 
 @pytest.mark.parametrize("kw", [dict(channels=1), dict(channels=3), dict(height=1, width=6, channels=1),
                                 dict(height=5, width=1, channels=2)])
-def test_nd2file_read_frame_fast_path_matches_slow(tmp_path: Path, kw: dict) -> None:
+def test_nd2file_read_frame_fast_path_matches_slow(tmp_path: Path, kw: dict[str, Any]) -> None:
     data = sample_file_bytes(t=3, z=1, **{"height": 7, "width": 5, **kw})
     p = tmp_path / "f.nd2"
     p.write_bytes(data)

@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import model
 from .._cache import cached_property
+from ..codecs import names
 from ..errors import Nd2Error
 from ..model.experiment import READ_SCHEMA as _EXP_READ
 from ..model.metadata import READ_SCHEMA as _META_READ
@@ -210,8 +211,9 @@ class ND2File:
         """Decoded ``CustomDataVar|...!`` chunks keyed by the name between ``|`` and ``!``."""
         out = {}
         for name in self._reader.chunkmap:
-            if name.startswith("CustomDataVar|"):
-                out[name[14:-1]] = self._reader.decode_chunk(name, strip_prefix=True)
+            kind, tag, _ = names.parse(name)
+            if kind is names.ChunkKind.CUSTOM_DATA_VAR and tag is not None:
+                out[tag] = self._reader.decode_chunk(name, strip_prefix=True)
         return out
 
     def unstructured_metadata(self, *, strip_prefix: bool = True, include: set[str] | None = None,
@@ -223,7 +225,7 @@ class ND2File:
         rdr = self._reader
         keys = {n[:-1] for n in rdr.chunkmap
                 if not n.startswith(("ImageDataSeq", "CustomData", "ND2 FILE SIGNATURE"))}
-        keys.discard("ND2 FILEMAP SIGNATURE NAME 0001")
+        keys.discard(names.FILEMAP_NAME[:-1])
         if include:
             missing = [k for k in include if k not in keys]
             for k in missing:

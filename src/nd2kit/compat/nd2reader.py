@@ -41,9 +41,10 @@ import numpy as np
 
 from .. import model
 from .._cache import cached_property
-from ..errors import CorruptChunkError
+from ..codecs import names
+from ..codecs.custom_data import decode_downsampled
 from ..model.structures import ExpLoop
-from ..reader import FRAME_PREFIX, Reader, open_reader
+from ..reader import Reader, open_reader
 from ..reader.lazy import FrameArray, FrameSpec, LiveOpener, SourceOpener, source_of
 from ..reader.planning import plan_chunks, split
 from ..storage import Store, open_store
@@ -61,10 +62,6 @@ from .limnd2_types import (
 
 __all__ = ["Nd2Reader"]
 
-_DOWNSAMPLED = "CustomDataSeq|DownsampledColorData_"
-#: chunk name prefixes whose payloads are pixels, served by image() not chunk()
-_PIXEL_PREFIXES = (FRAME_PREFIX, _DOWNSAMPLED, "CustomDataSeq|TiledRasterBinaryData_",
-                   "CustomDataSeq|DownsampledTiledRasterBinaryData_")
 #: canonical axis (0 T, 1 M, 2 Z) of each nd2kit loop type
 _CANONICAL_AXIS = {"TimeLoop": 0, "NETimeLoop": 0, "XYPosLoop": 1, "ZStackLoop": 2}
 #: limnd2's one-letter dimension name of each nd2kit loop type
@@ -253,7 +250,7 @@ class Nd2Reader:
     @cached_property
     def wellplateDesc(self) -> WellplateDesc | None:
         """Plate description (``CustomData|WellPlateDesc_0!``), or None."""
-        name = "CustomData|WellPlateDesc_0!"
+        name = names.WELLPLATE_DESC
         if name not in self._reader.chunkmap:
             return None
         return WellplateDesc.from_raw(self._reader.decode_chunk(name))
@@ -261,7 +258,7 @@ class Nd2Reader:
     @cached_property
     def wellplateFrameInfo(self) -> WellplateFrameInfo | None:
         """Well of every frame (``CustomData|WellPlateFrameInfoZJSON!``), or None."""
-        data = self.chunk("CustomData|WellPlateFrameInfoZJSON!")
+        data = self.chunk(names.WELLPLATE_FRAME_INFO)
         return None if data is None else WellplateFrameInfo.from_json(data)
 
     # ------------------------------------------------------------------ loops
@@ -437,7 +434,7 @@ class Nd2Reader:
         """
         if isinstance(name, (bytes, bytearray)):
             name = bytes(name).decode("latin-1")
-        if name.startswith(_PIXEL_PREFIXES):
+        if name.startswith(names.PIXEL_PREFIXES):
             raise UnexpectedCallError(f"chunk({name!r}): pixel chunks are read with image()")
         rdr = self._reader
         if name not in rdr.chunkmap:
@@ -510,18 +507,15 @@ class Nd2Reader:
                       scale_pow: int) -> np.ndarray | None:
         """Pixels of the stored pyramid level `k` under `rect`, or None when not stored."""
         lvl = self.imageAttributes.makeDownsampled(k)
-        name = f"{_DOWNSAMPLED}{pow2_size(lvl.uiWidth, lvl.uiHeight)}|{seq_index}!"
+        name = names.downsampled_name(pow2_size(lvl.uiWidth, lvl.uiHeight), seq_index)
         rdr = self._reader
         if name not in rdr.chunkmap:
             return None
-        payload = rdr.chunk_payload(name)
-        if len(payload) < lvl.imageBytes:
-            raise CorruptChunkError(
-                f"pyramid level {k} holds {len(payload)} bytes, expected {lvl.imageBytes}",
-                chunk=name)
+        info = rdr.chunk_info(name)
+        block = decode_downsampled(rdr.store.read(info.data_offset, info.data_len), lvl.height,
+                                   lvl.widthBytes, chunk=name, base=info.data_offset)
         arr: np.ndarray = np.ndarray(shape=lvl.shape, dtype=np.dtype(lvl.dtype).newbyteorder("<"),
-                         buffer=payload,
-                         strides=lvl.strides)
+                                     buffer=block, strides=lvl.strides)
         if rect is None:
             return arr
         f = 1 << scale_pow
