@@ -237,3 +237,81 @@ def test_both_apis_plan_with_the_same_rule() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_array_equal(d.compute()[:, 0, :, :, :, 0], f.asarray())
+
+
+def _uneven(data: bytes) -> bytes:
+    items = []
+    for k, item in enumerate(file_chunks(data)):
+        items.append(item)
+        if item[0].startswith("ImageDataSeq|") and k % 3 == 0:
+            items.append((f"CustomData|Pad{k}!", bytes(5000 + 100 * k)))
+    return build_file(items)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from([-4096, 0, 4096, 4096, 4096, 8192]), max_size=14))
+def test_runs_cover_positions_with_exact_strides(steps: list[int]) -> None:
+    from nd2kit.reader.modern import _runs
+
+    pos = np.cumsum([10**6] + steps)
+    cover: list[int] = []
+    for a, b, step in _runs(pos).tolist():
+        assert b > a and (b - a == 1 or step > 0)
+        np.testing.assert_array_equal(pos[a:b], pos[a] + step * np.arange(b - a))
+        if b < len(pos) and b - a > 1:
+            assert pos[b] - pos[b - 1] != step  # maximal
+        cover += range(a, b)
+    assert cover == list(range(len(pos)))
+
+
+def test_read_frames_uneven_any_order_and_stores(tmp_path: Path) -> None:
+    data = _uneven(DATA)
+    p = tmp_path / "uneven.nd2"
+    p.write_bytes(data)
+    ref = open_reader(open_store(DATA))
+    want = ref.read_frames(range(12))
+    for src in (data, p, io.BytesIO(data)):
+        r = open_reader(open_store(src))
+        assert r.frame_spacing() is None  # type: ignore[attr-defined]
+        for order in ([11, 0, 5, 6, 7, 8, 2], list(range(12)), [3, 3, 4]):
+            np.testing.assert_array_equal(r.read_frames(order), want[order])
+
+
+def test_nd2file_asarray_uneven_matches_nd2(tmp_path: Path) -> None:
+    nd2 = pytest.importorskip("nd2")
+    for kw in (dict(channels=2), dict(channels=1, rgb=True, dtype="uint8")):
+        data = _uneven(sample_file_bytes(t=4, z=3, height=9, width=7, **kw))  # type: ignore[arg-type]
+        p = tmp_path / "u.nd2"
+        p.write_bytes(data)
+        with nd2.ND2File(p) as a, nd2kit.ND2File(p) as b:
+            assert b._reader.frame_spacing() is None  # type: ignore[attr-defined]
+            want = a.asarray()
+            got = b.asarray()
+            assert got.shape == want.shape and got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want[..., ::-1] if b.is_rgb else want)
+            per_frame = np.stack([b.read_frame(i) for i in range(12)]).reshape(got.shape)
+            np.testing.assert_array_equal(got, per_frame)
+            got[...] = 0  # a fresh writable array, not a view of the file
+            assert b.read_frame(0).any()
+
+
+def test_nd2reader_image_fast_path(tmp_path: Path) -> None:
+    p = tmp_path / "f.nd2"
+    p.write_bytes(DATA)
+    for src in (p, DATA):
+        with nd2kit.Nd2Reader(src) as f:
+            assert f._fast_image is not None
+            for i in range(12):
+                fast = f.image(i)
+                assert not fast.flags.writeable
+                np.testing.assert_array_equal(fast, f._reader.read_frame(i))
+            np.testing.assert_array_equal(f.image(np.int64(3)), f._reader.read_frame(3))
+            with pytest.raises(ValueError):
+                f.image(-1)
+            with pytest.raises(ValueError):
+                f.image(True)
+            with pytest.raises(IndexError):
+                f.image(12)
+        with pytest.raises(ValueError, match="closed"):
+            f.image(0)
+        assert "_fast_image" not in f.__dict__

@@ -415,8 +415,14 @@ class ND2File:
             grid = np.array(list(product(*ranges)), dtype=np.int64).reshape(-1, ncoord)
             seqs = self._seq_from_coords(grid).tolist()
             final_shape[pidx] = 1
+        lay = self._reader.frame_layout()
+        if not lay.compressed and not lay.lossy and self.components_per_channel in (1, 3):
+            # one batch: a strided copy per run of evenly spaced frames (mapped files) or
+            # one read_ranges call (other stores); missing frames are zeros, as read_frame
+            raw = self._reader.read_frames(seqs)
+            return self._transform(raw).reshape(final_shape)
         out = np.empty((len(seqs),) + self._frame_shape, dtype=self.dtype)
-        if self._reader.frame_layout().compressed and len(seqs) > 2:
+        if lay.compressed and len(seqs) > 2:
             with ThreadPoolExecutor(min(4, os.cpu_count() or 2)) as ex:
                 for i, fr in enumerate(ex.map(self.read_frame, seqs)):
                     out[i] = fr

@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import types
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -186,6 +186,7 @@ class Nd2Reader:
         if self._store is not None:
             self._store.close()
         self._rdr = None
+        self.__dict__.pop("_fast_image", None)  # it holds the closed buffer
 
     def finalize(self) -> None:
         """limnd2's name for :meth:`close`."""
@@ -468,6 +469,12 @@ class Nd2Reader:
         -------
         numpy.ndarray
         """
+        if rect is None and downsample_level == 0 and type(seq_index) is int and self._rdr is not None:
+            get = self._fast_image
+            if get is not None:
+                arr = get(seq_index)  # None for frames it cannot serve (e.g. negative, missing)
+                if arr is not None:
+                    return arr
         for arg, value in (("seq_index", seq_index), ("downsample_level", downsample_level)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
                 raise ValueError(f"{arg} must be a non-negative integer, got {value!r}")
@@ -483,6 +490,12 @@ class Nd2Reader:
             if got is not None:
                 return _box_reduce(got, level - k)
         return _box_reduce(self._frame_region(seq_index, rect, level), level)
+
+    @cached_property
+    def _fast_image(self) -> Callable[[int], np.ndarray | None] | None:
+        """Zero-copy getter of whole uncompressed frames of mapped/in-memory files (one
+        ``np.ndarray`` call per frame), or None."""
+        return self._reader.frame_getter()
 
     def _frame_region(self, seq_index: int, rect: tuple[int, int, int, int] | None,
                       scale_pow: int) -> np.ndarray:

@@ -421,25 +421,22 @@ class ModernReader:
             self._pixels_at(int(idx[j]), int(data[j]), lay)  # raises
         buf = self.store.buffer
         if buf is not None:
-            step = np.diff(pix)
             will = getattr(self.store, "will_need", None)
-            if len(pix) > 1 and int(step[0]) >= lay.nbytes and bool((step == step[0]).all()):
-                first = int(pix[0])
+            item = lay.dtype.itemsize
+            whole = len(g) == len(idx)
+            # one strided copy per run of evenly spaced frames (all of them, as NIS
+            # writes files; a few runs when some frames sit elsewhere)
+            for a, b, step in _runs(pix).tolist():
+                first = int(pix[a])
                 if will is not None:
-                    will(first, int(pix[-1]) - first + lay.nbytes)
-                item = lay.dtype.itemsize
-                src = np.ndarray(shape=(len(pix), lay.height, lay.width, lay.components),
+                    will(first, (b - a - 1) * step + lay.nbytes)
+                src = np.ndarray(shape=(b - a, lay.height, lay.width, lay.components),
                                  dtype=lay.dtype, buffer=buf, offset=first,
-                                 strides=(int(step[0]), lay.stride, lay.components * item, item))
-                if len(g) == len(idx):
-                    np.copyto(out, src)
+                                 strides=(step, lay.stride, lay.components * item, item))
+                if whole:
+                    np.copyto(out[a:b], src)
                 else:
-                    out[g] = src
-                return out
-            for j, p in zip(g.tolist(), pix.tolist()):
-                if will is not None:
-                    will(p, lay.nbytes)
-                out[j] = self._view(buf, p, lay)
+                    out[g[a:b]] = src
             return out
         blobs = self.store.read_ranges([(p, lay.nbytes) for p in pix.tolist()])
         for j, blob in zip(g.tolist(), blobs):
@@ -580,6 +577,32 @@ class ModernReader:
                          strides=(spacing, lay.stride, lay.components * item, item))
         arr.flags.writeable = False
         return arr
+
+
+def _runs(pos: np.ndarray) -> np.ndarray:
+    """Split positions into maximal runs of equal positive spacing, greedily from the left.
+
+    Returns an int64 array of ``(start, stop, step)`` rows covering ``0 .. len(pos)`` in
+    order, with ``pos[start:stop] == pos[start] + step * arange(stop - start)`` (runs of
+    one position have step 0). The Python loop runs once per run, not per position.
+    """
+    p = np.asarray(pos, np.int64)
+    n = len(p)
+    d = np.diff(p)
+    # d[c] != d[c - 1]: a run whose steps are d[s..] stops using steps at c
+    breaks = np.flatnonzero(d[1:] != d[:-1]) + 1
+    rows: list[tuple[int, int, int]] = []
+    s = 0
+    while s < n:
+        if s == n - 1 or d[s] <= 0:
+            rows.append((s, s + 1, 0))
+            s += 1
+            continue
+        k = int(np.searchsorted(breaks, s, side="right"))
+        j = int(breaks[k]) if k < len(breaks) else len(d)  # steps d[s:j] are all equal
+        rows.append((s, j + 1, int(d[s])))
+        s = j + 1
+    return np.asarray(rows, np.int64).reshape(-1, 3)
 
 
 def _strided(buf: Any, start: int, rows: int, lay: FrameLayout) -> np.ndarray:
