@@ -159,13 +159,18 @@ def test_read_frames_compressed_and_missing() -> None:
         r.read_frames([99])
 
 
-def test_read_frames_uneven_spacing() -> None:
+def _uneven(data: bytes) -> bytes:
+    """`data` rebuilt with padding chunks after some frames (frames unevenly spaced)."""
     items = []
-    for k, item in enumerate(file_chunks(DATA)):
+    for k, item in enumerate(file_chunks(data)):
         items.append(item)
         if item[0].startswith("ImageDataSeq|") and k % 3 == 0:
             items.append((f"CustomData|Pad{k}!", bytes(5000 + 100 * k)))
-    data = build_file(items)
+    return build_file(items)
+
+
+def test_read_frames_uneven_spacing() -> None:
+    data = _uneven(DATA)
     ref = open_reader(open_store(DATA))
     r = open_reader(open_store(data))
     assert r.frame_spacing() is None
@@ -237,15 +242,6 @@ def test_both_apis_plan_with_the_same_rule() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_array_equal(d.compute()[:, 0, :, :, :, 0], f.asarray())
-
-
-def _uneven(data: bytes) -> bytes:
-    items = []
-    for k, item in enumerate(file_chunks(data)):
-        items.append(item)
-        if item[0].startswith("ImageDataSeq|") and k % 3 == 0:
-            items.append((f"CustomData|Pad{k}!", bytes(5000 + 100 * k)))
-    return build_file(items)
 
 
 @settings(max_examples=150, deadline=None)
