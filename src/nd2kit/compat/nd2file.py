@@ -3,8 +3,8 @@
 Names, arguments and returned values follow nd2 0.12 so that existing code keeps
 working. Deliberate differences (documented in docs/reading.md):
 
-* RGB samples are returned in R, G, B order; files store B, G, R (format notes
-  §2.2) and nd2 returns the stored order under R, G, B labels;
+* RGB samples are returned in R, G, B order; files store B, G, R (``docs/format.md``,
+  section ``image_frame``) and nd2 returns the stored order under R, G, B labels;
 * signed and 32-bit integer images get their true dtype from ``ePixelType``;
 * uncompressed frames are located through the chunk header's ``name_len`` (nd2
   assumes ``chunk + 4096``, which reads garbage on files with other padding);

@@ -7,7 +7,7 @@ own :class:`~nd2kit.reader.Reader`, the same engine as :class:`nd2kit.ND2File`.
 Deliberate differences from limnd2 (each also noted where it applies):
 
 * the canonical ``(T, M, Z)`` placement of frames follows the **actual nesting order**
-  of the experiment loops (format notes §7.3); limnd2 reshapes the frame list as if
+  of the experiment loops (the experiment record); limnd2 reshapes the frame list as if
   the loops were always nested T → M → Z, which misplaces frames of files nested
   otherwise (e.g. Z → T);
 * loop counts and order come from the loops that address frames (the rules of nd2 /
@@ -152,8 +152,7 @@ class Nd2Reader:
     The canonical 6-D layout is ``(T, M, Z, Y, X, C)``: T the time (or NE-time)
     loop, M the XY positions, Z the z-stack, then the frame rows, columns and all
     interleaved components. limnd2 assumes the loops are nested T → M → Z; this
-    reader places every frame from the file's actual nesting order instead (format
-    notes §7.3), so files nested e.g. Z → T are laid out correctly.
+    reader places every frame from the file's actual nesting order instead, so files nested e.g. Z → T are laid out correctly.
     """
 
     def __init__(self, file: Any, *,
