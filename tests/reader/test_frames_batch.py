@@ -244,20 +244,17 @@ def test_both_apis_plan_with_the_same_rule() -> None:
         np.testing.assert_array_equal(d.compute()[:, 0, :, :, :, 0], f.asarray())
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(st.sampled_from([-4096, 0, 4096, 4096, 4096, 8192]), max_size=14))
-def test_runs_cover_positions_with_exact_strides(steps: list[int]) -> None:
-    from nd2kit.reader.modern import _runs
-
-    pos = np.cumsum([10**6] + steps)
-    cover: list[int] = []
-    for a, b, step in _runs(pos).tolist():
-        assert b > a and (b - a == 1 or step > 0)
-        np.testing.assert_array_equal(pos[a:b], pos[a] + step * np.arange(b - a))
-        if b < len(pos) and b - a > 1:
-            assert pos[b] - pos[b - 1] != step  # maximal
-        cover += range(a, b)
-    assert cover == list(range(len(pos)))
+def test_read_frames_uneven_with_missing_frames_and_padding() -> None:
+    # rows padded to 4 bytes (width 5 x uint8 x 1: 3 padding bytes a row) and a frame gone
+    base = sample_file_bytes(t=4, z=2, height=6, width=5, channels=1, dtype="uint8")
+    data = _uneven(rebuild(base, drop=("ImageDataSeq|5!",)))
+    ref = open_reader(open_store(base))
+    r = open_reader(open_store(data))
+    assert r.frame_spacing() is None  # type: ignore[attr-defined]
+    with pytest.warns(UserWarning, match="missing"):
+        got = r.read_frames([7, 5, 0, 1, 2, 6])
+    for j, i in enumerate([7, 5, 0, 1, 2, 6]):
+        np.testing.assert_array_equal(got[j], 0 if i == 5 else ref.read_frame(i))
 
 
 def test_read_frames_uneven_any_order_and_stores(tmp_path: Path) -> None:

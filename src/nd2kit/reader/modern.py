@@ -36,6 +36,8 @@ _TAIL_READ = 16 * 1024
 _WHOLE: dict[str, Any] = {"*": None}
 #: payload offset of a frame whose header was not checked yet
 _UNKNOWN = -2
+#: frames at least this large at scattered positions get one read-ahead hint each
+_WILL_EACH = 1 << 20
 
 
 
@@ -424,24 +426,56 @@ class ModernReader:
             will = getattr(self.store, "will_need", None)
             item = lay.dtype.itemsize
             whole = len(g) == len(idx)
-            # one strided copy per run of evenly spaced frames (all of them, as NIS
-            # writes files; a few runs when some frames sit elsewhere)
-            for a, b, step in _runs(pix).tolist():
-                first = int(pix[a])
-                if will is not None:
-                    will(first, (b - a - 1) * step + lay.nbytes)
-                src = np.ndarray(shape=(b - a, lay.height, lay.width, lay.components),
-                                 dtype=lay.dtype, buffer=buf, offset=first,
-                                 strides=(step, lay.stride, lay.components * item, item))
-                if whole:
-                    np.copyto(out[a:b], src)
-                else:
-                    out[g[a:b]] = src
+            if not len(pix):
+                return out
+            step = np.diff(pix)
+            if len(pix) > 1 and not (int(step[0]) > 0 and bool((step == step[0]).all())):
+                self._gather(buf, pix, out, None if whole else g, lay, will)
+                return out
+            # evenly spaced (as NIS writes files): one strided copy
+            first = int(pix[0])
+            spacing = int(step[0]) if len(step) else lay.nbytes
+            if will is not None:
+                will(first, int(pix[-1]) - first + lay.nbytes)
+            src = np.ndarray(shape=(len(pix), lay.height, lay.width, lay.components),
+                             dtype=lay.dtype, buffer=buf, offset=first,
+                             strides=(spacing, lay.stride, lay.components * item, item))
+            if whole:
+                np.copyto(out, src)
+            else:
+                out[g] = src
             return out
         blobs = self.store.read_ranges([(p, lay.nbytes) for p in pix.tolist()])
         for j, blob in zip(g.tolist(), blobs):
             out[j] = self._view(blob, 0, lay)
         return out
+
+    @staticmethod
+    def _gather(buf: Any, pix: np.ndarray, out: np.ndarray, rows: np.ndarray | None,
+                lay: FrameLayout, will: Callable[[int, int], None] | None) -> None:
+        """Copy frames at arbitrary pixel offsets `pix` into ``out`` (its rows `rows`, or
+        all of them) with one numpy gather of every frame row (row padding skipped)."""
+        row = lay.row_bytes
+        if not row or not lay.height:
+            return
+        if will is not None:
+            lo, hi = int(pix.min()), int(pix.max()) + lay.nbytes
+            if hi - lo <= 2 * len(pix) * lay.nbytes:  # the frames are most of the span
+                will(lo, hi - lo)
+            elif lay.nbytes >= _WILL_EACH:  # large frames: a hint per frame is cheap
+                for p in pix.tolist():
+                    will(p, lay.nbytes)
+        # every position of the file seen as the start of a row: row r of the frame at
+        # p is element p + r * stride
+        size = len(np.frombuffer(buf, np.uint8))
+        win = np.ndarray(shape=(size - row + 1,), dtype=np.dtype((np.void, row)), buffer=buf,
+                         strides=(1,))
+        starts = (pix[:, None] + np.arange(lay.height, dtype=np.int64) * lay.stride).reshape(-1)
+        got = win[starts].view(np.uint8).view(lay.dtype).reshape((len(pix),) + out.shape[1:])
+        if rows is None:
+            out[...] = got
+        else:
+            out[rows] = got
 
     def read_rows(self, index: int, y0: int, y1: int) -> np.ndarray:
         """Rows ``y0:y1`` of frame `index`, touching only those rows when uncompressed."""
@@ -577,32 +611,6 @@ class ModernReader:
                          strides=(spacing, lay.stride, lay.components * item, item))
         arr.flags.writeable = False
         return arr
-
-
-def _runs(pos: np.ndarray) -> np.ndarray:
-    """Split positions into maximal runs of equal positive spacing, greedily from the left.
-
-    Returns an int64 array of ``(start, stop, step)`` rows covering ``0 .. len(pos)`` in
-    order, with ``pos[start:stop] == pos[start] + step * arange(stop - start)`` (runs of
-    one position have step 0). The Python loop runs once per run, not per position.
-    """
-    p = np.asarray(pos, np.int64)
-    n = len(p)
-    d = np.diff(p)
-    # d[c] != d[c - 1]: a run whose steps are d[s..] stops using steps at c
-    breaks = np.flatnonzero(d[1:] != d[:-1]) + 1
-    rows: list[tuple[int, int, int]] = []
-    s = 0
-    while s < n:
-        if s == n - 1 or d[s] <= 0:
-            rows.append((s, s + 1, 0))
-            s += 1
-            continue
-        k = int(np.searchsorted(breaks, s, side="right"))
-        j = int(breaks[k]) if k < len(breaks) else len(d)  # steps d[s:j] are all equal
-        rows.append((s, j + 1, int(d[s])))
-        s = j + 1
-    return np.asarray(rows, np.int64).reshape(-1, 3)
 
 
 def _strided(buf: Any, start: int, rows: int, lay: FrameLayout) -> np.ndarray:
