@@ -12,7 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from .compat.nd2file import ND2File, imread, is_legacy, is_supported_file
-from .errors import ChunkNotFoundError, CorruptChunkError, Nd2Error, UnsupportedFormatError
+from .errors import (
+    ChunkNotFoundError,
+    CorruptChunkError,
+    Nd2Error,
+    StoreError,
+    UnsupportedFormatError,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -22,6 +28,7 @@ __all__ = [
     "ND2File",
     "Nd2Error",
     "Nd2Reader",
+    "StoreError",
     "UnsupportedFormatError",
     "__version__",
     "imread",

@@ -4,9 +4,9 @@ Every member of ND2File is compared with nd2 0.12 on every modern corpus file (a
 generated files, so that the suite stands without the corpus). Deliberate
 differences are asserted explicitly:
 
-* RGB samples: files store B, G, R (format notes §2.2); nd2 returns the stored order
+* RGB samples: files store B, G, R (``docs/format.md``, section ``image_frame``); nd2 returns the stored order
   under R, G, B labels, nd2kit reorders to R, G, B — so ``nd2kit == nd2[..., ::-1]``;
-* sample types: nd2 ignores ``ePixelType`` (§2.3); nd2kit honours it (see
+* sample types: nd2 ignores ``ePixelType``; nd2kit honours it (see
   test_reader.py for signed and 32-bit integer files);
 * ``to_dask`` returns a plain ``dask.array.Array`` (nd2 wraps it in a
   ``ResourceBackedDaskArray``), and ``to_xarray`` adds ``stage_x/y/z`` coordinates on

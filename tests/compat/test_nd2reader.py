@@ -1,8 +1,8 @@
 """Tests of the limnd2-compatible reader :class:`nd2kit.Nd2Reader`.
 
 Oracles: :class:`nd2kit.ND2File` (itself checked against nd2 0.12 elsewhere), nd2 0.12
-directly, the format notes (§2.2 RGB order, §2.7 pyramid, §7.3 canonical shape and
-frame addressing), and values computed independently in the tests (box averages,
+directly, ``docs/format.md`` (sections ``image_frame`` for the RGB order,
+``downsampled_frame`` for pyramid levels), and values computed independently in the tests (box averages,
 slices). limnd2 itself cannot be installed here; its semantics were taken from its
 source (member names, rect ``(x, y, w, h)`` clipped at the right/bottom edges,
 stored component order, pyramid chunk names).
@@ -88,7 +88,7 @@ def _level(etype: int, pars: dict, child: dict | None, valid: bytes | None = Non
 
 
 def loop_level(kind: str, count: int, child: dict | None) -> dict:
-    """One experiment level (format notes §7.2) of kind t (TimeLoop), z, m (XYPosLoop)."""
+    """One experiment level of kind t (TimeLoop), z, m (XYPosLoop)."""
     if kind == "t":
         return _level(1, {"uiCount": count, "dStart": 0.0, "dPeriod": 250.0, "dDuration": 0.0,
                           "dMinPeriodDiff": 0.0, "dMaxPeriodDiff": 0.0, "dAvgPeriodDiff": 250.0}, child)
@@ -106,7 +106,7 @@ def loop_level(kind: str, count: int, child: dict | None) -> dict:
 
 def build_nd2(frames: np.ndarray, loops: list[tuple[str, int]] = (), *, meta: bool = True,
               extra: list[tuple[str, bytes]] = (), drop: tuple[int, ...] = ()) -> bytes:
-    """A Ver3.0 file (writer checklist §8.1) from frames (N, H, W, C) in stored order.
+    """A Ver3.0 file (laid out as NIS writes it) from frames (N, H, W, C) in stored order.
 
     `loops` are ``(kind, count)`` in nesting order, outermost first; frames in `drop`
     get no ``ImageDataSeq`` chunk.
@@ -148,7 +148,7 @@ def build_nd2(frames: np.ndarray, loops: list[tuple[str, int]] = (), *, meta: bo
 
 def pyramid_chunk(level_img: np.ndarray, size: int, seq: int) -> tuple[str, bytes]:
     """A ``CustomDataSeq|DownsampledColorData_<size>|seq!`` chunk: raw rows padded to 4
-    bytes, no timestamp (format notes §2.7)."""
+    bytes, no timestamp (``docs/format.md``, section ``downsampled_frame``)."""
     h, w, c = level_img.shape
     stride = -(-(w * c * level_img.itemsize) // 4) * 4
     rows = np.zeros((h, stride), np.uint8)
@@ -217,7 +217,7 @@ def test_every_frame_matches_nd2file(path: Path) -> None:
 @pytest.mark.parametrize("path", MODERN, ids=ids)
 def test_every_frame_matches_nd2_directly(path: Path) -> None:
     """nd2 0.12 returns samples in stored order (RGB as B, G, R under R, G, B labels,
-    format notes §2.2), which is what Nd2Reader.image returns too."""
+    ``docs/format.md`` section ``image_frame``), which is what Nd2Reader.image returns too."""
     nd2 = pytest.importorskip("nd2")
     with Nd2Reader(path) as r, nd2.ND2File(str(path)) as f:
         for i in range(r.imageAttributes.frameCount):
@@ -370,7 +370,7 @@ def test_metadata_structures(path: Path) -> None:
 
 @pytest.mark.corpus
 def test_rgb_image_is_stored_bgr() -> None:
-    """Format notes §2.2: RGB planes are stored B, G, R; image() returns them as stored."""
+    """``docs/format.md`` (``image_frame``): RGB planes are stored B, G, R; image() returns them as stored."""
     paths = [p for p in MODERN if p.name == "ndev-kit__ndevio__ND2_dims_rgb.nd2"]
     if not paths:
         pytest.skip("corpus not present")
@@ -384,7 +384,7 @@ def test_rgb_image_is_stored_bgr() -> None:
 
 
 # ---------------------------------------------------------------------------
-# loops nested in another order than T -> M -> Z (format notes §7.2, §7.3)
+# loops nested in another order than T -> M -> Z
 # ---------------------------------------------------------------------------
 
 ZTM = [("z", 3), ("t", 2), ("m", 2)]
@@ -456,8 +456,8 @@ def test_single_plane_z_stack_is_not_3d(tmp_path: Path) -> None:
 
 
 def test_z_step_is_derived_from_the_range_like_limnd2(tmp_path: Path) -> None:
-    """limnd2 ignores dZStep and derives the step from the range (format notes §7.2,
-    a documented disagreement with nd2, which uses dZStep): 3 planes over 0..3 µm."""
+    """limnd2 ignores dZStep and derives the step from the range (a
+    documented disagreement with nd2, which uses dZStep): 3 planes over 0..3 µm."""
     tree = _level(4, {"uiCount": 3, "dZLow": 0.0, "dZHigh": 3.0, "dZStep": 1.0, "dZHome": 0.0,
                       "iType": 0, "bZInverted": False}, None)
     p = tmp_path / "zinc.nd2"
@@ -482,7 +482,7 @@ def test_z_step_around_home() -> None:
 
 
 # ---------------------------------------------------------------------------
-# stored pyramid levels (format notes §2.7)
+# stored pyramid levels (``docs/format.md``, section ``downsampled_frame``)
 # ---------------------------------------------------------------------------
 
 
@@ -514,7 +514,7 @@ def test_stored_downsampled_level_is_returned(tmp_path: Path) -> None:
 
 
 def test_pyramid_chunk_size_is_power_of_two_of_the_level(tmp_path: Path) -> None:
-    """1100×8 → level 1 is 550×4 → ``DownsampledColorData_1024`` (format notes §2.7)."""
+    """1100×8 → level 1 is 550×4 → ``DownsampledColorData_1024``."""
     frames = (np.arange(2 * 8 * 1100) % 251).astype(np.uint8).reshape(2, 8, 1100, 1)
     good = np.full((4, 550, 1), 7, np.uint8)
     wrong = np.full((4, 550, 1), 9, np.uint8)

@@ -9,6 +9,7 @@ import struct
 import warnings
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -57,13 +58,13 @@ def test_inflate_pixels_errors_name_chunk_and_offset() -> None:
     good = struct.pack("<d", 0) + zlib.compress(bytes(range(20)))
     assert fcodec.inflate_pixels(good, 20, chunk="ImageDataSeq|0!", base=100) == bytes(range(20))
     with pytest.raises(nd2kit.CorruptChunkError, match="frame 0: inflates to 20 bytes") as ei:
-        fcodec.inflate_pixels(good, 30, chunk="ImageDataSeq|0!", base=100, label="frame 0: ")
+        fcodec.inflate_pixels(good, 30, chunk="ImageDataSeq|0!", base=100, label="frame 0")
     assert ei.value.chunk == "ImageDataSeq|0!" and ei.value.offset == 108
     with pytest.raises(nd2kit.CorruptChunkError, match="bad zlib") as ei:
         fcodec.inflate_pixels(struct.pack("<d", 0) + b"garbage!", 5, chunk="X!", base=0)
     assert ei.value.offset == 8
     bomb = struct.pack("<d", 0) + zlib.compress(bytes(10_000_000))
-    with pytest.raises(nd2kit.CorruptChunkError, match="inflates to 101 bytes"):
+    with pytest.raises(nd2kit.CorruptChunkError, match="inflates to more than 100 bytes"):
         fcodec.inflate_pixels(bomb, 100, chunk="X!", base=0)  # stops after nbytes + 1
     with pytest.raises(nd2kit.CorruptChunkError):
         fcodec.inflate_pixels(b"\0\0", 5, chunk="X!", base=0)  # shorter than the timestamp
@@ -158,13 +159,18 @@ def test_read_frames_compressed_and_missing() -> None:
         r.read_frames([99])
 
 
-def test_read_frames_uneven_spacing() -> None:
+def _uneven(data: bytes) -> bytes:
+    """`data` rebuilt with padding chunks after some frames (frames unevenly spaced)."""
     items = []
-    for k, item in enumerate(file_chunks(DATA)):
+    for k, item in enumerate(file_chunks(data)):
         items.append(item)
         if item[0].startswith("ImageDataSeq|") and k % 3 == 0:
             items.append((f"CustomData|Pad{k}!", bytes(5000 + 100 * k)))
-    data = build_file(items)
+    return build_file(items)
+
+
+def test_read_frames_uneven_spacing() -> None:
+    data = _uneven(DATA)
     ref = open_reader(open_store(DATA))
     r = open_reader(open_store(data))
     assert r.frame_spacing() is None
@@ -176,7 +182,7 @@ def test_read_frames_uneven_spacing() -> None:
 
 @pytest.mark.parametrize("kw", [dict(channels=1), dict(channels=3), dict(height=1, width=6, channels=1),
                                 dict(height=5, width=1, channels=2)])
-def test_nd2file_read_frame_fast_path_matches_slow(tmp_path: Path, kw: dict) -> None:
+def test_nd2file_read_frame_fast_path_matches_slow(tmp_path: Path, kw: dict[str, Any]) -> None:
     data = sample_file_bytes(t=3, z=1, **{"height": 7, "width": 5, **kw})
     p = tmp_path / "f.nd2"
     p.write_bytes(data)
@@ -236,3 +242,69 @@ def test_both_apis_plan_with_the_same_rule() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_array_equal(d.compute()[:, 0, :, :, :, 0], f.asarray())
+
+
+def test_read_frames_uneven_with_missing_frames_and_padding() -> None:
+    # rows padded to 4 bytes (width 5 x uint8 x 1: 3 padding bytes a row) and a frame gone
+    base = sample_file_bytes(t=4, z=2, height=6, width=5, channels=1, dtype="uint8")
+    data = _uneven(rebuild(base, drop=("ImageDataSeq|5!",)))
+    ref = open_reader(open_store(base))
+    r = open_reader(open_store(data))
+    assert r.frame_spacing() is None  # type: ignore[attr-defined]
+    with pytest.warns(UserWarning, match="missing"):
+        got = r.read_frames([7, 5, 0, 1, 2, 6])
+    for j, i in enumerate([7, 5, 0, 1, 2, 6]):
+        np.testing.assert_array_equal(got[j], 0 if i == 5 else ref.read_frame(i))
+
+
+def test_read_frames_uneven_any_order_and_stores(tmp_path: Path) -> None:
+    data = _uneven(DATA)
+    p = tmp_path / "uneven.nd2"
+    p.write_bytes(data)
+    ref = open_reader(open_store(DATA))
+    want = ref.read_frames(range(12))
+    for src in (data, p, io.BytesIO(data)):
+        r = open_reader(open_store(src))
+        assert r.frame_spacing() is None  # type: ignore[attr-defined]
+        for order in ([11, 0, 5, 6, 7, 8, 2], list(range(12)), [3, 3, 4]):
+            np.testing.assert_array_equal(r.read_frames(order), want[order])
+
+
+def test_nd2file_asarray_uneven_matches_nd2(tmp_path: Path) -> None:
+    nd2 = pytest.importorskip("nd2")
+    for kw in (dict(channels=2), dict(channels=1, rgb=True, dtype="uint8")):
+        data = _uneven(sample_file_bytes(t=4, z=3, height=9, width=7, **kw))  # type: ignore[arg-type]
+        p = tmp_path / "u.nd2"
+        p.write_bytes(data)
+        with nd2.ND2File(p) as a, nd2kit.ND2File(p) as b:
+            assert b._reader.frame_spacing() is None  # type: ignore[attr-defined]
+            want = a.asarray()
+            got = b.asarray()
+            assert got.shape == want.shape and got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want[..., ::-1] if b.is_rgb else want)
+            per_frame = np.stack([b.read_frame(i) for i in range(12)]).reshape(got.shape)
+            np.testing.assert_array_equal(got, per_frame)
+            got[...] = 0  # a fresh writable array, not a view of the file
+            assert b.read_frame(0).any()
+
+
+def test_nd2reader_image_fast_path(tmp_path: Path) -> None:
+    p = tmp_path / "f.nd2"
+    p.write_bytes(DATA)
+    for src in (p, DATA):
+        with nd2kit.Nd2Reader(src) as f:
+            assert f._fast_image is not None
+            for i in range(12):
+                fast = f.image(i)
+                assert not fast.flags.writeable
+                np.testing.assert_array_equal(fast, f._reader.read_frame(i))
+            np.testing.assert_array_equal(f.image(np.int64(3)), f._reader.read_frame(3))
+            with pytest.raises(ValueError):
+                f.image(-1)
+            with pytest.raises(ValueError):
+                f.image(True)
+            with pytest.raises(IndexError):
+                f.image(12)
+        with pytest.raises(ValueError, match="closed"):
+            f.image(0)
+        assert "_fast_image" not in f.__dict__

@@ -1,4 +1,4 @@
-"""``open_reader`` readers: frames of versions 2.x/3.x (format notes §1, §2, §7.1).
+"""``open_reader`` readers: frames of versions 2.x/3.x (``docs/format.md``, ``nd2_container``).
 
 Row padding (``uiWidthBytes``), 8/16/32-bit unsigned, signed and float samples,
 lossless zlib frames, lossy frames (unsupported), missing frames, frames whose
@@ -198,13 +198,13 @@ def test_signed_int16_negative_values_and_nd2_difference(tmp_path: Path) -> None
     p = tmp_path / "signed.nd2"
     p.write_bytes(data)
     with nd2kit.ND2File(p) as f, nd2.ND2File(p) as g:
-        # deliberate difference (format notes §2.3): nd2 ignores ePixelType
+        # deliberate difference: nd2 ignores ePixelType
         assert (f.attributes.pixelDataType, g.attributes.pixelDataType) == ("signed", "unsigned")
         assert f.dtype == np.int16
         arr = f.asarray()
         np.testing.assert_array_equal(arr, frames[..., 0])
         assert arr.min() == frames.min() < 0
-        # deliberate difference: nd2 0.12 ignores ePixelType (format notes §2.3) and
+        # deliberate difference: nd2 0.12 ignores ePixelType and
         # returns the same bits as uint16
         assert g.dtype == np.uint16
         np.testing.assert_array_equal(g.asarray().view(np.int16), arr)
@@ -219,7 +219,7 @@ def test_uint32_is_not_float(tmp_path: Path) -> None:
         assert f.dtype == np.uint32
         assert (f.attributes.pixelDataType, g.attributes.pixelDataType) == ("unsigned", "float")
         np.testing.assert_array_equal(f.asarray(), frames[..., 0])
-        # deliberate difference: nd2 reads every 32-bit image as float32 (§2.3)
+        # deliberate difference: nd2 reads every 32-bit image as float32
         assert g.dtype == np.float32
         np.testing.assert_array_equal(g.asarray().view(np.uint32), f.asarray())
 

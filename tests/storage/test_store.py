@@ -469,3 +469,10 @@ def test_is_supported_tiny_files(tmp_path: Path) -> None:
             warnings.simplefilter("error")
             assert nd2kit.is_supported_file(p) is False
             assert nd2kit.is_supported_file(data) is False
+
+
+def test_store_error_is_top_level_api() -> None:
+    assert nd2kit.StoreError is StoreError and "StoreError" in nd2kit.__all__
+    with pytest.raises(nd2kit.StoreError) as ei:
+        BytesStore(b"abc").read(2, 10)
+    assert isinstance(ei.value, nd2kit.Nd2Error) and isinstance(ei.value, OSError)

@@ -7,20 +7,21 @@ writer follows the layout NIS uses (4 KiB alignment, padding inside the name fie
 Locating payloads: a chunk's payload starts at :func:`payload_offset` ``(chunk
 offset, name_len)``; :func:`read_header` parses only the 16-byte header and
 :func:`locate_payloads` does that for many chunks at once (numpy, no per-chunk
-objects). Frame payloads start with an f64 timestamp of :data:`FRAME_TIMESTAMP_SIZE`
-bytes; :func:`inflate_frame` inflates a lossless frame to exactly its size.
+objects; :func:`locate_payloads_with` for stores without a buffer). What is inside a
+frame payload is :mod:`.frame`'s business; :data:`FRAME_TIMESTAMP_SIZE`,
+:func:`inflate_frame` and :func:`frame_timestamp` are its rules under container names.
 """
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .._generated.fast import nd2_container as _g
 from ..errors import ChunkNotFoundError, CorruptChunkError, Nd2Error, UnsupportedFormatError
+from . import frame as _frame
 from .chunk_map import ChunkMap, build_chunk_map_body, parse_chunk_map
 from .jp2 import JP2_SIGNATURE_BOX
 from .names import FILEMAP_NAME, MAP_SIGNATURE, SIGNATURE_NAME
@@ -46,6 +47,7 @@ __all__ = [
     "header_field_offsets",
     "inflate_frame",
     "locate_payloads",
+    "locate_payloads_with",
     "parse_header",
     "payload_offset",
     "read_chunk",
@@ -78,8 +80,8 @@ VERSION_FIELD_SIZE = 64
 VERSION_OFFSET: int = HEADER_SIZE + len(SIGNATURE_NAME)
 #: bytes of the whole signature chunk (header, name, version field)
 SIGNATURE_SIZE: int = VERSION_OFFSET + VERSION_FIELD_SIZE
-#: the f64 timestamp before a frame's pixels (spec: image_frame.timestamp)
-FRAME_TIMESTAMP_SIZE = 8
+#: the f64 timestamp before a frame's pixels (spec: image_frame.timestamp; :mod:`.frame`)
+FRAME_TIMESTAMP_SIZE: int = _frame.PIXELS_AT
 
 
 class ChunkInfo(NamedTuple):
@@ -193,6 +195,23 @@ def read_header(buf: Any, offset: int, *, chunk: str | None = None) -> ChunkHead
     return parse_header(buf[offset : offset + HEADER_SIZE], offset, chunk=chunk)
 
 
+def _fit_headers(head: np.ndarray, offs: np.ndarray, file_size: int,
+                 min_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Payload offsets and data_len from header records `head` (ChunkHeader.DTYPE) of the
+    chunks at `offs`; -1 where the magic is bad or the payload does not fit."""
+    magic_ok = head["magic"] == np.void(CHUNK_MAGIC_BYTES)
+    data_off = payload_offset(offs, head["name_len"].astype(np.int64))
+    data_len = head["data_len"]
+    fits = magic_ok & (data_off + data_len.astype(np.float64) <= file_size) & (data_len >= min_len)
+    return np.where(fits, data_off, -1), np.where(fits, data_len.astype(np.int64), -1)
+
+
+def _headers_in_file(offsets: Any, file_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Chunk offsets as int64 and the rows whose 16-byte header lies inside the file."""
+    offs = np.asarray(offsets).astype(np.int64).reshape(-1)
+    return offs, np.flatnonzero((offs >= 0) & (offs + HEADER_SIZE <= file_size))
+
+
 def locate_payloads(buf: Any, offsets: Any, *, min_len: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Payload offsets and data_len of many chunks at once, from their headers.
 
@@ -211,67 +230,38 @@ def locate_payloads(buf: Any, offsets: Any, *, min_len: int = 0) -> tuple[np.nda
         -1 in both for chunks whose header is outside the file, has a bad magic, or
         whose payload does not fit in the file.
     """
-    offs = np.asarray(offsets).astype(np.int64)
+    u8 = np.frombuffer(buf, dtype=np.uint8)
+    offs, rows = _headers_in_file(offsets, len(u8))
     out = np.full(len(offs), -1, np.int64)
     lens = np.full(len(offs), -1, np.int64)
-    if not len(offs):
-        return out, lens
-    u8 = np.frombuffer(buf, dtype=np.uint8)
-    ok = (offs >= 0) & (offs + HEADER_SIZE <= len(u8))
-    o = offs[ok]
-    head = u8[o[:, None] + np.arange(HEADER_SIZE)].reshape(-1).view(_g.ChunkHeader.DTYPE)
-    magic_ok = head["magic"] == np.void(CHUNK_MAGIC_BYTES)
-    data_off = payload_offset(o, head["name_len"].astype(np.int64))
-    data_len = head["data_len"]
-    fits = magic_ok & (data_off + data_len.astype(np.float64) <= len(u8)) & (data_len >= min_len)
-    rows = np.flatnonzero(ok)
-    out[rows] = np.where(fits, data_off, -1)
-    lens[rows] = np.where(fits, data_len.astype(np.int64), -1)
+    if len(rows):
+        o = offs[rows]
+        head = u8[o[:, None] + np.arange(HEADER_SIZE)].reshape(-1).view(_g.ChunkHeader.DTYPE)
+        out[rows], lens[rows] = _fit_headers(head, o, len(u8), min_len)
     return out, lens
 
 
-def inflate_frame(raw: Any, nbytes: int, *, chunk: str | None = None, offset: int = 0,
-                  label: str = "", require_end: bool = False) -> bytes:
-    """Inflate a lossless frame's zlib stream (spec: image_frame.zlib_stream) to
-    exactly `nbytes` bytes; never inflates more than ``nbytes + 1``. `label`
-    (e.g. ``"frame 3"``) prefixes error messages; `require_end` also rejects a
-    stream that stops before its end (missing checksum), as a validator should.
-
-    Raises
-    ------
-    CorruptChunkError
-        Bad zlib stream, or it inflates to another size.
-    """
-    pre = f"{label}: " if label else ""
-    d = zlib.decompressobj()
-    try:
-        block = d.decompress(bytes(raw), nbytes + 1)
-    except zlib.error as e:
-        raise CorruptChunkError(f"{pre}bad zlib stream ({e})", chunk=chunk, offset=offset) from None
-    except MemoryError:
-        raise CorruptChunkError(f"{pre}not enough memory to inflate the frame", chunk=chunk,
-                                offset=offset) from None
-    if len(block) != nbytes:
-        more = "more than " if len(block) > nbytes else ""
-        raise CorruptChunkError(f"{pre}inflates to {more}{len(block)} bytes, expected {nbytes}",
-                                chunk=chunk, offset=offset)
-    if require_end and not d.eof:
-        raise CorruptChunkError(f"{pre}zlib stream incomplete after {nbytes} bytes", chunk=chunk,
-                                offset=offset)
-    return block
+def locate_payloads_with(read_ranges: Callable[[Sequence[tuple[int, int]]], Sequence[Any]],
+                         file_size: int, offsets: Any, *,
+                         min_len: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`locate_payloads` for a file that is not in memory: the headers are read
+    through one ``read_ranges([(offset, 16), ...])`` call (e.g.
+    :meth:`nd2kit.storage.Store.read_ranges`, coalesced and concurrent)."""
+    offs, rows = _headers_in_file(offsets, file_size)
+    out = np.full(len(offs), -1, np.int64)
+    lens = np.full(len(offs), -1, np.int64)
+    if len(rows):
+        o = offs[rows]
+        blobs = read_ranges([(int(x), HEADER_SIZE) for x in o.tolist()])
+        head = np.frombuffer(b"".join(bytes(b) for b in blobs), _g.ChunkHeader.DTYPE)
+        out[rows], lens[rows] = _fit_headers(head, o, file_size, min_len)
+    return out, lens
 
 
-def frame_timestamp(head: Any, *, chunk: str | None = None, offset: int = 0) -> float:
-    """The f64 timestamp that starts a frame payload (spec: image_frame.timestamp).
-
-    `head` holds at least the first :data:`FRAME_TIMESTAMP_SIZE` payload bytes.
-    """
-    try:
-        frame = _g.ImageFrame.parse(bytes(head[:FRAME_TIMESTAMP_SIZE]), 0, None, height=0,
-                                    width_bytes=0, compressed=True)
-    except Nd2Error as e:
-        raise e.at(chunk, offset) from None
-    return float(frame.timestamp)
+#: :func:`nd2kit.codecs.frame.inflate`: a lossless frame's zlib stream to exactly its size
+inflate_frame = _frame.inflate
+#: :func:`nd2kit.codecs.frame.timestamp`: the f64 that starts a frame payload
+frame_timestamp = _frame.timestamp
 
 
 def decode_version_field(raw: Any) -> str:
@@ -312,15 +302,18 @@ def read_signature(buf: Any) -> tuple[int, int]:
         ) from None
 
 
-def read_trailer(buf: Any, size: int | None = None) -> int:
-    """Return the chunk map offset stored in the last 40 bytes."""
+def read_trailer(buf: Any, size: int | None = None, *, base: int = 0) -> int:
+    """Return the chunk map offset stored in the last 40 bytes of ``buf[:size]``.
+
+    `base` is the file offset of `buf` (when it holds only the end of the file), for
+    errors."""
     size = len(buf) if size is None else size
-    if size < TRAILER_SIZE + HEADER_SIZE:
-        raise CorruptChunkError(f"file too short for a trailer ({size} bytes)", offset=0)
+    if base + size < TRAILER_SIZE + HEADER_SIZE:
+        raise CorruptChunkError(f"file too short for a trailer ({base + size} bytes)", offset=0)
     try:
         return int(_g.MapTrailer.parse(buf, size - TRAILER_SIZE, size).map_offset)
     except Nd2Error as e:
-        raise e.at("<trailer>") from None
+        raise e.at("<trailer>", base) from None
 
 
 #: bytes after a chunk header that are read to find the chunk name

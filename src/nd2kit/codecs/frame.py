@@ -1,11 +1,16 @@
-"""Frame chunks (``ImageDataSeq|N!``): where a frame's payload and pixels are, and
-how a compressed frame inflates.
+"""Frame payloads (of ``ImageDataSeq|N!`` chunks): where the pixels are, the timestamp,
+how a compressed frame inflates, and how a payload is encoded.
 
 The payload layout is the spec's ``image_frame`` type (``spec/nd2_container.ksy``,
 see ``docs/format.md``, section ``image_frame``): an f64 timestamp, then either the
 pixel block (``height * width_bytes`` bytes) or a zlib stream that inflates to it.
 The constants below are taken from the generated ``ImageFrame`` codec, not written
 by hand, so readers locate pixels without doing layout arithmetic themselves.
+
+This module holds the rules of the payload only; where a chunk's payload starts
+(chunk headers) is :mod:`nd2kit.codecs.container`'s business
+(:func:`~nd2kit.codecs.container.locate_payloads`, which re-exports
+:func:`inflate` and :func:`timestamp` as ``inflate_frame`` and ``frame_timestamp``).
 """
 
 from __future__ import annotations
@@ -17,18 +22,34 @@ import numpy as np
 
 from .._generated.fast import nd2_container as _g
 from ..errors import CorruptChunkError, Nd2Error
-from .container import CHUNK_MAGIC_BYTES, HEADER_SIZE
 
-__all__ = ["HEADER_SIZE", "PIXELS_AT", "inflate_pixels", "payload_offset", "payload_offsets", "payload_size",
-           "pixel_offset", "pixel_offsets", "timestamp"]
+__all__ = ["PIXELS_AT", "encode_frame", "inflate", "inflate_pixels", "payload_size", "pixel_offset",
+           "pixel_offsets", "timestamp"]
 
-#: bytes of the payload before the pixel block / zlib stream (the timestamp), from the spec
+#: bytes of the payload before the pixel block / zlib stream (the f64 timestamp), from the spec
 PIXELS_AT: int = _g.ImageFrame.parse(bytes(16), height=0, width_bytes=0, compressed=False)._end_pos
 
 
-def timestamp(payload: Any) -> float:
-    """The frame's f64 timestamp from its payload."""
-    frame = _g.ImageFrame.parse(payload, 0, PIXELS_AT, height=0, width_bytes=0, compressed=False)
+def timestamp(head: Any, *, chunk: str | None = None, offset: int = 0) -> float:
+    """The f64 timestamp that starts a frame payload (spec: image_frame.timestamp).
+
+    Parameters
+    ----------
+    head : bytes-like
+        At least the first :data:`PIXELS_AT` bytes of the payload.
+    chunk, offset : str, int
+        Chunk name and absolute payload offset, for errors.
+
+    Raises
+    ------
+    CorruptChunkError
+        `head` is shorter than the timestamp.
+    """
+    try:
+        frame = _g.ImageFrame.parse(bytes(head[:PIXELS_AT]), 0, None, height=0, width_bytes=0,
+                                    compressed=True)
+    except Nd2Error as e:
+        raise e.at(chunk, offset) from None
     return float(frame.timestamp)
 
 
@@ -48,69 +69,87 @@ def payload_size(nbytes: int) -> int:
     return PIXELS_AT + nbytes
 
 
-def payload_offset(head: Any, chunk_offset: int, file_size: int, min_len: int = 0) -> int:
-    """Payload offset of the frame chunk whose 16-byte header is `head`, or -1 when the
-    header is not a chunk header, its payload runs past the end of the file, or the
-    payload is shorter than `min_len` bytes."""
-    try:
-        _, name_len, data_len = _g.ChunkHeader.unpack(head, 0)
-    except Nd2Error:
-        return -1
-    data = chunk_offset + HEADER_SIZE + name_len
-    return data if data + data_len <= file_size and data_len >= min_len else -1
-
-
-def payload_offsets(buf: Any, chunk_offsets: np.ndarray) -> np.ndarray:
-    """:func:`payload_offset` of many frame chunks whose headers are in `buf` (the whole
-    file), vectorised: only the 16 header bytes of each chunk are touched."""
-    u8 = np.frombuffer(buf, dtype=np.uint8)
-    offs = np.asarray(chunk_offsets, np.int64)
-    out = np.full(len(offs), -1, np.int64)
-    ok = (offs >= 0) & (offs + HEADER_SIZE <= len(u8))
-    o = offs[ok]
-    if not len(o):
-        return out
-    head = u8[o[:, None] + np.arange(HEADER_SIZE)].reshape(-1).view(_g.ChunkHeader.DTYPE)
-    magic_ok = head["magic"] == np.void(CHUNK_MAGIC_BYTES)
-    data_off = o + HEADER_SIZE + head["name_len"].astype(np.int64)
-    fits = magic_ok & (data_off + head["data_len"].astype(np.float64) <= len(u8))
-    out[np.flatnonzero(ok)] = np.where(fits, data_off, -1)
-    return out
-
-
-def inflate_pixels(payload: Any, nbytes: int, *, chunk: str, base: int, label: str = "") -> bytes:
-    """Inflate a compressed frame's payload to exactly `nbytes` bytes.
+def inflate(stream: Any, nbytes: int, *, chunk: str | None = None, offset: int = 0,
+            label: str = "", require_end: bool = False) -> bytes:
+    """Inflate a lossless frame's zlib stream (spec: image_frame.zlib_stream) to exactly
+    `nbytes` bytes.
 
     Parameters
     ----------
-    payload : bytes-like
-        The whole payload (timestamp + zlib stream).
+    stream : bytes-like
+        The zlib stream (the payload after the timestamp).
     nbytes : int
         Expected pixel block size (``height * width_bytes``); inflating stops after
         ``nbytes + 1`` bytes, so a zlib bomb costs no more than one frame.
-    chunk, base : str, int
-        Chunk name and absolute payload offset, for errors.
+    chunk, offset : str, int
+        Chunk name and absolute offset of the stream, for errors.
     label : str
-        Prefix of error messages (e.g. ``"frame 3: "``).
+        Prefixes error messages (e.g. ``"frame 3"`` gives ``"frame 3: ..."``).
+    require_end : bool
+        Also reject a stream that stops before its end (missing checksum), as a
+        validator should; readers accept such streams, as nd2 does.
 
     Raises
     ------
     CorruptChunkError
-        Bad zlib stream, or a stream that does not inflate to `nbytes` bytes.
+        Bad zlib stream, or one that inflates to another size.
     """
-    at = base + PIXELS_AT
+    pre = f"{label}: " if label else ""
+    d = zlib.decompressobj()
+    try:
+        block = d.decompress(stream, nbytes + 1)
+    except zlib.error as e:
+        raise CorruptChunkError(f"{pre}bad zlib stream ({e})", chunk=chunk, offset=offset) from None
+    except MemoryError:  # pragma: no cover
+        raise CorruptChunkError(f"{pre}not enough memory to inflate the frame", chunk=chunk,
+                                offset=offset) from None
+    if len(block) != nbytes:
+        got = f"more than {nbytes}" if len(block) > nbytes else str(len(block))
+        raise CorruptChunkError(f"{pre}inflates to {got} bytes, expected {nbytes}", chunk=chunk,
+                                offset=offset)
+    if require_end and not d.eof:
+        raise CorruptChunkError(f"{pre}zlib stream incomplete after {nbytes} bytes", chunk=chunk,
+                                offset=offset)
+    return block
+
+
+def inflate_pixels(payload: Any, nbytes: int, *, chunk: str, base: int, label: str = "") -> bytes:
+    """:func:`inflate` the zlib stream of a whole compressed frame payload (timestamp +
+    stream) at absolute offset `base`; errors point at the stream."""
     try:
         frame = _g.ImageFrame.parse(payload, height=0, width_bytes=0, compressed=True)
     except Nd2Error as e:
         raise e.at(chunk, base) from None
-    d = zlib.decompressobj()
-    try:
-        block = d.decompress(frame.zlib_stream, nbytes + 1)
-    except zlib.error as e:
-        raise CorruptChunkError(f"{label}bad zlib stream ({e})", chunk=chunk, offset=at) from None
-    except MemoryError:  # pragma: no cover
-        raise CorruptChunkError(f"{label}not enough memory to inflate", chunk=chunk, offset=at) from None
-    if len(block) != nbytes:
-        raise CorruptChunkError(f"{label}inflates to {len(block)} bytes, expected {nbytes}",
-                                chunk=chunk, offset=at)
-    return block
+    return inflate(frame.zlib_stream, nbytes, chunk=chunk, offset=base + PIXELS_AT, label=label)
+
+
+def encode_frame(timestamp: float, rows_block: Any, *, compress: int | None = None) -> bytes:
+    """The payload of a frame chunk: the f64 `timestamp`, then the pixel block.
+
+    Parameters
+    ----------
+    timestamp : float
+        Frame timestamp (ms; limnd2 writes -1.0 when unknown).
+    rows_block : bytes-like or ndarray
+        The pixel block as stored: ``height`` rows of ``width_bytes`` bytes each,
+        row padding included (an array is taken as its C-order bytes).
+    compress : int, optional
+        zlib level (0-9, -1 = zlib's default) for a lossless frame (eCompression 0);
+        None stores the block as is (eCompression 2).
+
+    Returns
+    -------
+    bytes
+        The payload, readable back with :func:`timestamp` and :func:`inflate_pixels`
+        (or the pixel block at :data:`PIXELS_AT`).
+    """
+    block = rows_block.tobytes() if isinstance(rows_block, np.ndarray) else bytes(rows_block)
+    if compress is None:
+        node = _g.ImageFrame(timestamp=float(timestamp), pixels=block, zlib_stream=None, height=1,
+                             width_bytes=len(block), compressed=False)
+    else:
+        node = _g.ImageFrame(timestamp=float(timestamp), pixels=None,
+                             zlib_stream=zlib.compress(block, int(compress)), height=0, width_bytes=0,
+                             compressed=True)
+    out: bytes = node.to_bytes()
+    return out

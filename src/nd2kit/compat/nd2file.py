@@ -3,8 +3,8 @@
 Names, arguments and returned values follow nd2 0.12 so that existing code keeps
 working. Deliberate differences (documented in docs/reading.md):
 
-* RGB samples are returned in R, G, B order; files store B, G, R (format notes
-  §2.2) and nd2 returns the stored order under R, G, B labels;
+* RGB samples are returned in R, G, B order; files store B, G, R (``docs/format.md``,
+  section ``image_frame``) and nd2 returns the stored order under R, G, B labels;
 * signed and 32-bit integer images get their true dtype from ``ePixelType``;
 * uncompressed frames are located through the chunk header's ``name_len`` (nd2
   assumes ``chunk + 4096``, which reads garbage on files with other padding);
@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import model
 from .._cache import cached_property
+from ..codecs import names
 from ..errors import Nd2Error
 from ..model.experiment import READ_SCHEMA as _EXP_READ
 from ..model.metadata import READ_SCHEMA as _META_READ
@@ -210,8 +211,9 @@ class ND2File:
         """Decoded ``CustomDataVar|...!`` chunks keyed by the name between ``|`` and ``!``."""
         out = {}
         for name in self._reader.chunkmap:
-            if name.startswith("CustomDataVar|"):
-                out[name[14:-1]] = self._reader.decode_chunk(name, strip_prefix=True)
+            kind, tag, _ = names.parse(name)
+            if kind is names.ChunkKind.CUSTOM_DATA_VAR and tag is not None:
+                out[tag] = self._reader.decode_chunk(name, strip_prefix=True)
         return out
 
     def unstructured_metadata(self, *, strip_prefix: bool = True, include: set[str] | None = None,
@@ -223,7 +225,7 @@ class ND2File:
         rdr = self._reader
         keys = {n[:-1] for n in rdr.chunkmap
                 if not n.startswith(("ImageDataSeq", "CustomData", "ND2 FILE SIGNATURE"))}
-        keys.discard("ND2 FILEMAP SIGNATURE NAME 0001")
+        keys.discard(names.FILEMAP_NAME[:-1])
         if include:
             missing = [k for k in include if k not in keys]
             for k in missing:
@@ -410,8 +412,14 @@ class ND2File:
             grid = np.array(list(product(*ranges)), dtype=np.int64).reshape(-1, ncoord)
             seqs = self._seq_from_coords(grid).tolist()
             final_shape[pidx] = 1
+        lay = self._reader.frame_layout()
+        if not lay.compressed and not lay.lossy and self.components_per_channel in (1, 3):
+            # one batch: a strided copy per run of evenly spaced frames (mapped files) or
+            # one read_ranges call (other stores); missing frames are zeros, as read_frame
+            raw = self._reader.read_frames(seqs)
+            return self._transform(raw).reshape(final_shape)
         out = np.empty((len(seqs),) + self._frame_shape, dtype=self.dtype)
-        if self._reader.frame_layout().compressed and len(seqs) > 2:
+        if lay.compressed and len(seqs) > 2:
             with ThreadPoolExecutor(min(4, os.cpu_count() or 2)) as ex:
                 for i, fr in enumerate(ex.map(self.read_frame, seqs)):
                     out[i] = fr

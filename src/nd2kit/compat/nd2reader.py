@@ -7,7 +7,7 @@ own :class:`~nd2kit.reader.Reader`, the same engine as :class:`nd2kit.ND2File`.
 Deliberate differences from limnd2 (each also noted where it applies):
 
 * the canonical ``(T, M, Z)`` placement of frames follows the **actual nesting order**
-  of the experiment loops (format notes §7.3); limnd2 reshapes the frame list as if
+  of the experiment loops (the experiment record); limnd2 reshapes the frame list as if
   the loops were always nested T → M → Z, which misplaces frames of files nested
   otherwise (e.g. Z → T);
 * loop counts and order come from the loops that address frames (the rules of nd2 /
@@ -34,16 +34,17 @@ from __future__ import annotations
 import os
 import types
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from .. import model
 from .._cache import cached_property
-from ..errors import CorruptChunkError
+from ..codecs import names
+from ..codecs.custom_data import decode_downsampled
 from ..model.structures import ExpLoop
-from ..reader import FRAME_PREFIX, Reader, open_reader
+from ..reader import Reader, open_reader
 from ..reader.lazy import FrameArray, FrameSpec, LiveOpener, SourceOpener, source_of
 from ..reader.planning import plan_chunks, split
 from ..storage import Store, open_store
@@ -61,10 +62,6 @@ from .limnd2_types import (
 
 __all__ = ["Nd2Reader"]
 
-_DOWNSAMPLED = "CustomDataSeq|DownsampledColorData_"
-#: chunk name prefixes whose payloads are pixels, served by image() not chunk()
-_PIXEL_PREFIXES = (FRAME_PREFIX, _DOWNSAMPLED, "CustomDataSeq|TiledRasterBinaryData_",
-                   "CustomDataSeq|DownsampledTiledRasterBinaryData_")
 #: canonical axis (0 T, 1 M, 2 Z) of each nd2kit loop type
 _CANONICAL_AXIS = {"TimeLoop": 0, "NETimeLoop": 0, "XYPosLoop": 1, "ZStackLoop": 2}
 #: limnd2's one-letter dimension name of each nd2kit loop type
@@ -155,8 +152,7 @@ class Nd2Reader:
     The canonical 6-D layout is ``(T, M, Z, Y, X, C)``: T the time (or NE-time)
     loop, M the XY positions, Z the z-stack, then the frame rows, columns and all
     interleaved components. limnd2 assumes the loops are nested T → M → Z; this
-    reader places every frame from the file's actual nesting order instead (format
-    notes §7.3), so files nested e.g. Z → T are laid out correctly.
+    reader places every frame from the file's actual nesting order instead, so files nested e.g. Z → T are laid out correctly.
     """
 
     def __init__(self, file: Any, *,
@@ -189,6 +185,7 @@ class Nd2Reader:
         if self._store is not None:
             self._store.close()
         self._rdr = None
+        self.__dict__.pop("_fast_image", None)  # it holds the closed buffer
 
     def finalize(self) -> None:
         """limnd2's name for :meth:`close`."""
@@ -253,7 +250,7 @@ class Nd2Reader:
     @cached_property
     def wellplateDesc(self) -> WellplateDesc | None:
         """Plate description (``CustomData|WellPlateDesc_0!``), or None."""
-        name = "CustomData|WellPlateDesc_0!"
+        name = names.WELLPLATE_DESC
         if name not in self._reader.chunkmap:
             return None
         return WellplateDesc.from_raw(self._reader.decode_chunk(name))
@@ -261,7 +258,7 @@ class Nd2Reader:
     @cached_property
     def wellplateFrameInfo(self) -> WellplateFrameInfo | None:
         """Well of every frame (``CustomData|WellPlateFrameInfoZJSON!``), or None."""
-        data = self.chunk("CustomData|WellPlateFrameInfoZJSON!")
+        data = self.chunk(names.WELLPLATE_FRAME_INFO)
         return None if data is None else WellplateFrameInfo.from_json(data)
 
     # ------------------------------------------------------------------ loops
@@ -437,7 +434,7 @@ class Nd2Reader:
         """
         if isinstance(name, (bytes, bytearray)):
             name = bytes(name).decode("latin-1")
-        if name.startswith(_PIXEL_PREFIXES):
+        if name.startswith(names.PIXEL_PREFIXES):
             raise UnexpectedCallError(f"chunk({name!r}): pixel chunks are read with image()")
         rdr = self._reader
         if name not in rdr.chunkmap:
@@ -471,6 +468,12 @@ class Nd2Reader:
         -------
         numpy.ndarray
         """
+        if rect is None and downsample_level == 0 and type(seq_index) is int and self._rdr is not None:
+            get = self._fast_image
+            if get is not None:
+                arr = get(seq_index)  # None for frames it cannot serve (e.g. negative, missing)
+                if arr is not None:
+                    return arr
         for arg, value in (("seq_index", seq_index), ("downsample_level", downsample_level)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
                 raise ValueError(f"{arg} must be a non-negative integer, got {value!r}")
@@ -486,6 +489,12 @@ class Nd2Reader:
             if got is not None:
                 return _box_reduce(got, level - k)
         return _box_reduce(self._frame_region(seq_index, rect, level), level)
+
+    @cached_property
+    def _fast_image(self) -> Callable[[int], np.ndarray | None] | None:
+        """Zero-copy getter of whole uncompressed frames of mapped/in-memory files (one
+        ``np.ndarray`` call per frame), or None."""
+        return self._reader.frame_getter()
 
     def _frame_region(self, seq_index: int, rect: tuple[int, int, int, int] | None,
                       scale_pow: int) -> np.ndarray:
@@ -510,18 +519,15 @@ class Nd2Reader:
                       scale_pow: int) -> np.ndarray | None:
         """Pixels of the stored pyramid level `k` under `rect`, or None when not stored."""
         lvl = self.imageAttributes.makeDownsampled(k)
-        name = f"{_DOWNSAMPLED}{pow2_size(lvl.uiWidth, lvl.uiHeight)}|{seq_index}!"
+        name = names.downsampled_name(pow2_size(lvl.uiWidth, lvl.uiHeight), seq_index)
         rdr = self._reader
         if name not in rdr.chunkmap:
             return None
-        payload = rdr.chunk_payload(name)
-        if len(payload) < lvl.imageBytes:
-            raise CorruptChunkError(
-                f"pyramid level {k} holds {len(payload)} bytes, expected {lvl.imageBytes}",
-                chunk=name)
+        info = rdr.chunk_info(name)
+        block = decode_downsampled(rdr.store.read(info.data_offset, info.data_len), lvl.height,
+                                   lvl.widthBytes, chunk=name, base=info.data_offset)
         arr: np.ndarray = np.ndarray(shape=lvl.shape, dtype=np.dtype(lvl.dtype).newbyteorder("<"),
-                         buffer=payload,
-                         strides=lvl.strides)
+                                     buffer=block, strides=lvl.strides)
         if rect is None:
             return arr
         f = 1 << scale_pow

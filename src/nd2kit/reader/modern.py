@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .._generated.fast import nd2_container as _g
-from ..codecs import container, frame
+from ..codecs import container, frame, names
 from ..codecs.chunk_map import ChunkMap, parse_chunk_map
 from ..codecs.lite_variant import decode as decode_lv
 from ..errors import ChunkNotFoundError, CorruptChunkError, Nd2Error, UnsupportedFormatError
@@ -26,8 +25,9 @@ from ..storage.protocol import Store
 
 __all__ = ["ModernReader", "FrameLayout", "FRAME_PREFIX"]
 
-FRAME_PREFIX = "ImageDataSeq|"
-_HEAD = _g.ChunkHeader.SIZE
+#: prefix of frame chunk names (``ImageDataSeq|N!``; the registry in :mod:`nd2kit.codecs.names`)
+FRAME_PREFIX = names.FRAME_PREFIX
+_HEAD = container.HEADER_SIZE
 #: chunks up to this size (per the chunk map) are read with their header in one go
 _ONE_READ_MAX = 1 << 20
 #: bytes read from the end of the file at open: the trailer and usually the chunk map
@@ -36,14 +36,9 @@ _TAIL_READ = 16 * 1024
 _WHOLE: dict[str, Any] = {"*": None}
 #: payload offset of a frame whose header was not checked yet
 _UNKNOWN = -2
+#: frames at least this large at scattered positions get one read-ahead hint each
+_WILL_EACH = 1 << 20
 
-#: metadata chunk names by version: (3.x LiteVariant, 2.x XML) and root struct names
-META_CHUNKS = {
-    "attributes": ("ImageAttributesLV!", "ImageAttributes!", "SLxImageAttributes"),
-    "metadata": ("ImageMetadataSeqLV|0!", "ImageMetadataSeq|0!", "SLxPictureMetadata"),
-    "experiment": ("ImageMetadataLV!", "ImageMetadata!", "SLxExperiment"),
-    "text_info": ("ImageTextInfoLV!", "ImageTextInfo!", "SLxImageTextInfo"),
-}
 
 
 @dataclass(frozen=True)
@@ -127,10 +122,7 @@ class ModernReader:
         at = size - min(size, _TAIL_READ)
         tail = self.store.read_into_bytes(at, size - at)
         self._tail_at, self._tail = at, tail  # metadata chunks written last are in it too
-        try:
-            map_offset = _g.MapTrailer.unpack(tail, len(tail) - container.TRAILER_SIZE)[1]
-        except Nd2Error as e:
-            raise e.at("<trailer>", at) from None
+        map_offset = container.read_trailer(tail, base=at)
         if at <= map_offset < size - _HEAD:
             rel = map_offset - at
             info = container.parse_chunk_head(tail[rel : rel + _HEAD + container.NAME_WINDOW],
@@ -210,8 +202,7 @@ class ModernReader:
 
     def meta_chunk_name(self, kind: str) -> str:
         """The chunk holding `kind` (attributes, metadata, experiment, text_info)."""
-        lv, xml, _ = META_CHUNKS[kind]
-        return lv if self.version >= (3, 0) else xml
+        return names.meta_chunk(kind, self.version)
 
     def raw(self, kind: str, schema: Any = None) -> dict[str, Any]:
         """Raw decoded dict of a metadata kind, root struct unwrapped; {} if absent.
@@ -227,7 +218,8 @@ class ModernReader:
                 raise ChunkNotFoundError(f"required chunk {name!r} is missing", chunk=name) from None
             return {}
         if isinstance(d, dict):
-            inner = d.get(META_CHUNKS[kind][2], d)
+            root = names.root_name(name)
+            inner = d.get(root, d) if root is not None else d
             return inner if isinstance(inner, dict) else d
         return {}
 
@@ -257,7 +249,7 @@ class ModernReader:
         if self._frame_numbers is None:
             with self._lock:
                 if self._frame_numbers is None:
-                    numbers, rows = self.chunkmap.sequence(FRAME_PREFIX)
+                    numbers, rows = self.chunkmap.frames()
                     n = len(numbers)
                     self._chunk_offs = self.chunkmap.offsets[rows].astype(np.int64)
                     self._data = np.full(n, _UNKNOWN, np.int64)
@@ -306,14 +298,9 @@ class ModernReader:
             offs = self._chunk_offs[todo]
             buf = self.store.buffer
             if buf is not None:
-                res = frame.payload_offsets(buf, offs)
+                res = container.locate_payloads(buf, offs)[0]
             else:
-                size = self.store.size
-                res = np.full(len(todo), -1, np.int64)
-                ok = np.flatnonzero((offs >= 0) & (offs + _HEAD <= size))
-                heads = self.store.read_ranges([(o, _HEAD) for o in offs[ok].tolist()])
-                for j, o, h in zip(ok.tolist(), offs[ok].tolist(), heads):
-                    res[j] = frame.payload_offset(h, o, size)
+                res = container.locate_payloads_with(self.store.read_ranges, self.store.size, offs)[0]
             data[todo] = res
             got = data[slots]
         out: np.ndarray = got
@@ -346,7 +333,7 @@ class ModernReader:
         return self._locate(index) >= 0
 
     def frame_name(self, index: int) -> str:
-        return f"{FRAME_PREFIX}{index}!"
+        return names.frame_name(index)
 
     def _missing(self, index: int, lay: FrameLayout) -> np.ndarray:
         numbers = self.frame_numbers()
@@ -368,7 +355,7 @@ class ModernReader:
         info = self.chunk_info(name)
         payload = self.store.read(info.data_offset, info.data_len)
         return frame.inflate_pixels(payload, lay.nbytes, chunk=name, base=info.data_offset,
-                                    label=f"frame {index}: ")
+                                    label=f"frame {index}")
 
     def _pixels_at(self, index: int, payload: int, lay: FrameLayout) -> int:
         start = frame.pixel_offset(payload)
@@ -436,30 +423,59 @@ class ModernReader:
             self._pixels_at(int(idx[j]), int(data[j]), lay)  # raises
         buf = self.store.buffer
         if buf is not None:
-            step = np.diff(pix)
             will = getattr(self.store, "will_need", None)
-            if len(pix) > 1 and int(step[0]) >= lay.nbytes and bool((step == step[0]).all()):
-                first = int(pix[0])
-                if will is not None:
-                    will(first, int(pix[-1]) - first + lay.nbytes)
-                item = lay.dtype.itemsize
-                src = np.ndarray(shape=(len(pix), lay.height, lay.width, lay.components),
-                                 dtype=lay.dtype, buffer=buf, offset=first,
-                                 strides=(int(step[0]), lay.stride, lay.components * item, item))
-                if len(g) == len(idx):
-                    np.copyto(out, src)
-                else:
-                    out[g] = src
+            item = lay.dtype.itemsize
+            whole = len(g) == len(idx)
+            if not len(pix):
                 return out
-            for j, p in zip(g.tolist(), pix.tolist()):
-                if will is not None:
-                    will(p, lay.nbytes)
-                out[j] = self._view(buf, p, lay)
+            step = np.diff(pix)
+            if len(pix) > 1 and not (int(step[0]) > 0 and bool((step == step[0]).all())):
+                self._gather(buf, pix, out, None if whole else g, lay, will)
+                return out
+            # evenly spaced (as NIS writes files): one strided copy
+            first = int(pix[0])
+            spacing = int(step[0]) if len(step) else lay.nbytes
+            if will is not None:
+                will(first, int(pix[-1]) - first + lay.nbytes)
+            src = np.ndarray(shape=(len(pix), lay.height, lay.width, lay.components),
+                             dtype=lay.dtype, buffer=buf, offset=first,
+                             strides=(spacing, lay.stride, lay.components * item, item))
+            if whole:
+                np.copyto(out, src)
+            else:
+                out[g] = src
             return out
         blobs = self.store.read_ranges([(p, lay.nbytes) for p in pix.tolist()])
         for j, blob in zip(g.tolist(), blobs):
             out[j] = self._view(blob, 0, lay)
         return out
+
+    @staticmethod
+    def _gather(buf: Any, pix: np.ndarray, out: np.ndarray, rows: np.ndarray | None,
+                lay: FrameLayout, will: Callable[[int, int], None] | None) -> None:
+        """Copy frames at arbitrary pixel offsets `pix` into ``out`` (its rows `rows`, or
+        all of them) with one numpy gather of every frame row (row padding skipped)."""
+        row = lay.row_bytes
+        if not row or not lay.height:
+            return
+        if will is not None:
+            lo, hi = int(pix.min()), int(pix.max()) + lay.nbytes
+            if hi - lo <= 2 * len(pix) * lay.nbytes:  # the frames are most of the span
+                will(lo, hi - lo)
+            elif lay.nbytes >= _WILL_EACH:  # large frames: a hint per frame is cheap
+                for p in pix.tolist():
+                    will(p, lay.nbytes)
+        # every position of the file seen as the start of a row: row r of the frame at
+        # p is element p + r * stride
+        size = len(np.frombuffer(buf, np.uint8))
+        win = np.ndarray(shape=(size - row + 1,), dtype=np.dtype((np.void, row)), buffer=buf,
+                         strides=(1,))
+        starts = (pix[:, None] + np.arange(lay.height, dtype=np.int64) * lay.stride).reshape(-1)
+        got = win[starts].view(np.uint8).view(lay.dtype).reshape((len(pix),) + out.shape[1:])
+        if rows is None:
+            out[...] = got
+        else:
+            out[rows] = got
 
     def read_rows(self, index: int, y0: int, y1: int) -> np.ndarray:
         """Rows ``y0:y1`` of frame `index`, touching only those rows when uncompressed."""
@@ -568,11 +584,9 @@ class ModernReader:
 
     def _payload_of(self, chunk_offset: int, min_len: int) -> int:
         """Payload offset of the frame chunk at `chunk_offset` (-1 if it does not hold a frame)."""
-        size = self.store.size
-        if chunk_offset < 0 or chunk_offset + _HEAD > size:
-            return -1
-        head = self.store.read_into_bytes(chunk_offset, _HEAD)
-        return frame.payload_offset(head, chunk_offset, size, min_len)
+        found = container.locate_payloads_with(self.store.read_ranges, self.store.size, [chunk_offset],
+                                               min_len=min_len)[0]
+        return int(found[0])
 
     def prefetch_frames(self, start: int, stop: int) -> None:
         """Hint the store that frames ``start:stop`` of :meth:`frames_view` are about to be
