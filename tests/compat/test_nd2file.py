@@ -117,6 +117,11 @@ GENERATED = {
     "rgb8-padded": dict(rgb=True, channels=1, t=2, z=1, height=6, width=5, dtype="uint8"),
     "rgb8-v2": dict(version="2.0", rgb=True, channels=1, t=1, z=1, height=3, width=3,
                     dtype="uint8"),
+    "zlib-t3z2c2": dict(compression=6, t=3, z=2, channels=2, height=9, width=7),
+    "zlib-v2-f32-zt": dict(compression=1, version="2.0", loops="ZT", t=2, z=2, channels=1,
+                           height=5, width=3, dtype="float32"),
+    "zlib-rgb8": dict(compression=9, rgb=True, channels=1, t=2, z=1, height=6, width=5,
+                      dtype="uint8"),
 }
 
 

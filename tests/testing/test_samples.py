@@ -80,3 +80,16 @@ def test_v2_sample_is_xml(tmp_path):
     with nd2.ND2File(p) as g:
         assert g.version == (2, 0)
         assert g.sizes == {"T": 2, "Y": 3, "X": 3}
+
+
+def test_compressed_sample(tmp_path):
+    plain = samples.write_sample_file(tmp_path / "p.nd2", t=2, z=2, channels=2, height=7, width=5)
+    packed = samples.write_sample_file(tmp_path / "z.nd2", t=2, z=2, channels=2, height=7, width=5,
+                                       compression=6)
+    import nd2kit
+
+    with nd2.ND2File(packed) as g, nd2kit.ND2File(packed) as f, nd2kit.ND2File(plain) as ref:
+        assert g.attributes.compressionType == "lossless"
+        assert f.attributes.compressionType == "lossless"
+        np.testing.assert_array_equal(g.asarray(), ref.asarray())
+        np.testing.assert_array_equal(f.asarray(), ref.asarray())

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._generated.fast.nd2_container import ImageFrame as _frame_payload
-from ..codecs import container
+from ..codecs import container, custom_data, frame, names
 from ..codecs.lite_variant import LvRecord, LvType, encode
 from ..codecs.xml_variant_build import encode_xml_variant
 from ..model.pixels import PIXEL_TYPE_FLOAT, PIXEL_TYPE_SIGNED, PIXEL_TYPE_UNSIGNED, row_stride
@@ -51,14 +50,15 @@ def sample_frames(t: int, z: int, channels: int, height: int, width: int, dtype:
 
 
 def _attributes(width: int, height: int, comp: int, bits: int, sig: int, pixtype: int,
-                seq: int, stride: int) -> LvRecord:
+                seq: int, stride: int, compression: int | None = None) -> LvRecord:
     u, i = LvType.UINT32, LvType.INT32
     return _level("SLxImageAttributes", [
         _rec(u, "uiWidth", width), _rec(u, "uiWidthBytes", stride), _rec(u, "uiHeight", height),
         _rec(u, "uiComp", comp), _rec(i, "uiBpcInMemory", bits), _rec(i, "uiBpcSignificant", sig),
         _rec(u, "uiSequenceCount", seq), _rec(u, "uiTileWidth", width),
-        _rec(u, "uiTileHeight", height), _rec(i, "eCompression", 2),
-        _rec(LvType.DOUBLE, "dCompressionParam", 0.0), _rec(i, "ePixelType", pixtype),
+        _rec(u, "uiTileHeight", height), _rec(i, "eCompression", 2 if compression is None else 0),
+        _rec(LvType.DOUBLE, "dCompressionParam", float(compression or 0)),
+        _rec(i, "ePixelType", pixtype),
         _rec(u, "uiVirtualComponents", comp),
     ])
 
@@ -153,7 +153,8 @@ def sample_file_bytes(*, t: int = 3, z: int = 2, m: int = 1, channels: int = 2, 
                       height: int = 64, width: int = 80, dtype: str = "uint16",
                       significant_bits: int | None = None, loops: str = "TMZ",
                       period_ms: float = 250.0, z_step: float = 0.5,
-                      calibration: float = 0.325, version: str = "3.0") -> bytes:
+                      calibration: float = 0.325, version: str = "3.0",
+                      compression: int | None = None) -> bytes:
     """Return the bytes of a complete sample file.
 
     Parameters
@@ -175,6 +176,9 @@ def sample_file_bytes(*, t: int = 3, z: int = 2, m: int = 1, channels: int = 2, 
     version : {"3.0", "2.0"}
         3.0 writes LiteVariant metadata chunks (``…LV!``); 2.0 the XML variant
         (``ImageAttributes!`` …), as NIS-Elements 3.x wrote them.
+    compression : int, optional
+        zlib level: frames are stored lossless-compressed (``eCompression`` 0) instead
+        of as raw rows.
     """
     dt = np.dtype(dtype)
     if dt not in _DTYPES:
@@ -189,35 +193,31 @@ def sample_file_bytes(*, t: int = 3, z: int = 2, m: int = 1, channels: int = 2, 
     levels = _loops_of(loops, {"T": t, "M": m, "Z": z})
     seq = int(np.prod([n for _, n in levels], dtype=np.int64)) if levels else 1
     frames = sample_frames(seq, 1, comp, height, width, dtype)
-    names = ["DAPI", "GFP", "mCherry", "Cy5"] + [f"Ch{k}" for k in range(4, channels)]
+    channel_names = ["DAPI", "GFP", "mCherry", "Cy5"] + [f"Ch{k}" for k in range(4, channels)]
     if rgb:
-        names = ["Brightfield"] + names[1:]
+        channel_names = ["Brightfield"] + channel_names[1:]
     trees = {
-        "attributes": _attributes(width, height, comp, bits, sig, pixtype, seq, stride),
-        "metadata": _picture_metadata(channels, per_plane, names[:channels], calibration),
+        "attributes": _attributes(width, height, comp, bits, sig, pixtype, seq, stride, compression),
+        "metadata": _picture_metadata(channels, per_plane, channel_names[:channels], calibration),
         "text_info": _text_info(f"sample {loops} T{t} M{m} Z{z} C{channels} {width}x{height} {dtype}"),
     }
     if levels:
         trees["experiment"] = _experiment(levels, period_ms, z_step)
     lv = version == "3.0"
-    chunk_names = {"attributes": ("ImageAttributesLV!", "ImageAttributes!"),
-                   "metadata": ("ImageMetadataSeqLV|0!", "ImageMetadataSeq|0!"),
-                   "text_info": ("ImageTextInfoLV!", "ImageTextInfo!"),
-                   "experiment": ("ImageMetadataLV!", "ImageMetadata!")}
+    major = int(version.split(".")[0])
     chunks: list[tuple[str, bytes] | tuple[str, bytes, int]] = [
-        (chunk_names[kind][0 if lv else 1], encode(tree) if lv else encode_xml_variant(tree))
+        (names.meta_chunk(kind, major), encode(tree) if lv else encode_xml_variant(tree))
         for kind, tree in trees.items()
     ]
     inner_z = levels[-1][0] == "Z" if levels else False
     times = np.arange(seq, dtype="<f8") * (period_ms / (z if inner_z else 1))
-    chunks.append(("CustomData|AcqTimesCache!", times.tobytes()))
+    chunks.append((names.ACQ_TIMES_CACHE, custom_data.encode_f8_array(times)))
     row_bytes = width * comp * dt.itemsize
     for n in range(seq):
         rows = np.zeros((height, stride), np.uint8)
         rows[:, :row_bytes] = frames[n].astype(dt.newbyteorder("<")).view(np.uint8).reshape(height, row_bytes)
-        frame = _frame_payload(timestamp=float(times[n]), pixels=rows.tobytes(), zlib_stream=None,
-                               height=height, width_bytes=stride, compressed=False)
-        chunks.append((f"ImageDataSeq|{n}!", frame.to_bytes(), 8))
+        payload = frame.encode_frame(float(times[n]), rows, compress=compression)
+        chunks.append((names.frame_name(n), payload, frame.PIXELS_AT))
     return container.build_file(chunks, version=f"Ver{version}")
 
 
