@@ -63,6 +63,28 @@ class BaseStore:
     def _closed_error(self, offset: int) -> StoreError:
         return StoreError(f"{self._where()}the file is closed", offset=offset)
 
+    def _checked(self, offset: int, n: int, read: Any) -> bytes:
+        """Run ``read()`` (n bytes at offset) on an open store: I/O failures and short
+        reads become :class:`StoreError` with the offset."""
+        if self.closed:
+            raise self._closed_error(offset)
+        try:
+            data = read()
+        except (OSError, ValueError) as e:  # ValueError: I/O on a closed file object
+            raise StoreError(f"{self._where()}read of {n} bytes failed ({e})", offset=offset) from e
+        got = 0 if data is None else len(data)
+        if got != n:
+            raise StoreError(f"{self._where()}short read: {got} of {n} bytes", offset=offset)
+        return data if type(data) is bytes else bytes(data)
+
+    def _seek_read(self, fh: Any, lock: Any, offset: int, n: int) -> bytes:
+        """`n` bytes at `offset` of a seekable file object, under `lock`."""
+        def read() -> Any:
+            with lock:
+                fh.seek(offset)
+                return fh.read(n)
+        return self._checked(offset, n, read)
+
     def _raw_read(self, offset: int, n: int) -> Buffer:  # pragma: no cover - abstract
         raise NotImplementedError
 

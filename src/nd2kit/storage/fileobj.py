@@ -45,18 +45,7 @@ class FileStore(BaseStore):
         return self._closed or bool(getattr(self._fh, "closed", False))
 
     def _raw_read(self, offset: int, n: int) -> bytes:
-        if self._closed:
-            raise self._closed_error(offset)
-        try:
-            with self._lock:
-                self._fh.seek(offset)
-                data = self._fh.read(n)
-        except (OSError, ValueError) as e:  # ValueError: I/O on a closed file
-            raise StoreError(f"{self._where()}read of {n} bytes failed ({e})", offset=offset) from e
-        if data is None or len(data) != n:
-            got = 0 if data is None else len(data)
-            raise StoreError(f"{self._where()}short read: {got} of {n} bytes", offset=offset)
-        return bytes(data) if not isinstance(data, bytes) else data
+        return self._seek_read(self._fh, self._lock, offset, n)
 
     def close(self) -> None:
         self._closed = True

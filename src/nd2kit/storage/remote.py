@@ -64,28 +64,11 @@ class RemoteStore(BaseStore):
         return self._closed
 
     def _raw_read(self, offset: int, n: int) -> bytes:
-        if self._closed:
-            raise self._closed_error(offset)
-        try:
-            with self._lock:
-                self._fh.seek(offset)
-                data = self._fh.read(n)
-        except (OSError, ValueError) as e:
-            raise StoreError(f"{self._where()}read of {n} bytes failed ({e})", offset=offset) from e
-        if len(data) != n:
-            raise StoreError(f"{self._where()}short read: {len(data)} of {n} bytes", offset=offset)
-        return bytes(data)
+        return self._seek_read(self._fh, self._lock, offset, n)
 
     def _span_read(self, offset: int, n: int) -> bytes:
-        if self._closed:
-            raise self._closed_error(offset)
-        try:
-            data = self._fs.cat_file(self._fpath, start=offset, end=offset + n)
-        except (OSError, ValueError) as e:
-            raise StoreError(f"{self._where()}read of {n} bytes failed ({e})", offset=offset) from e
-        if len(data) != n:
-            raise StoreError(f"{self._where()}short read: {len(data)} of {n} bytes", offset=offset)
-        return bytes(data)
+        return self._checked(offset, n,
+                             lambda: self._fs.cat_file(self._fpath, start=offset, end=offset + n))
 
     def close(self) -> None:
         self._closed = True
