@@ -44,6 +44,7 @@ __all__ = [
     "frame_timestamp",
     "header_end",
     "header_field_offsets",
+    "header_field_position",
     "inflate_frame",
     "locate_payloads",
     "parse_header",
@@ -140,6 +141,15 @@ def header_field_offsets() -> dict[str, int]:
     out = {k: int(fields[k][1]) for k in _g.ChunkHeader.FIELDS}
     out["name"] = HEADER_SIZE
     return out
+
+
+_HEADER_FIELDS = header_field_offsets()
+
+
+def header_field_position(chunk_offset: int, field: str) -> int:
+    """File offset of one field (``magic``, ``name_len``, ``data_len`` or ``name``) of the
+    chunk whose header is at `chunk_offset` (:func:`header_field_offsets`)."""
+    return chunk_offset + _HEADER_FIELDS[field]
 
 
 def trailer_offset(file_size: int, field: str | None = None) -> int:
