@@ -140,3 +140,10 @@ def test_legacy_box_map_layout() -> None:
         jp2.read_box_map_trailer(b) == len(b) - start
     with pytest.raises(Nd2Error):
         jp2.read_box_map_trailer(b[:-1])
+
+
+def test_file_kind_and_codestream() -> None:
+    assert container.file_kind(_file()) == "modern"
+    assert container.file_kind(jp2.build_legacy([jp2.Box("jP  ", b"\r\n\x87\n")])) == "legacy"
+    assert container.file_kind(b"") is None and container.file_kind(b"\x89PNG") is None
+    assert jp2.is_codestream(b"\xff\x4f\xff\x51\x00") and not jp2.is_codestream(b"\xff\x4f\xff")

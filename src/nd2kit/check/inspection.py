@@ -36,7 +36,6 @@ from .report import LV_TYPE_NAMES, Problem
 from .scan import (
     CHUNK_MAGIC,
     FILEMAP_NAME,
-    JP2_MAGIC,
     KIND_HEAD,
     SIGNATURE_NAME,
     ChunkRow,
@@ -192,12 +191,13 @@ def _inspect_buf(buf: Any, path: str | None) -> InspectResult:
     size = len(buf)
     head = bytes(buf[:4])
     res = InspectResult(path=path, size=size, format="unknown")
-    if head == JP2_MAGIC:
+    kind = container.file_kind(buf)
+    if kind == "legacy":
         res.format = "legacy"
         res.version = (1, 0)
         _inspect_legacy(buf, res)
         return res
-    if head != CHUNK_MAGIC:
+    if kind != "modern":
         res.problems.append(
             Problem(
                 0,

@@ -17,7 +17,6 @@ __all__ = ["LegacyCheck"]
 
 TRAILER = "<trailer>"
 
-J2K_SOC_SIZ = b"\xff\x4f\xff\x51"
 
 
 class LegacyCheck:
@@ -165,7 +164,7 @@ class LegacyCheck:
         ends = {o: o + n for _t, o, n in walked}
         for o in tags.get("LUNK", []):
             at = jp2.box_payload_offset(buf, o, ends[o])
-            if bytes(buf[at : at + len(J2K_SOC_SIZ)]) != J2K_SOC_SIZ:
+            if not jp2.is_codestream(buf[at : ends[o]]):
                 s.error(
                     "LUNK",
                     at,

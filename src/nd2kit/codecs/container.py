@@ -40,6 +40,7 @@ __all__ = [
     "VERSION_OFFSET",
     "build_file",
     "decode_version_field",
+    "file_kind",
     "frame_pixels_offset",
     "frame_timestamp",
     "header_end",
@@ -296,6 +297,17 @@ def version_string(buf: Any) -> str | None:
     if len(buf) < SIGNATURE_SIZE:
         return None
     return decode_version_field(buf[VERSION_OFFSET:SIGNATURE_SIZE])
+
+
+def file_kind(buf: Any) -> str | None:
+    """``"modern"`` (2.x/3.x chunk container), ``"legacy"`` (1.0 JPEG 2000) or None,
+    from the first 4 bytes only (nothing else is checked)."""
+    head = bytes(buf[: len(CHUNK_MAGIC_BYTES)])
+    if head == CHUNK_MAGIC_BYTES:
+        return "modern"
+    if head == JP2_MAGIC_BYTES:
+        return "legacy"
+    return None
 
 
 def sniff_version(buf: Any) -> tuple[int, int]:

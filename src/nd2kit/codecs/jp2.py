@@ -15,7 +15,8 @@ from ..errors import CorruptChunkError, Nd2Error
 
 __all__ = ["Box", "BOX_MAP_COUNT_SIZE", "BOX_MAP_ENTRY_SIZE", "BOX_MAP_TRAILER_SIZE",
            "JP2_SIGNATURE_BOX", "LIMND2_BOX_MAP_ENTRY_SIZE", "LegacyFile", "box_map_field_position",
-           "box_payload_offset", "build_legacy", "check_signature", "parse_box", "read_box_map",
+           "box_payload_offset", "build_legacy", "check_signature", "J2K_CODESTREAM_START",
+           "is_codestream", "parse_box", "read_box_map",
            "read_box_map_trailer", "trailer_field_position"]
 
 #: the trailer signature (spec: box_map_trailer.signature; contents are written from the spec)
@@ -151,6 +152,16 @@ def parse_box(buf: Any, start: int, end: int) -> Any:
     ``_end_pos`` (absolute offsets of the box and of the byte after it).
     """
     return _g.Box.parse(buf, start, end)
+
+
+#: the first markers of a JPEG 2000 codestream: SOC (FF 4F) then SIZ (FF 51)
+J2K_CODESTREAM_START = b"\xff\x4f\xff\x51"
+
+
+def is_codestream(payload_head: Any) -> bool:
+    """True when `payload_head` (the first bytes of a ``jp2c``/LUNK box payload) starts
+    with the SOC and SIZ markers of a JPEG 2000 codestream."""
+    return bytes(payload_head[: len(J2K_CODESTREAM_START)]) == J2K_CODESTREAM_START
 
 
 def box_payload_offset(buf: Any, start: int, end: int) -> int:
