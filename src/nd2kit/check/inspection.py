@@ -524,11 +524,12 @@ def _chunk_detail(buf: Any, row: ChunkRow, max_bytes: int | None) -> ChunkDetail
             buf, row.offset, min(size, container.header_end(row.offset)), max_bytes
         )
         return det
-    start = row.data_offset
-    end = min(size, start + row.data_len)
+    start, stop = row.data_offset, row.end
+    assert stop is not None
+    end = min(size, stop)
     if row.problem:
         det.problems.append(Problem(row.offset, row.problem, row.name))
-    if start + row.data_len > size:
+    if stop > size:
         det.problems.append(Problem(size, "payload cut short by the end of the file", row.name))
     kind = row.kind
     if kind == "lite-variant":

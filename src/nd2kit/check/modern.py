@@ -128,7 +128,7 @@ class ModernCheck:
                 stop.offset,
                 f"{K_C}:chunk.data",
                 f"the file ends inside this chunk's payload (header at {_hex(row.offset)}, data_len "
-                f"{row.data_len}, {(row.data_offset or 0) + (row.data_len or 0) - self.size} bytes missing): "
+                f"{row.data_len}, {(row.end or 0) - self.size} bytes missing): "
                 "the file is truncated",
             )
         elif maps:
@@ -142,7 +142,7 @@ class ModernCheck:
         else:
             found = (
                 f"scanning found {len(rows)} chunks ending at "
-                f"{_hex(max((r.data_offset or 0) + (r.data_len or 0) for r in rows))}"
+                f"{_hex(max(r.end or 0 for r in rows))}"
                 if rows
                 else "scanning found no chunk after the signature"
             )

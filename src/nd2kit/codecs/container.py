@@ -117,6 +117,11 @@ class ChunkHeaderInfo(NamedTuple):
     data_len: int
     data_offset: int
 
+    @property
+    def end(self) -> int:
+        """Offset of the byte after the payload (may lie past the end of the file)."""
+        return self.data_offset + self.data_len
+
 
 def payload_offset(chunk_offset: Any, name_len: Any) -> Any:
     """Offset of a chunk's payload from its header offset and name_len.
