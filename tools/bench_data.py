@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nd2kit._generated.fast import nd2_container as _nc
+from nd2kit._generated.fast import nd2_container as _nc  # type: ignore[import-not-found,unused-ignore]
 
 from nd2kit.codecs import chunk_map as _cmap
 from nd2kit.codecs import container
@@ -383,6 +383,9 @@ class SampleFile:
     gen_peak_rss: int | None
     #: when it was written (UTC)
     created: str
+    #: "samples" (``samples.write_sample_file`` in a subprocess) or "stream"
+    #: (:func:`write_stream_sample`, in this process)
+    writer: str = "samples"
 
     @property
     def size(self) -> int:
@@ -392,7 +395,9 @@ class SampleFile:
         rss = (f", generator process peak RSS {self.gen_peak_rss / 1e9:.2f} GB"
                if self.gen_peak_rss else "")
         when = "this run" if self.generated_now else f"reused from cache, written {self.created}"
-        return (f"`samples.write_sample_file(path, {_kw_text(self.params)})` took "
+        fn = ("samples.write_sample_file" if self.writer == "samples"
+              else "tools.bench_data.write_stream_sample")
+        return (f"`{fn}(path, {_kw_text(self.params)})` took "
                 f"{self.gen_seconds:.1f} s{rss} ({when}; `{self.path}`)")
 
 
@@ -553,4 +558,375 @@ def memory_probe(lib: str, path: Path, mode: str) -> dict[str, Any]:
                        capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
         raise RuntimeError(f"memory probe {lib}/{mode} failed: {r.stderr.strip()[-500:]}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    out: dict[str, Any] = json.loads(r.stdout.strip().splitlines()[-1])
+    return out
+
+
+# ----------------------------------------------------------------------------- streamed samples
+
+#: name field of a packed frame chunk: NIS's 4072 bytes (nd2 0.12 finds frame data at
+#: chunk offset + 16 + 4072 + 8 whatever the header says), only the padding after the
+#: pixels is left out
+PACKED_NAME_LEN = container.FRAME_NAME_LEN
+
+#: ~2.1 GB: 256 mono frames of 2048 x 2048 uint16 (8 MiB each), NIS layout (cold-cache cases).
+COLD_BIG: dict[str, Any] = dict(t=256, channels=1, height=2048, width=2048, dtype="uint16",
+                                packed=False)
+#: 100 000 mono frames of 32 x 32 uint16, NIS layout (8 KiB per frame chunk, ~0.8 GB).
+COLD_MANY: dict[str, Any] = dict(t=100_000, channels=1, height=32, width=32, dtype="uint16",
+                                 packed=False)
+#: COLD_MANY's layout with 1 000 frames (the frame-count-independence reference of inspect).
+INSPECT_SMALL: dict[str, Any] = dict(COLD_MANY, t=1_000)
+
+
+def dask_many_sample(n: int) -> dict[str, Any]:
+    """Parameters of the ``dask_many`` files: `n` mono 16 x 16 uint16 frames, packed chunks.
+
+    4 608 bytes per frame chunk: 4.6 GB for a million frames.
+    """
+    return dict(t=n, channels=1, height=16, width=16, dtype="uint16", packed=True)
+
+
+def _stream_metadata_chunks(t: int, channels: int, height: int, width: int,
+                            dtype: str) -> list[tuple[str, bytes]]:
+    """The metadata chunks ``samples.sample_file_bytes`` writes for ``z=1`` (same order)."""
+    import numpy as np
+
+    from nd2kit.testing import samples as sm
+
+    dt = np.dtype(dtype)
+    bits, pixtype = sm._DTYPES[dt]
+    sig = 12 if bits == 16 else bits
+    stride = -(-(width * channels * dt.itemsize) // 4) * 4
+    names = (["DAPI", "GFP", "mCherry", "Cy5"] + [f"Ch{k}" for k in range(4, channels)])
+    period = 250.0
+    chunks = [
+        ("ImageAttributesLV!", sm._attributes(width, height, channels, bits, sig, pixtype, t,
+                                              stride)),
+        ("ImageMetadataSeqLV|0!", sm._picture_metadata(channels, names[:channels], 0.325)),
+        ("ImageTextInfoLV!", sm._text_info(f"sample T{t} Z1 C{channels} {width}x{height} "
+                                           f"{dtype}")),
+    ]
+    if t > 1:
+        chunks.append(("ImageMetadataLV!", sm._experiment(t, 1, period, 0.5)))
+    chunks.append(("CustomData|AcqTimesCache!",
+                   (np.arange(t, dtype="<f8") * period).tobytes()))
+    return chunks
+
+
+def write_stream_sample(path: Path, *, t: int, channels: int, height: int, width: int,
+                        dtype: str = "uint16", packed: bool = False) -> None:
+    """Write a ``samples``-style file of any size without holding it in memory.
+
+    Same metadata, pixel pattern (``samples.sample_frames``) and chunk order as
+    ``samples.sample_file_bytes(t=t, z=1, ...)``; with ``packed=False`` the bytes are
+    identical to it (NIS layout: every chunk padded to 4 KiB, frame name fields of
+    4072 bytes), with ``packed=True`` the frame chunks follow each other without
+    padding after the pixels (name field of :data:`PACKED_NAME_LEN` bytes), which
+    keeps files of a million small frames about half the NIS size. Frames are computed and written in blocks.
+    """
+    import numpy as np
+    from nd2kit._generated.fast.nd2_container import (  # type: ignore[import-not-found,unused-ignore]
+        ImageFrame,
+    )
+
+    dt = np.dtype(dtype).newbyteorder("<")
+    stride = -(-(width * channels * dt.itemsize) // 4) * 4
+    row_bytes = width * channels * dt.itemsize
+    period = 250.0
+    entries: list[tuple[str, int, int]] = []
+    sig = _nc.SignatureChunk(
+        magic=container.CHUNK_MAGIC_BYTES, name_len=32, data_len=64,
+        name=container.SIGNATURE_NAME.encode(), version=b"Ver3.0".ljust(64, b"\0"),
+    ).to_bytes()
+    frame_len = 8 + height * stride
+    packed_head = _nc.ChunkHeader(magic=container.CHUNK_MAGIC_BYTES, name_len=PACKED_NAME_LEN,
+                                  data_len=frame_len).to_bytes()
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = (xx[:, :, None] * 3 + yy[:, :, None] * 7 + np.arange(channels) * 1009)
+    block = max(1, (32 << 20) // max(1, height * width * channels * 8))
+    modulus = np.iinfo(dt).max + 1
+    with open(path, "wb") as fh:
+        fh.write(sig + bytes(ALIGN - len(sig)))
+        pos = ALIGN
+        for name, payload in _stream_metadata_chunks(t, channels, height, width, dtype):
+            blob = container.encode_chunk(name, payload)
+            entries.append((name, pos, len(payload)))
+            fh.write(blob)
+            pos += len(blob)
+        for b0 in range(0, t, block):
+            n = np.arange(b0, min(t, b0 + block))
+            img = ((base[None] + n[:, None, None, None] * 101) % modulus).astype(dt)
+            rows = np.zeros((len(n), height, stride), np.uint8)
+            rows[:, :, :row_bytes] = img.view(np.uint8).reshape(len(n), height, row_bytes)
+            parts = []
+            for k, i in enumerate(n.tolist()):
+                name = f"ImageDataSeq|{i}!"
+                payload = ImageFrame(timestamp=float(i * period), pixels=rows[k].tobytes(),
+                                     zlib_stream=None, height=height, width_bytes=stride,
+                                     compressed=False).to_bytes()
+                if packed:
+                    blob = packed_head + name.encode().ljust(PACKED_NAME_LEN, b"\0") + payload
+                else:
+                    blob = container.encode_chunk(name, payload, part1=8)
+                entries.append((name, pos, len(payload)))
+                parts.append(blob)
+                pos += len(blob)
+            fh.write(b"".join(parts))
+        entries.sort(key=lambda e: e[0].encode("latin-1"), reverse=True)
+        body = _cmap.build_chunk_map_body([e[0] for e in entries], [e[1] for e in entries],
+                                          [e[2] for e in entries], pos)
+        # the map chunk as container.build_file ends a file
+        fn = container.FILEMAP_NAME.encode()
+        trailer = _nc.MapTrailer(signature=container.MAP_SIGNATURE.encode(),
+                                 map_offset=pos).to_bytes()
+        head_len = container.HEADER_SIZE + len(fn)
+        data_len = _ceil4k(head_len + len(body) + len(trailer)) - head_len
+        payload = body + bytes(data_len - len(body) - len(trailer)) + trailer
+        nl = container._name_len(fn, len(payload))
+        fh.write(_nc.ChunkHeader(magic=container.CHUNK_MAGIC_BYTES, name_len=nl,
+                                 data_len=len(payload)).to_bytes()
+                 + fn + bytes(nl - len(fn)) + payload)
+
+
+@functools.cache
+def _stream_writer_checked() -> str:
+    """Check once per process that the streamed NIS layout equals ``samples``'s bytes."""
+    import inspect
+
+    from nd2kit.testing import samples
+
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "s.nd2"
+        write_stream_sample(p, t=5, channels=2, height=24, width=30, dtype="uint16")
+        ours = p.read_bytes()
+    if ours != samples.sample_file_bytes(t=5, z=1, channels=2, height=24, width=30,
+                                         dtype="uint16"):
+        raise RuntimeError("write_stream_sample's NIS layout differs from "
+                           "samples.sample_file_bytes; fix tools/bench_data.py")
+    src = (Path(samples.__file__).read_bytes()
+           + inspect.getsource(write_stream_sample).encode()
+           + inspect.getsource(_stream_metadata_chunks).encode())
+    return hashlib.sha256(src).hexdigest()[:10]
+
+
+@functools.cache
+def _stream_file_cached(key: str) -> SampleFile:
+    params = json.loads(key)
+    src_hash = _stream_writer_checked()
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    stem = ("stream-t{t}-c{channels}-{height}x{width}-{dtype}-".format(**params)
+            + ("packed" if params["packed"] else "nis"))
+    path = CACHE_DIR / f"{stem}-{src_hash}.nd2"
+    side = path.with_suffix(".json")
+    if path.is_file() and side.is_file():
+        info = json.loads(side.read_text())
+        return SampleFile(path, params, False, info["seconds"], None, info.get("created", "?"),
+                          writer="stream")
+    for old in [*CACHE_DIR.glob(f"{stem}-*.nd2"), *CACHE_DIR.glob(f"{stem}-*.json")]:
+        if old.stem.rsplit("-", 1)[-1] != src_hash:
+            old.unlink(missing_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    t0 = time.perf_counter()
+    try:
+        write_stream_sample(tmp, **params)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    seconds = time.perf_counter() - t0
+    created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    os.replace(tmp, path)
+    side.write_text(json.dumps({"params": params, "seconds": seconds, "created": created,
+                                "bytes": path.stat().st_size}))
+    return SampleFile(path, params, True, seconds, None, created, writer="stream")
+
+
+def stream_sample_file(**params: Any) -> SampleFile:
+    """The cached file written by :func:`write_stream_sample` (``**params``).
+
+    Cached in :data:`CACHE_DIR` like :func:`sample_file`; the name holds the
+    parameters and a hash of ``samples.py`` and of the writer's source.
+    """
+    return _stream_file_cached(json.dumps(params, sort_keys=False))
+
+
+# ----------------------------------------------------------------------------- cold page cache
+
+PAGE = 4096
+
+
+def drop_file_pages(path: Path) -> None:
+    """Evict `path`'s pages from the page cache (``fsync`` + ``POSIX_FADV_DONTNEED``).
+
+    Pages that a process still maps are not evicted; :func:`resident_pages` tells.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def resident_pages(path: Path) -> tuple[int, int]:
+    """``(pages of path in the page cache, pages of the file)``, by ``mincore(2)``.
+
+    The file is mapped read-only for the call; ``mincore`` only reports residency
+    and does not fault pages in.
+    """
+    import ctypes
+    import mmap
+
+    import numpy as np
+
+    size = path.stat().st_size
+    n = -(-size // PAGE)
+    if size == 0:
+        return 0, 0
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), size, prot=mmap.PROT_READ) as m:
+        view = np.frombuffer(m, np.uint8)
+        vec = np.zeros(n, np.uint8)
+        rc = libc.mincore(ctypes.c_void_p(view.ctypes.data), ctypes.c_size_t(size),
+                          ctypes.c_void_p(vec.ctypes.data))
+        del view
+        if rc != 0:
+            raise OSError(ctypes.get_errno(), "mincore failed")
+    return int(np.count_nonzero(vec & 1)), n
+
+
+def cold_request(mod: Any, path: str, req: dict[str, Any]) -> Any:
+    """Do request `req` with library `mod` (nd2kit or nd2): open, read, return an array.
+
+    ``{"op": "frame", "index": k}``: ``np.array(f.read_frame(k))``;
+    ``{"op": "crop", "index": k, "y": y, "x": x, "size": s}``: an s x s crop of frame k,
+    ``np.array(f.read_frame(k)[..., y:y+s, x:x+s])``; ``{"op": "crop_all", ...}``: the
+    same crop of every frame, ``f.to_dask()[..., y:y+s, x:x+s].compute()``.
+    """
+    import numpy as np
+
+    op = req["op"]
+    with mod.ND2File(path) as f:
+        if op == "frame":
+            return np.array(f.read_frame(req["index"]))
+        y, x, s = req.get("y", 0), req.get("x", 0), req.get("size", 0)
+        if op == "crop":
+            return np.array(f.read_frame(req["index"])[..., y:y + s, x:x + s])
+        if op == "crop_all":
+            return np.asarray(f.to_dask()[..., y:y + s, x:x + s].compute())
+    raise ValueError(f"unknown request {req!r}")
+
+
+def _proc_io() -> dict[str, int]:
+    out: dict[str, int] = {}
+    with open("/proc/self/io") as fh:
+        for line in fh:
+            k, _, v = line.partition(":")
+            out[k.strip()] = int(v)
+    return out
+
+
+_COLD_SCRIPT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                "from tools.bench_data import _cold_probe_main; _cold_probe_main(sys.argv[2:])")
+
+
+def _cold_probe_main(argv: list[str]) -> None:
+    """Child side of :func:`cold_probe`: prints one JSON line."""
+    import gc
+    import resource
+
+    import dask.array  # noqa: F401 - imported before the clock, as numpy and the library
+    import numpy as np
+
+    lib, path, req_json = argv
+    req = json.loads(req_json)
+    mod = __import__(lib)
+    gc.collect()
+    io0, ru0 = _proc_io(), resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter_ns()
+    a = cold_request(mod, path, req)
+    t1 = time.perf_counter_ns()
+    io1, ru1 = _proc_io(), resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({
+        "lib": lib, "ns": t1 - t0,
+        "read_bytes": io1["read_bytes"] - io0["read_bytes"],
+        "rchar": io1["rchar"] - io0["rchar"], "syscr": io1["syscr"] - io0["syscr"],
+        "majflt": ru1.ru_majflt - ru0.ru_majflt, "minflt": ru1.ru_minflt - ru0.ru_minflt,
+        "shape": list(a.shape), "dtype": str(a.dtype),
+        "checksum": int(np.asarray(a, np.uint64).sum()),
+    }))
+
+
+def cold_probe(lib: str, path: Path, req: dict[str, Any]) -> dict[str, Any]:
+    """Evict `path` from the page cache, then do `req` with `lib` in a fresh interpreter.
+
+    Returns the child's numbers (``ns``: time of the request, open included;
+    ``read_bytes``: bytes the child made the kernel read from storage, page-cache
+    misses of ``read``/``pread`` and of memory-map faults; ``rchar``: bytes returned by
+    read calls, cached or not; ``majflt``: major page faults) plus ``resident_before``
+    (pages of the file still cached after the eviction, should be 0) and
+    ``resident_after`` (pages cached after the request: what it brought in,
+    read-ahead included).
+    """
+    root = Path(__file__).resolve().parents[1]
+    drop_file_pages(path)
+    before, total = resident_pages(path)
+    r = subprocess.run([sys.executable, "-c", _COLD_SCRIPT, str(root), lib, str(path),
+                        json.dumps(req)], capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError(f"cold probe {lib} {req} failed: {r.stderr.strip()[-800:]}")
+    out: dict[str, Any] = json.loads(r.stdout.strip().splitlines()[-1])
+    after, _ = resident_pages(path)
+    out.update(resident_before=before, resident_after=after, file_pages=total)
+    return out
+
+
+def request_pages(path: Path, req: dict[str, Any]) -> dict[str, int]:
+    """4 KiB pages a reader must touch for `req`: the budget of the cold-cache cases.
+
+    ``meta``: the signature page and every page of the chunk map chunk and of the
+    metadata chunks (all chunks but ``ImageDataSeq|N!``); ``pixels``: the pages of the
+    requested pixel bytes (for a crop, only the bytes of the crop's rows) plus the
+    page of each requested frame's chunk header and timestamp.
+    """
+    import mmap
+
+    import numpy as np
+
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, prot=mmap.PROT_READ) as m:
+        map_offset, cm = container.read_chunk_map(m)
+        map_info = container.read_chunk(m, map_offset, expect=container.FILEMAP_NAME)
+        spans = [(0, PAGE), (map_info.offset, map_info.end)]
+        frames: list[str] = []
+        for name in cm:
+            if name.startswith("ImageDataSeq|"):
+                frames.append(name)
+            else:
+                info = container.read_chunk(m, cm[name].offset, expect=name)
+                spans.append((info.offset, info.end))
+        meta: set[int] = set()
+        for a, b in spans:
+            meta.update(range(a // PAGE, -(-b // PAGE)))
+        attrs = lv.decode(container.chunk_data(m, cm, "ImageAttributesLV!")[1])
+        a = attrs.get("SLxImageAttributes", attrs)
+        height, stride = int(a["uiHeight"]), int(a["uiWidthBytes"])
+        item = int(a["uiBpcInMemory"]) // 8
+        comp = int(a["uiComp"])
+        op = req["op"]
+        idx = list(range(len(frames))) if op == "crop_all" else [req["index"]]
+        pix: set[int] = set()
+        for k in idx:
+            info = container.read_chunk(m, cm[f"ImageDataSeq|{k}!"].offset,
+                                        expect=f"ImageDataSeq|{k}!")
+            p0 = info.data_offset + 8
+            pix.update(range(info.offset // PAGE, -(-p0 // PAGE)))
+            if op == "frame":
+                lo = np.array([p0]), np.array([p0 + height * stride])
+            else:
+                y, x, s = req["y"], req["x"], req["size"]
+                rows = p0 + np.arange(y, y + s) * stride
+                lo = rows + x * comp * item, rows + (x + s) * comp * item
+            for a0, b0 in zip((lo[0] // PAGE).tolist(), (-(-lo[1] // PAGE)).tolist()):
+                pix.update(range(a0, b0))
+    return {"meta": len(meta), "pixels": len(pix - meta)}

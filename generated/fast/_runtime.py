@@ -10,6 +10,11 @@ import numpy as _np
 
 from ...errors import CorruptChunkError
 
+__all__ = [
+    'MAX_INFLATE',
+    'Node',
+]
+
 #: Largest inflated size accepted from one zlib stream (guards decompression bombs);
 #: metadata and mask streams are far smaller (frames use their exact expected size).
 MAX_INFLATE = 1 << 28

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as _np
 
 from ._runtime import (
+    MAX_INFLATE,
     Node,
     _bad_contents,
     _bad_size,
@@ -28,7 +29,15 @@ from ._runtime import (
 )
 from ...errors import CorruptChunkError
 
-__all__ = ["BinaryRle", "RleStream", "RleHeader", "RleObject", "RleObjectHeader", "RleRow", "RleRun", ]
+__all__ = [
+    'BinaryRle',
+    'RleStream',
+    'RleHeader',
+    'RleObject',
+    'RleObjectHeader',
+    'RleRow',
+    'RleRun',
+]
 
 _S_leI = _struct.Struct('<I')
 _S_leII = _struct.Struct('<II')

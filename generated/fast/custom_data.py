@@ -18,6 +18,7 @@ from typing import Any
 import numpy as _np
 
 from ._runtime import (
+    MAX_INFLATE,
     Node,
     _bad_contents,
     _bad_size,
@@ -32,7 +33,14 @@ from ._runtime import (
 )
 from ...errors import CorruptChunkError
 
-__all__ = ["CustomData", "F8Array", "U4Array", "CameraMatrix", "DownsampledFrame", "ZippedJson", ]
+__all__ = [
+    'CustomData',
+    'F8Array',
+    'U4Array',
+    'CameraMatrix',
+    'DownsampledFrame',
+    'ZippedJson',
+]
 
 
 class CustomData(Node):

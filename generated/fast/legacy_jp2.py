@@ -14,6 +14,7 @@ from typing import Any
 import numpy as _np
 
 from ._runtime import (
+    MAX_INFLATE,
     Node,
     _bad_contents,
     _bad_size,
@@ -28,7 +29,16 @@ from ._runtime import (
 )
 from ...errors import CorruptChunkError
 
-__all__ = ["LegacyJp2", "SignatureBox", "BoxList", "Box", "ImageHeader", "BoxMapTrailer", "BoxMap", "BoxMapEntry", ]
+__all__ = [
+    'LegacyJp2',
+    'SignatureBox',
+    'BoxList',
+    'Box',
+    'ImageHeader',
+    'BoxMapTrailer',
+    'BoxMap',
+    'BoxMapEntry',
+]
 
 _S_beI = _struct.Struct('>I')
 _S_beIIHBBBB = _struct.Struct('>IIHBBBB')

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as _np
 
 from ._runtime import (
+    MAX_INFLATE,
     Node,
     _bad_contents,
     _bad_size,
@@ -28,7 +29,39 @@ from ._runtime import (
 )
 from ...errors import CorruptChunkError
 
-__all__ = ["LiteVariant", "Record", "StringValue", "ByteArray", "Level", "LevelBody", "Compressed", "LvRecord", "decode_tree", "decode_tree_items", "decode_tree_selected", "decode_tree_record", "encode_tree_record", "T_BOOL", "T_INT32", "T_UINT32", "T_INT64", "T_UINT64", "T_DOUBLE", "T_VOID_POINTER", "T_STRING", "T_BYTE_ARRAY", "T_LEVEL", "T_COMPRESS", ]
+__all__ = [
+    'LvType',
+    'LiteVariant',
+    'Record',
+    'StringValue',
+    'ByteArray',
+    'Level',
+    'LevelBody',
+    'Compressed',
+    'T_BOOL',
+    'T_INT32',
+    'T_UINT32',
+    'T_INT64',
+    'T_UINT64',
+    'T_DOUBLE',
+    'T_VOID_POINTER',
+    'T_STRING',
+    'T_BYTE_ARRAY',
+    'T_LEVEL',
+    'T_COMPRESS',
+    'decode_tree_items',
+    'decode_tree_selected',
+    'compile_schema',
+    'decode_tree_compiled',
+    'decode_tree',
+    'LvRecord',
+    'decode_tree_record',
+    'encode_tree_record',
+    'CHECK_MAX_DEPTH',
+    'CHECK_INFLATE_CAP',
+    'check_tree_stream',
+    'looks_like_tree',
+]
 
 _S_leB = _struct.Struct('<B')
 _S_leBB = _struct.Struct('<BB')
@@ -641,7 +674,6 @@ def decode_tree_items(
         except IndexError:
             raise _tr_err("record header truncated", p) from None
         if t == 76:
-            # no name: byte 1 is the first of the opaque bytes before the zlib stream
             start = p + 1 + _TR_COMPRESS_SKIP
             if start > end:
                 raise _tr_err("compressed record truncated", p)
@@ -785,9 +817,9 @@ def _tr_record_end(buf: bytes, p: int, end: int) -> int:
         n_items, length = _TR_LEVEL_HEAD.unpack_from(buf, q)
         body = q + 12
         body_end = body + ((length-(14+nl*2)))
+        r = body_end + n_items * 8
         if body_end < body or body_end > end:
             raise _tr_err(f"LEVEL length {length} does not fit", q + _TR_LENGTH_AT)
-        r = body_end + n_items * 8
     elif t == T_STRING:
         k = buf.find(b'\x00\x00', q, end)
         while k >= 0 and (k - q) & 1:
@@ -872,12 +904,12 @@ def decode_tree_selected(buf: bytes, p: int, end: int, count: int, strip: bool, 
             if q + 12 > end:
                 raise _tr_err("LEVEL header truncated", q)
             n_items, length = _TR_LEVEL_HEAD.unpack_from(buf, q)
-            body = q + 12
             nl = buf[p + 1]
+            body = q + 12
             body_end = body + ((length-(14+nl*2)))
+            r = body_end + n_items * 8
             if body_end < body or body_end > end:
                 raise _tr_err(f"LEVEL length {length} does not fit", q + _TR_LENGTH_AT)
-            r = body_end + n_items * 8
             if r > end:
                 raise _tr_err(f"LEVEL length {length} leaves no room for the offset table of "
                               f"{n_items} items", q + _TR_LENGTH_AT)
@@ -892,6 +924,8 @@ def decode_tree_selected(buf: bytes, p: int, end: int, count: int, strip: bool, 
             else:
                 val = decode_tree_selected(buf, body, body_end, n_items, strip, lists, sub)
             if len(val) == 1 and "" in val:
+                # nd2 0.12's rule, kept for compatible shapes: a lone value that is
+                # already a list (e.g. a BYTEARRAY item) is taken as the item list
                 value = val[""]
                 if not isinstance(value, list):
                     value = [value]
@@ -1090,12 +1124,12 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
                 if q + 12 > end:
                     raise _tr_err("LEVEL header truncated", q)
                 n_items, length = _head(buf, q)
-                body = q + 12
                 nl = buf[p + 1]
+                body = q + 12
                 body_end = body + ((length-(14+nl*2)))
+                r = body_end + n_items * 8
                 if body_end < body or body_end > end:
                     raise _tr_err(f"LEVEL length {length} does not fit", q + _TR_LENGTH_AT)
-                r = body_end + n_items * 8
                 if r > end:
                     raise _tr_err(f"LEVEL length {length} leaves no room for the offset table of "
                                   f"{n_items} items", q + _TR_LENGTH_AT)
@@ -1112,6 +1146,8 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
                     else:
                         val = decode_tree_compiled(buf, body, body_end, n_items, lists, sub)
                     if len(val) == 1 and "" in val:
+                        # nd2 0.12's rule, kept for compatible shapes: a lone value that is
+                        # already a list (e.g. a BYTEARRAY item) is taken as the item list
                         value = val[""]
                         if not isinstance(value, list):
                             value = [value]
@@ -1262,7 +1298,7 @@ def decode_tree_record(buf: bytes, p: int, end: int) -> tuple[LvRecord, int]:
             name_raw = raw_name
     else:
         name, name_raw = raw_name.decode("utf-16-le", "replace"), raw_name
-    if t not in _TR_KNOWN or t in (0, 7, 10, ):
+    if t not in _TR_KNOWN or t in (0, 10, ):
         raise _tr_err(f"unknown or invalid record type {t}", p)
     sc = _TR_SCALARS.get(t)
     if sc is not None:
@@ -1270,12 +1306,12 @@ def decode_tree_record(buf: bytes, p: int, end: int) -> tuple[LvRecord, int]:
             raise _tr_err("value truncated", q)
         return LvRecord(t, name, sc[0](buf, q)[0], name_raw=name_raw, pos=p), q + sc[1]
     if t == T_LEVEL:
-        if q + _TR_LEVEL_HEAD_SIZE > end:
+        if q + 12 > end:
             raise _tr_err("LEVEL header truncated", q)
         n_items, length = _TR_LEVEL_HEAD.unpack_from(buf, q)
-        body = q + _TR_LEVEL_HEAD_SIZE
+        body = q + 12
         body_end = body + ((length-(14+nl*2)))
-        stop = body_end + n_items * _TR_OFFSET_SIZE
+        stop = body_end + n_items * 8
         if body_end < body or body_end > end:
             raise _tr_err(f"LEVEL length {length} does not fit", q + _TR_LENGTH_AT)
         children = []
@@ -1351,3 +1387,479 @@ def encode_tree_record(rec: LvRecord, keep_offsets: bool = True) -> bytes:
         return b"".join([head, _TR_LEVEL_HEAD.pack(n, length), *parts, rec.gap,
                          _np.asarray(table, dtype=_TR_OFFSETS_DTYPE).tobytes()])
     raise ValueError(f"cannot encode record type {t}")
+
+
+# ---- checking walker for `record` streams: collects findings, never recurses
+#: type code -> enum label (upper case), for messages
+_TR_TYPE_NAMES: dict[int, str] = {0: 'UNKNOWN', 1: 'BOOL', 2: 'INT32', 3: 'UINT32', 4: 'INT64', 5: 'UINT64', 6: 'DOUBLE', 7: 'VOID_POINTER', 8: 'STRING', 9: 'BYTE_ARRAY', 10: 'DEPRECATED', 11: 'LEVEL', 76: 'COMPRESS'}
+#: type codes the tag's `valid` leaves out
+_TR_INVALID = frozenset([0, 10])
+#: defaults of check_tree_stream: LEVELs nested deeper are stepped over; cap on the
+#: inflated size of a compressed record
+CHECK_MAX_DEPTH = 10_000
+CHECK_INFLATE_CAP = MAX_INFLATE
+_TR_CHECK_MAX_STEPS = 2_000_000
+#: a record needs at least this many bytes (tag, name_len, one value byte)
+_TR_MIN_RECORD = 3
+#: below this depth record paths are kept whole; deeper, a path longer than
+#: _TR_PATH_MAX keeps its last _TR_PATH_KEEP characters (memory stays linear in depth)
+_TR_PATH_FULL_DEPTH = 1000
+_TR_PATH_MAX = 512
+_TR_PATH_KEEP = 256
+
+
+class _TrFault(Exception):
+    """A structural problem that stops the parse of the enclosing block."""
+
+    def __init__(self, pos: int, field: str, message: str, path: str) -> None:
+        super().__init__(message)
+        self.pos = pos
+        self.field = field
+        self.message = message
+        self.path = path
+
+
+class _TrGiveUp(Exception):
+    pass
+
+
+def _tr_drive(gen: Any) -> Any:
+    """Run a walker step and every step it yields on an explicit stack (no recursion).
+
+    A step yields a sub-step (a generator) and is resumed with its return value, or
+    with the exception it raised.
+    """
+    stack = [gen]
+    value: Any = None
+    exc: BaseException | None = None
+    while True:
+        g = stack[-1]
+        try:
+            if exc is None:
+                sub = g.send(value)
+            else:
+                e, exc = exc, None
+                sub = g.throw(e)
+        except StopIteration as stop:
+            stack.pop()
+            if not stack:
+                return stop.value
+            value = stop.value
+            continue
+        except (_TrFault, _TrGiveUp) as e:
+            stack.pop()
+            if not stack:
+                raise
+            value, exc = None, e
+            continue
+        stack.append(sub)
+        value = None
+
+
+def _tr_hex(n: int | None) -> str:
+    return "?" if n is None else f"{n} (0x{n:X})"
+
+
+class _TrChecker:
+    """Structural check of one stream that locates damage.
+
+    A LEVEL is parsed with its declared `length` first, then without it (a wrong
+    `length`/`item_count` shows up as children that fit elsewhere, confirmed by the
+    offset table), and finally child by child at the positions of its offset table
+    (which isolates e.g. an unterminated STRING).
+    """
+
+    def __init__(self, buf: bytes, base: int | None, anchor: int | None, cfg: list[Any]) -> None:
+        self.buf = buf
+        self.base = base  # offset of buf[0]; None for an inflated stream
+        self.anchor = anchor  # offset reported for inflated streams
+        self.cfg = cfg  # [steps, max_steps, max_depth, inflate_cap, keep visits], shared by forks
+        #: (severity, spec field path, absolute offset, message, record path)
+        self.findings: list[tuple[str, str, int | None, str, str]] = []
+        self.visited: dict[int, tuple[int, str, str, int, str]] = {}
+        self.nameless: list[int] = []
+
+    # -- bookkeeping
+    def _abs(self, pos: int) -> int | None:
+        return self.base + pos if self.base is not None else self.anchor
+
+    def _where(self, pos: int) -> str:
+        if self.base is not None:
+            return _tr_hex(self.base + pos)
+        return f"+{pos} of the inflated stream"
+
+    def add(self, pos: int, severity: str, field: str, message: str, path: str = "") -> None:
+        if self.base is None:
+            message += f" (at +{pos} of the stream inflated from the compressed record)"
+        self.findings.append((severity, field, self._abs(pos), message, path.lstrip("/")))
+
+    def _add_fault(self, f: _TrFault) -> None:
+        self.add(f.pos, "error", f.field, f.message, f.path)
+
+    def fork(self) -> _TrChecker:
+        return _TrChecker(self.buf, self.base, self.anchor, self.cfg)
+
+    def merge(self, other: _TrChecker) -> None:
+        self.findings.extend(other.findings)
+        self.visited.update(other.visited)
+        self.nameless.extend(other.nameless)
+
+    # -- the stream
+    def check_stream(self, depth: int = 0, path: str = "") -> Any:
+        n = len(self.buf)
+        if n == 0:
+            self.add(0, "error", "record.type", "empty LiteVariant payload", path)
+            return
+        try:
+            end, _name, t = yield self._record(0, n, depth, path, 0)
+        except _TrFault as e:
+            self._add_fault(e)
+            end, t = None, None
+        except _TrGiveUp:
+            self.add(0, "error", "record", "too many records; the structural check gave up", path)
+            return
+        if end is not None and end < n:
+            self.add(end, "warning", "lite_variant.trailing",
+                     f"{n - end} bytes after the root record (readers decode only the root)", path)
+        if depth == 0 and t is not None and t not in (T_LEVEL, T_COMPRESS):
+            self.add(0, "warning", "record.type",
+                     f"the root record is a {_TR_TYPE_NAMES.get(t, t)}, not a LEVEL "
+                     "(docs/format.md#lite_variant)", path)
+        if self.nameless:
+            k = len(self.nameless)
+            self.add(min(self.nameless) + 1, "warning", "record.name_len",
+                     f"{k} record{'s' if k > 1 else ''} with name_len 0 (an empty name stored without its "
+                     "NUL terminator; readers accept it, NIS writes it, the spec asks for name_len 1)", path)
+
+    # -- one record (header, name, value by type)
+    def _record(self, p: int, end: int, depth: int, path: str, index: int) -> Any:
+        cfg = self.cfg
+        cfg[0] += 1
+        if cfg[0] > cfg[1]:
+            raise _TrGiveUp
+        buf = self.buf
+        if p + 2 > end:
+            raise _TrFault(p, "record.type", f"record header needs 2 bytes at {self._where(p)} but the "
+                           f"enclosing block ends {end - p} byte(s) later", path)
+        t, nl = buf[p], buf[p + 1]
+        if t == T_COMPRESS:
+            e = yield self._compressed(p, end, depth, path)
+            return e, "", t
+        q = p + 2 + nl * _TR_NAME_UNIT
+        if q > end:
+            raise _TrFault(p + 1, "record.name_len", f"name_len {nl} ({nl * _TR_NAME_UNIT} bytes) runs past "
+                           f"the end of the enclosing block ({end - p - 2} bytes left)", path)
+        raw = bytes(buf[p + 2 : q])
+        term = _TR_STR_TERM
+        terminated = raw[-len(term):] == term
+        if nl == 0:
+            self.nameless.append(p)
+        elif not terminated:
+            self.add(q - 2, "error", "record.name",
+                     "name does not end in a NUL code unit (name_len must count the terminator)", path)
+        text_name = (raw[: -len(term)] if terminated else raw).decode("utf-16-le", "replace")
+        label = f"{path}/{text_name}" if text_name else f"{path}[{index}]"
+        if depth > _TR_PATH_FULL_DEPTH and len(label) > _TR_PATH_MAX:
+            label = "\u2026" + label[-_TR_PATH_KEEP:]
+        if t in _TR_INVALID:
+            raise _TrFault(p, "record.type", f"type code {t} ({_TR_TYPE_NAMES[t]}) is not allowed: nd2 and "
+                           "limnd2 reject it", label)
+        if t not in _TR_KNOWN:
+            raise _TrFault(p, "record.type", f"unknown type code {t}", label)
+        if t == T_VOID_POINTER:
+            self.add(p, "error", "record.type",
+                     "type code 7 (VOID_POINTER) must not be written: nd2 reads a "
+                     "u64, limnd2 a length and that many bytes (read here as u64)", label)
+        sc = _TR_SCALARS.get(t)
+        if sc is not None:
+            n = sc[1]
+            if q + n > end:
+                raise _TrFault(q, "record.value", f"{_TR_TYPE_NAMES[t]} value needs {n} bytes but the "
+                               f"enclosing block ends {end - q} byte(s) later", label)
+            v = sc[0](buf, q)[0]
+            if t == T_BOOL and v not in (0, 1):
+                self.add(q, "warning", "record.value", f"BOOL value {v} is not 0 or 1", label)
+            if cfg[4]:
+                self.visited[p] = (depth, label, text_name, t, repr(v))
+            return q + n, text_name, t
+        if t == T_STRING:
+            k = _find_unit(buf, term, q, end, _TR_NAME_UNIT)
+            if k < 0:
+                last = q + ((end - q) // 2) * 2 - 2
+                raise _TrFault(max(last, q), "string_value.value",
+                               f"STRING without terminator: no 00 00 code unit between {self._where(q)} "
+                               f"and the end of the enclosing block at {self._where(end)}", label)
+            sraw = bytes(buf[q:k])
+            if sraw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+                self.add(q, "warning", "string_value.value",
+                         "STRING starts with a byte order mark; readers sniff it and may decode differently",
+                         label)
+            try:
+                text = sraw.decode("utf-16-le")
+            except UnicodeDecodeError:
+                self.add(q, "warning", "string_value.value", "STRING is not valid UTF-16LE", label)
+                text = sraw.decode("utf-16-le", "replace")
+            if cfg[4]:
+                self.visited[p] = (depth, label, text_name, t, repr(text))
+            return k + len(term), text_name, t
+        if t == T_BYTE_ARRAY:
+            ls = _TR_BYTES_LEN_SIZE
+            if q + ls > end:
+                raise _TrFault(q, "byte_array.len", f"BYTEARRAY length field needs {ls} bytes but the "
+                               f"enclosing block ends {end - q} byte(s) later", label)
+            n = _TR_BYTES_LEN.unpack_from(buf, q)[0]
+            if n > end - q - ls:
+                raise _TrFault(q, "byte_array.len", f"BYTEARRAY length {n} runs past the end of the "
+                               f"enclosing block ({end - q - ls} bytes left)", label)
+            if cfg[4]:
+                self.visited[p] = (depth, label, text_name, t, f"({n} bytes)")
+            return q + ls + n, text_name, t
+        # LEVEL
+        if cfg[4]:
+            self.visited[p] = (depth, label, text_name, t, "")
+        e = yield self._level(p, q, end, depth, label)
+        return e, text_name, t
+
+    # -- compressed record (type 76): size-capped inflate, nested walk
+    def _compressed(self, p: int, end: int, depth: int, path: str) -> Any:
+        if depth > 0:
+            self.add(p, "error", "record.type",
+                     "compressed (type 76) record inside a LEVEL: readers inflate everything "
+                     "up to the end of the enclosing buffer and drop the records before it "
+                     "(docs/format.md#lite_variant)", path)
+        start = p + 1 + _TR_COMPRESS_SKIP
+        if start > end:
+            raise _TrFault(p, "compressed.reserved", "compressed record truncated before its zlib stream", path)
+        try:
+            inner = _inflate(bytes(self.buf[start:end]), "compressed",
+                             "inflated", start, self.cfg[3])
+        except CorruptChunkError as e:
+            raise _TrFault(start, "compressed.inflated", e.message, path) from None
+        if self.cfg[4]:
+            self.visited[p] = (depth, path + "<zlib>", "", T_COMPRESS, f"<zlib {end - start} bytes>")
+        sub = _TrChecker(inner, None, self._abs(p), self.cfg)
+        yield sub.check_stream(depth + 1, path + "<zlib>")
+        self.findings.extend(sub.findings)
+        return end
+
+    # -- LEVEL: header, children, offset table
+    def _children(self, body: int, bound: int, count: int, depth: int, path: str) -> Any:
+        kids: list[tuple[int, str, int]] = []
+        pos = body
+        for i in range(count):
+            try:
+                e, name, t = yield self._record(pos, bound, depth, path, i)
+            except _TrFault as fault:
+                return kids, pos, fault
+            kids.append((pos, name, t))
+            pos = e
+        return kids, pos, None
+
+    def _table(self, at: int, count: int) -> list[int] | None:
+        size = _TR_OFFSET_SIZE
+        if at < 0 or at + size * count > len(self.buf):
+            return None
+        return _np.frombuffer(self.buf, _TR_OFFSETS_DTYPE, count, at).tolist()
+
+    def _table_matches(self, p: int, at: int, kids: list[tuple[int, str, int]]) -> bool:
+        table = self._table(at, len(kids))
+        return table is not None and sorted(table) == sorted(k[0] - p for k in kids)
+
+    def _check_level(self, p: int, at: int, kids: list[tuple[int, str, int]], path: str,
+                     table: bool = True) -> None:
+        if table and kids and not self._table_matches(p, at, kids):
+            self.add(at, "warning", "level.offsets",
+                     "the offset table does not list the children's offsets (readers ignore it; "
+                     "NIS and limnd2 write it)", path)
+        seen: dict[str, int] = {}
+        for pos, name, _t in kids:
+            if not name:
+                continue
+            if name in seen:
+                self.add(pos, "warning", "level_body.children",
+                         f"duplicate name {name!r} in one LEVEL (nd2 keeps the last, limnd2 renames it)",
+                         f"{path}/{name}")
+            seen[name] = pos
+
+    def _records_until(self, start: int, end: int, depth: int, path: str, first_index: int = 0) -> Any:
+        """Records parsed one after the other from `start` that end exactly at `end`."""
+        w = self.fork()
+        pos, kids = start, []
+        while pos < end and len(kids) < 100_000:
+            try:
+                e, name, t = yield w._record(pos, end, depth, path, first_index + len(kids))
+            except _TrFault:
+                return None
+            kids.append((pos, name, t))
+            pos = e
+        return (w, kids) if pos == end else None
+
+    def _recover_by_table(self, p: int, body: int, decl_end: int, count: int, depth: int,
+                          path: str) -> Any:
+        table = self._table(decl_end, count)
+        if not table:
+            return False
+        starts = sorted({p + o for o in table})
+        if len(starts) != count or starts[0] != body or starts[-1] >= decl_end:
+            return False
+        kids: list[tuple[int, str, int]] = []
+        for i, s in enumerate(starts):
+            bound = starts[i + 1] if i + 1 < count else decl_end
+            try:
+                e, name, t = yield self._record(s, bound, depth, path, i)
+            except _TrFault as fault:
+                self._add_fault(fault)
+                continue
+            kids.append((s, name, t))
+            if e != bound:
+                self.add(e, "error", "level_body.children",
+                         f"record at {self._where(s)} ends at {self._where(e)}, but the LEVEL offset table "
+                         f"puts the next child at {self._where(bound)}", path)
+        self._check_level(p, decl_end, kids, path, table=False)
+        return True
+
+    def _salvage(self, body: int, end: int, count: int, depth: int, path: str) -> Any:
+        """Keep the records readable before a fatal LEVEL fault (for ``inspect``)."""
+        b = self.fork()
+        yield b._children(body, end, count, depth + 1, path)
+        self.visited.update(b.visited)
+
+    def _level(self, p: int, q: int, end: int, depth: int, path: str) -> Any:
+        hs, osz = _TR_LEVEL_HEAD_SIZE, _TR_OFFSET_SIZE
+        if q + hs > end:
+            raise _TrFault(q, "level.item_count", f"LEVEL header (item_count, length) needs {hs} bytes but "
+                           f"the enclosing block ends {end - q} byte(s) later", path)
+        count, length = _TR_LEVEL_HEAD.unpack_from(self.buf, q)
+        body = q + hs
+        hdr = body - p
+        if length < hdr:
+            raise _TrFault(q + _TR_LENGTH_AT, "level.length",
+                           f"LEVEL length {length} is smaller than its own header ({hdr} bytes)", path)
+        if count * (_TR_MIN_RECORD + osz) > end - body:
+            yield self._salvage(body, end, count, depth, path)
+            raise _TrFault(q, "level.item_count", f"item_count {count} cannot fit: {count} records and their "
+                           f"offsets need at least {count * (_TR_MIN_RECORD + osz)} bytes, "
+                           f"{end - body} are left", path)
+        decl_end = p + length
+        tab_end = decl_end + osz * count
+        if depth >= self.cfg[2] and count:
+            self.add(p, "error", "record", f"LiteVariant nesting deeper than {self.cfg[2]} levels: "
+                     "the records below are not checked", path)
+            if tab_end > end:
+                raise _TrFault(q + _TR_LENGTH_AT, "level.length",
+                               f"LEVEL length {length} with item_count {count} runs {tab_end - end} bytes "
+                               "past the end of the enclosing block", path)
+            return tab_end
+        first = None
+        if tab_end <= end:
+            a = self.fork()
+            kids, c, fault = yield a._children(body, decl_end, count, depth + 1, path)
+            if fault is None and c == decl_end:
+                self.merge(a)
+                self._check_level(p, decl_end, kids, path)
+                return tab_end
+            first = (a, kids, c, fault)
+        # the declared length does not work: do the children end somewhere else?
+        b = self.fork()
+        kids2, c2, fault2 = yield b._children(body, end, count, depth + 1, path)
+        if fault2 is None and c2 != decl_end and c2 + osz * count <= end:
+            if self._table_matches(p, c2, kids2) or first is None:
+                self.merge(b)
+                self.add(q + _TR_LENGTH_AT, "error", "level.length",
+                         f"LEVEL length {length} does not match its content: the {count} children end "
+                         f"{c2 - p} bytes after the record start, so length should be {c2 - p} "
+                         f"(readers look for the offset table at {self._where(decl_end)})", path)
+                self._check_level(p, c2, kids2, path)
+                return c2 + osz * count
+        if first is None:
+            if decl_end <= end:  # is item_count too large (the table then starts earlier)?
+                got = yield self._records_until(body, decl_end, depth + 1, path)
+                if got is not None and len(got[1]) != count and self._table_matches(p, decl_end, got[1]):
+                    w, kids = got
+                    self.merge(w)
+                    self.add(q, "error", "level.item_count",
+                             f"item_count {count}, but the LEVEL body holds {len(kids)} records", path)
+                    self._check_level(p, decl_end, kids, path)
+                    return decl_end + osz * len(kids)
+            self.visited.update(b.visited)
+            raise _TrFault(q + _TR_LENGTH_AT, "level.length",
+                           f"LEVEL length {length} with item_count {count} runs {tab_end - end} bytes past "
+                           "the end of the enclosing block", path)
+        a, kids, c, fault = first
+        if fault is None:  # ends before decl_end
+            more = yield self._records_until(c, decl_end, depth + 1, path, len(kids))
+            self.merge(a)
+            if more is not None:
+                self.merge(more[0])
+                kids = kids + more[1]
+                self.add(q, "error", "level.item_count",
+                         f"item_count {count}, but the LEVEL body holds {len(kids)} records", path)
+            else:
+                self.add(c, "warning", "level_body.gap",
+                         f"{decl_end - c} bytes between the last child and the end given by length "
+                         "(readers skip them; writers must make length exact)", path)
+            self._check_level(p, decl_end, kids, path)
+            return tab_end
+        if c == decl_end and len(kids) < count:
+            self.merge(a)
+            self.add(q, "error", "level.item_count",
+                     f"item_count {count}, but the LEVEL body holds only {len(kids)} records", path)
+            return tab_end
+        r = self.fork()
+        if (yield r._recover_by_table(p, body, decl_end, count, depth + 1, path)):
+            self.merge(r)
+            return tab_end
+        self.merge(a)
+        self._add_fault(fault)
+        return tab_end
+
+
+def check_tree_stream(buf: bytes, base: int = 0, max_depth: int = CHECK_MAX_DEPTH,
+                      inflate_cap: int = CHECK_INFLATE_CAP, max_steps: int = _TR_CHECK_MAX_STEPS,
+                      visits: bool = True) -> tuple[
+                          list[tuple[str, str, int | None, str, str]], list[tuple[int, int, str, str, int, str]]]:
+    """Check a whole stream located at offset `base`; never raises for bad input.
+
+    Returns the findings in the order they were found, ``(severity, field, offset,
+    message, path)`` (severity ``error``/``warning``; field the spec field path such as
+    ``level.offsets``; offset absolute, for records inside a compressed block the
+    compressed record's; path the record path such as ``SLxImageAttributes/uiWidth``,
+    list items as ``[i]``), and the records that could be read, ``(pos, depth, path,
+    name, type, text)`` sorted by `pos` (offset in `buf`). LEVELs deeper than
+    `max_depth` are stepped over (one finding each); compressed blocks inflate to at
+    most `inflate_cap` bytes; after `max_steps` records the walk gives up (a finding).
+    Without `visits` no records are listed (cheaper). Record paths deeper than
+    _TR_PATH_FULL_DEPTH levels are shortened to their last characters.
+    """
+    w = _TrChecker(buf, base, None, [0, max_steps, max_depth, inflate_cap, visits])
+    _tr_drive(w.check_stream())
+    return w.findings, [(p, *v) for p, v in sorted(w.visited.items())]
+
+
+def looks_like_tree(head: bytes, data_len: int) -> bool:
+    """True when `head` (the first payload bytes) starts like a root record: a LEVEL
+    whose name is printable ASCII ending in a NUL code unit, or a compressed block whose
+    zlib header is valid. The LEVEL's `length`/`item_count` need not fit, so
+    that a damaged header is still recognised."""
+    if data_len < 2 or len(head) < 2:
+        return False
+    t, nl = head[0], head[1]
+    if t == T_COMPRESS:
+        z = 1 + _TR_COMPRESS_SKIP
+        if len(head) < z + 2 or data_len < z + 2:
+            return False
+        cmf, flg = head[z], head[z + 1]
+        return cmf & 0x0F == 8 and (cmf * 256 + flg) % 31 == 0
+    if t != T_LEVEL or nl < 2:
+        return False
+    q = 2 + nl * _TR_NAME_UNIT
+    if q + _TR_LEVEL_HEAD_SIZE > min(len(head), data_len):
+        return False
+    raw = head[2:q]
+    if raw[-2:] != _TR_STR_TERM:
+        return False
+    try:
+        text = raw[:-2].decode("utf-16-le")
+    except UnicodeDecodeError:
+        return False
+    return text.isprintable() and text.isascii()

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as _np
 
 from ._runtime import (
+    MAX_INFLATE,
     Node,
     _bad_contents,
     _bad_size,
@@ -30,11 +31,41 @@ from ._runtime import (
 )
 from ...errors import CorruptChunkError
 
-__all__ = ["Nd2Container", "ChunkHeader", "Chunk", "SignatureChunk", "MapTrailer", "ChunkMapChunk", "ChunkMap", "ChunkMapEntry", "ImageFrame", "ChunkMapEntryTable", "parse_chunk_map_table", "build_chunk_map_table", ]
+__all__ = [
+    'CHUNK_MAGIC',
+    'FILE_SIGNATURE',
+    'MAP_SIGNATURE',
+    'FILEMAP_NAME',
+    'CHUNK_ALIGNMENT',
+    'NAME_RESERVE',
+    'FRAME_NAME_LEN',
+    'Nd2Container',
+    'ChunkHeader',
+    'Chunk',
+    'SignatureChunk',
+    'MapTrailer',
+    'ChunkMapChunk',
+    'ChunkMap',
+    'ChunkMapEntry',
+    'ImageFrame',
+    'ChunkMapEntryTable',
+    'parse_chunk_map_rows',
+    'parse_chunk_map_table',
+    'build_chunk_map_table',
+]
 
 _S_leIQ = _struct.Struct('<IQ')
 _S_leQ = _struct.Struct('<Q')
 _S_led = _struct.Struct('<d')
+# ---- constants of the spec (`-nd2kit: constants`)
+CHUNK_MAGIC = 0x0ABECEDA
+FILE_SIGNATURE = 'ND2 FILE SIGNATURE CHUNK NAME01!'
+MAP_SIGNATURE = 'ND2 CHUNK MAP SIGNATURE 0000001!'
+FILEMAP_NAME = 'ND2 FILEMAP SIGNATURE NAME 0001!'
+CHUNK_ALIGNMENT = 4096
+NAME_RESERVE = 20
+FRAME_NAME_LEN = 4072
+
 _C_0 = b'\xda\xce\xbe\n'
 _C_1 = b'!'
 _C_2 = b'ND2 FILE SIGNATURE CHUNK NAME01!'

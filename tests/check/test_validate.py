@@ -19,9 +19,16 @@ import numpy as np
 import pytest
 from conftest import corpus_files
 
-from nd2kit.check.validate import Finding, ValidationReport, validate_file, walk_lite_variant
+from nd2kit.check.validate import Finding, ValidationReport, validate_file
 from nd2kit.codecs import container
 from nd2kit.codecs import lite_variant as lv
+
+
+def walk_lite_variant(data: bytes, base: int = 0) -> tuple[list[tuple], list[Finding]]:
+    """The LiteVariant checker's records and findings in the validator's shape."""
+    found, visits = lv.walk(data, base=base)
+    spec = [Finding(f.severity, None, f.offset, f"lite_variant.ksy:{f.field}", f.message) for f in found]
+    return [tuple(v) for v in visits], spec
 
 ND2KIT = Path(sys.executable).with_name("nd2kit")
 REAL = corpus_files("real")

@@ -1,9 +1,10 @@
-"""LiteVariant (format notes §3): nd2kit's fast codec against the official Kaitai
+"""LiteVariant (docs/format.md#lite_variant): nd2kit's fast codec against the official Kaitai
 compiler's python and construct targets, and against nd2 0.12, on generated trees
 and on every LiteVariant chunk of the corpus."""
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -203,7 +204,7 @@ LV_SAMPLE_JSON = {"Root": {"bFlag": True, "iVal": -2, "uiVal": 7, "dVal": 1.5, "
 
 @pytest.mark.corpus
 def test_lv_sample_bin(corpus_dir: Path) -> None:
-    # format notes §3.4: lv_sample.bin is byte-identical to limnd2's encoder output
+    # lv_sample.bin is byte-identical to limnd2's encoder output
     b = (corpus_dir / "synthetic" / "lv_sample.bin").read_bytes()
     assert lv.decode(b) == LV_SAMPLE_JSON == json_from_clx_lite_variant(b, strip_prefix=False)
     tree = lv.decode_lossless(b)
@@ -480,3 +481,289 @@ def test_selected_decode_reports_a_missing_record_like_the_full_decode(schema: A
         lv.decode(bytes(buf), schema=schema or {})
     assert sel.value.offset == full.value.offset
     assert "truncated" in str(sel.value)
+
+
+# --------------------------------------------------------------------------- checking walker
+
+_REF = re.compile(r"\(docs/format\.md#\w+\)")
+
+
+def _norm(findings: list[tuple[str, int | None, str, str]]) -> list[tuple[str, int | None, str, str]]:
+    """Findings as ``(severity, offset, field, message)``, format references blanked."""
+    return [(s, o, f.split(":", 1)[-1], _REF.sub("(ref)", m)) for s, o, f, m in findings]
+
+
+def _generated(payload: bytes, base: int) -> tuple[list[Any], list[Any]]:
+    found, visited = lv.walk(payload, base=base)
+    return _norm([(f.severity, f.offset, f.field, f.message) for f in found]), [tuple(v) for v in visited]
+
+
+def _mutations(data: bytes, draw: Any) -> bytes:
+    d = bytearray(data)
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["set", "cut", "delete", "insert", "u32"]))
+        i = draw(st.integers(0, len(d)))
+        if kind == "set" and i < len(d):
+            d[i] = draw(st.integers(0, 255))
+        elif kind == "cut":
+            del d[i:]
+        elif kind == "delete":
+            del d[i : i + draw(st.integers(1, 8))]
+        elif kind == "insert":
+            d[i:i] = draw(st.binary(min_size=1, max_size=4))
+        elif kind == "u32" and i + 4 <= len(d):
+            d[i : i + 4] = draw(st.integers(0, 2**32 - 1)).to_bytes(4, "little")
+    return bytes(d)
+
+
+_EXPECTED = Path(__file__).parent / "data" / "lv_check_expected.json"
+_SPEC_FIELDS = {"record", "record.type", "record.name_len", "record.name", "record.value",
+                "lite_variant.trailing", "string_value.value", "byte_array.len", "compressed.reserved",
+                "compressed.inflated", "level.item_count", "level.length", "level.offsets",
+                "level_body.children", "level_body.gap"}
+
+
+def _apply(data: bytes, ops: list[Any]) -> bytes:
+    """Re-apply a pinned mutation (see tests/codecs/data/lv_check_expected.json)."""
+    d = bytearray(data)
+    for kind, i, arg in ops:
+        if kind == "set" and i < len(d):
+            d[i] = arg
+        elif kind == "cut":
+            del d[i:]
+        elif kind == "delete":
+            del d[i : i + arg]
+        elif kind == "insert":
+            d[i:i] = bytes.fromhex(arg)
+        elif kind == "u32" and i + 4 <= len(d):
+            d[i : i + 4] = arg.to_bytes(4, "little")
+    return bytes(d)
+
+
+def _pinned() -> dict[str, Any]:
+    import json
+
+    return json.loads(_EXPECTED.read_text())
+
+
+def _as_lists(found: list[Any]) -> list[list[Any]]:
+    return [list(x) for x in found]
+
+
+def test_check_matches_pinned_findings_on_mutated_synthetic_payloads() -> None:
+    """Expectations produced by the hand-written walker the generated one replaced."""
+    pinned = _pinned()
+    assert len(pinned["cases"]) >= 300 and sum(bool(c["findings"]) for c in pinned["cases"]) > 200
+    for case in pinned["cases"]:
+        src = pinned["synthetic"][case["source"]]
+        b = _apply(bytes.fromhex(src["payload"]), case["ops"])
+        got = _generated(b, case["base"])[0]
+        assert _as_lists(got) == case["findings"], case["ops"]
+
+
+@pytest.mark.corpus
+def test_check_matches_pinned_findings_on_mutated_corpus_payloads() -> None:
+    import hashlib
+
+    pinned = _pinned()["corpus"]
+    files: dict[str, Any] = {}
+    checked = 0
+    for case in pinned:
+        rel, name = case["source"].split(":", 1)
+        path = CORPUS / rel
+        if not path.is_file():
+            continue
+        if rel not in files:
+            buf = path.read_bytes()  # read here (not from the shared cache): a corpus test
+            files[rel] = (buf, container.read_chunk_map(buf)[1])
+        buf, cmap = files[rel]
+        data = bytes(container.chunk_data(buf, cmap, name)[1])
+        assert hashlib.sha256(data).hexdigest() == case["sha256"], case["source"]
+        got = _generated(_apply(data, case["ops"]), case["base"])[0]
+        assert _as_lists(got) == case["findings"], (case["source"], case["ops"])
+        checked += 1
+    assert checked >= len(pinned) // 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(chunk=lv_chunks(allow_gaps=False), data=st.data(), base=st.sampled_from([0, 4096]))
+def test_check_never_raises_and_locates_inside_the_payload(chunk: LvChunk, data: Any, base: int) -> None:
+    good = lv.encode(chunk)
+    errors = [f for f in lv.check(good, base=base) if f.severity == "error"]
+    assert all(f.field == "record.type" and "VOID_POINTER" in f.message for f in errors), errors
+    for b in (good, _mutations(good, data.draw)):
+        found, visits = lv.walk(b, base=base)
+        for f in found:
+            assert f.field in _SPEC_FIELDS and f.severity in ("error", "warning")
+            assert f.offset is None or base <= f.offset <= base + len(b)
+        assert all(b[v.pos] == v.type for v in visits)
+        assert lv.check(b, base=base) == found
+        try:
+            lv.decode_lossless(b)
+        except Nd2Error:
+            assert any(f.severity == "error" for f in found)  # what the decoder rejects is found
+
+
+def test_check_of_a_conforming_payload_is_empty() -> None:
+    b = lv.encode(lv.from_python("SLxImageAttributes", {"uiWidth": 5, "sName": "x", "pList": [1, 2]}))
+    assert lv.check(b) == []
+    f = lv.check(b[:-3], base=100, chunk="ImageAttributesLV!")
+    assert f and all(x.chunk == "ImageAttributesLV!" for x in f)
+    assert f[0].severity == "error" and f[0].field == "level.length" and f[0].path == "SLxImageAttributes"
+
+
+def test_check_names_the_record_path_and_field() -> None:
+    rec = lv.from_python("SLxImageAttributes", {"uiWidth": 5, "sName": "x"})
+    b = bytearray(lv.encode(rec))
+    # the STRING of sName loses its terminator: the last 4 bytes before the offsets
+    i = bytes(b).index("x".encode("utf-16-le") + b"\0\0")
+    b[i + 2 : i + 4] = b"yy"
+    f = lv.check(bytes(b), base=1000)
+    err = [x for x in f if x.severity == "error"]
+    assert err[0].field == "string_value.value" and err[0].path == "SLxImageAttributes/sName"
+    assert 1000 + i <= err[0].offset < 1000 + len(b)
+
+
+def _nested_levels(depth: int) -> bytes:
+    """`depth` one-element lists around a UINT32 (as :func:`_chain_bytes`), built in linear time."""
+    inner = bytes([3, 1, 0, 0]) + (7).to_bytes(4, "little")
+    heads, size = [], len(inner)
+    for _ in range(depth):
+        length = 16 + size  # tag, name_len, NUL, item_count, length, then the child
+        heads.append(bytes([11, 1, 0, 0]) + (1).to_bytes(4, "little") + length.to_bytes(8, "little"))
+        size = length + 8
+    tail = (16).to_bytes(8, "little") * depth
+    return b"".join(reversed(heads)) + inner + tail
+
+
+def test_check_never_recurses_on_100000_levels() -> None:
+    assert _nested_levels(150) == _chain_bytes(150)
+    b = _nested_levels(100_000)
+    with recursion_limit(200):  # far below the depth: a recursive walk would fail
+        f = lv.check(b)
+        deep = [x for x in f if "nesting deeper" in x.message]
+        assert len(deep) == 1 and deep[0].field == "record" and deep[0].severity == "error"
+        assert deep[0].offset == lv.CHECK_MAX_DEPTH * 16  # the first level not walked
+        assert deep[0].path.startswith("\u2026")  # deep paths keep their end
+        # with a larger bound every level is walked, still without recursion
+        assert lv.check(b, max_depth=200_000) == []
+    found, visits = lv.walk(_nested_levels(5000))
+    assert found == [] and len(visits) == 5001 and visits[-1].depth == 5000
+    assert visits[-1].path.startswith("\u2026") and len(visits[-1].path) <= 512
+
+
+def test_check_caps_inflated_size() -> None:
+    inner = lv.encode(lv.from_python("A", {"b": bytes(5000)}))
+    b = bytes([76]) + bytes(11) + zlib.compress(inner)
+    assert lv.check(b) == []
+    f = lv.check(b, inflate_cap=1000)
+    assert [(x.field, x.offset) for x in f] == [("compressed.inflated", 12)]
+    assert "more than 1000 bytes" in f[0].message
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(("path", "name"), CORPUS_LV)
+def test_corpus_check_finds_no_error(path: Path, name: str) -> None:
+    b = _payload(path, name)
+    found, visits = lv.walk(b, base=4096)
+    assert [f for f in found if f.severity == "error"] == []
+    tree = lv.decode_lossless(b)
+    # every record the lossless decoder sees, at the same position (outside compressed blocks)
+    want = [r.pos for d, _p, r in lv.iter_records(tree.root)]
+    if tree.root.type != LvType.COMPRESS:
+        assert [v.pos for v in visits] == want
+
+
+# --------------------------------------------------------------------------- every type code
+
+
+def _spec_codes() -> tuple[dict[int, str], set[int]]:
+    """Type codes the spec declares (enum lv_type) and those its `valid: any-of` allows."""
+    import yaml
+
+    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "spec" / "lite_variant.ksy").read_text())
+    names = {int(k): v for k, v in spec["enums"]["lv_type"].items()}
+    tag = next(a for a in spec["types"]["record"]["seq"] if a["id"] == "type")
+    by_name = {v: k for k, v in names.items()}
+    return names, {by_name[x.split("::")[1]] for x in tag["valid"]["any-of"]}
+
+
+_CODES, _VALID = _spec_codes()
+_SCALAR_RANGE = {"bool": (0, 1), "int32": (-(2**31), 2**31 - 1), "uint32": (0, 2**32 - 1),
+                 "int64": (-(2**63), 2**63 - 1), "uint64": (0, 2**64 - 1), "void_pointer": (0, 2**64 - 1)}
+
+
+def _value_of(code: int) -> st.SearchStrategy[LvRecord]:
+    label = _CODES[code]
+    if label in _SCALAR_RANGE:
+        lo, hi = _SCALAR_RANGE[label]
+        return st.integers(lo, hi).map(lambda v: LvRecord(code, "v", v))
+    if label == "double":
+        return st.floats(allow_nan=False).map(lambda v: LvRecord(code, "v", v))
+    if label == "string":
+        return lv_names().map(lambda v: LvRecord(code, "v", v))
+    if label == "byte_array":
+        return st.binary(max_size=20).map(lambda v: LvRecord(code, "v", v))
+    if label == "level":
+        return st.lists(lv_scalars(), max_size=3).map(
+            lambda kids: LvRecord(code, "v", [renamed(k, f"k{i}") for i, k in enumerate(kids)]))
+    if label == "compress":
+        return lv_scalars().map(lambda r: LvRecord(code, "", LvRecord(LvType.LEVEL, "in", [renamed(r, "x")])))
+    raise AssertionError(f"no strategy for {label}: the test must cover every valid code")
+
+
+def test_every_declared_code_is_covered() -> None:
+    assert set(_CODES) == {int(t) for t in LvType}
+    assert _VALID == set(_CODES) - {LvType.UNKNOWN, LvType.DEPRECATED}
+    for code in _VALID:
+        _value_of(code)  # raises for a code without a strategy
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), code=st.sampled_from(sorted(_VALID)))
+def test_every_valid_type_code_through_every_path(data: Any, code: int) -> None:
+    rec = data.draw(_value_of(code))
+    root = rec if code == LvType.COMPRESS else LvRecord(LvType.LEVEL, "root", [rec])
+    b = lv.encode(root)
+    back = lv.decode_lossless(b)
+    assert lv.encode(back) == b and back.trailing == b""
+    if code != LvType.COMPRESS:
+        assert back.root.value[0].type == code
+    full = lv.decode(b)
+    assert lv.decode(b, schema={"*": None}) == full  # the compiled-schema decoder
+    assert lv.decode(b, schema={"*": None}, strip_prefix=True) == lv.decode(b, strip_prefix=True)
+    # the checker: an error only for the type code writers must not emit (7)
+    errors = [f for f in lv.check(b) if f.severity == "error"]
+    assert [f.field for f in errors] == (["record.type"] if code == LvType.VOID_POINTER else [])
+
+
+@pytest.mark.parametrize("code", sorted(set(_CODES) - _VALID))
+def test_invalid_type_codes_are_rejected_on_every_path(code: int) -> None:
+    b = bytes([11, 2]) + "r\0".encode("utf-16-le") + struct.pack("<IQ", 1, 18 + 10) \
+        + bytes([code, 2]) + "v\0".encode("utf-16-le") + bytes(4) + struct.pack("<Q", 18)
+    for fn in (lv.decode, lv.decode_lossless, lambda x: lv.decode(x, schema={"*": None})):
+        with pytest.raises(Nd2Error):
+            fn(b)
+    assert any(f.field == "record.type" and f.severity == "error" for f in lv.check(b))
+
+
+def _lv_head(name: str) -> bytes:
+    raw = (name + "\0").encode("utf-16-le")
+    return bytes([11, len(raw) // 2]) + raw + struct.pack("<IQ", 0, 2 + len(raw) + 12)
+
+
+@pytest.mark.parametrize(("head", "n", "want"), [
+    (_lv_head("SLxImageAttributes"), None, True),
+    (_lv_head("SLxImageAttributes")[:-3], None, False),  # LEVEL header cut
+    (_lv_head("SLxImageAttributes"), 10, False),  # declared payload shorter than the header
+    (_lv_head("Ünïcode"), None, False),
+    (_lv_head("a\tb"), None, False),
+    (bytes([11, 1, 0, 0]) + bytes(12), None, False),  # nameless root
+    (bytes([3, 2]) + "a\0".encode("utf-16-le") + bytes(4), None, False),  # not a LEVEL
+    (bytes([76]) + bytes(11) + zlib.compress(b"x")[:2], None, True),
+    (bytes([76]) + bytes(11) + b"\x78\x00", None, False),  # bad zlib header check
+    (bytes([76]) + bytes(11), None, False),
+    (b"", None, False),
+])
+def test_looks_like(head: bytes, n: int | None, want: bool) -> None:
+    assert lv.looks_like(head, len(head) if n is None else n) is want

@@ -102,10 +102,34 @@ def test_meta_chunks_by_version() -> None:
         names.meta_chunk("nope", 3)
 
 
-def test_registry_matches_the_reader_table() -> None:
-    from nd2kit.reader.modern import META_CHUNKS as READER
+# The tables below are the ones the reader, the validator and the inspector kept by hand
+# before the registry existed (pinned here so the registry answers exactly as they did).
+_READER_META = {
+    "attributes": ("ImageAttributesLV!", "ImageAttributes!", "SLxImageAttributes"),
+    "metadata": ("ImageMetadataSeqLV|0!", "ImageMetadataSeq|0!", "SLxPictureMetadata"),
+    "experiment": ("ImageMetadataLV!", "ImageMetadata!", "SLxExperiment"),
+    "text_info": ("ImageTextInfoLV!", "ImageTextInfo!", "SLxImageTextInfo"),
+}
+_VALIDATOR_ROOTS = {
+    "ImageAttributesLV!": "SLxImageAttributes", "ImageMetadataLV!": "SLxExperiment",
+    "ImageTextInfoLV!": "SLxImageTextInfo", "ImageEventsLV!": "RLxExperimentRecord",
+    "CustomData|ExperimentEventsV1_0!": "RLxExperimentRecord",
+    "CustomData|RoiMetadata_v1!": "RoiMetadata_v1", "CustomData|WellPlateDesc_0!": "PlateDesc",
+    "CustomData|CustomDescriptionV1_0!": "CLxCustomDescription",
+}
+_XML_NAME_RE = re.compile(r"(ImageAttributes|ImageMetadata|ImageTextInfo|ImageEvents)!\Z"
+                          r"|(ImageMetadataSeq|ImageCalibration)\|\d+!\Z")
+_LV_CUSTOM_NAMES = frozenset({
+    "CustomData|RoiMetadata_v1!", "CustomData|WellPlateDesc_0!", "CustomData|JobDefinitionDescV1_0!",
+    "CustomData|CustomDescriptionV1_0!", "CustomData|ExperimentEventsV1_0!", "CustomData|JobDefinitionV1_0!",
+})
+_FRAME_RE = re.compile(r"ImageDataSeq\|(\d+)!\Z")
+_RLE_RE = re.compile(r"CustomDataSeq\|RleZipBinarySequence[^|]*\|\d+!\Z")
+_LV_NAME_RE = re.compile(r"LV(\|\d+)?!\Z")
 
-    for kind, (lv, xml, root) in READER.items():
+
+def test_registry_matches_the_reader_table() -> None:
+    for kind, (lv, xml, root) in _READER_META.items():
         m = names.META_CHUNKS[kind]
         assert (m.lite_variant, m.xml, m.root) == (lv, xml, root)
         assert names.meta_chunk(kind, 3) == lv and names.meta_chunk(kind, 2) == xml
@@ -113,60 +137,29 @@ def test_registry_matches_the_reader_table() -> None:
         assert names.meta_kind(lv) == (kind, True) and names.meta_kind(xml) == (kind, False)
 
 
-# The hand-kept tables check/ used before this registry existed (now removed there),
-# kept here as an independent reference for the registry.
-_OLD_ROOT_NAMES = {
-    "ImageAttributesLV!": "SLxImageAttributes",
-    "ImageMetadataLV!": "SLxExperiment",
-    "ImageTextInfoLV!": "SLxImageTextInfo",
-    "ImageEventsLV!": "RLxExperimentRecord",
-    "CustomData|ExperimentEventsV1_0!": "RLxExperimentRecord",
-    "CustomData|RoiMetadata_v1!": "RoiMetadata_v1",
-    "CustomData|WellPlateDesc_0!": "PlateDesc",
-    "CustomData|CustomDescriptionV1_0!": "CLxCustomDescription",
-}
-_OLD_ROOT_NAME_RE = {re.compile(r"ImageMetadataSeqLV\|\d+!\Z"): "SLxPictureMetadata"}
-_OLD_XML_NAME_RE = re.compile(
-    r"(ImageAttributes|ImageMetadata|ImageTextInfo|ImageEvents)!\Z"
-    r"|(ImageMetadataSeq|ImageCalibration)\|\d+!\Z"
-)
-_OLD_LV_CUSTOM_NAMES = frozenset({
-    "CustomData|ExperimentEventsV1_0!",
-    "CustomData|RoiMetadata_v1!",
-    "CustomData|WellPlateDesc_0!",
-    "CustomData|CustomDescriptionV1_0!",
-    "CustomData|JobDefinitionDescV1_0!",
-    "CustomData|JobDefinitionV1_0!",
-})
-_OLD_FRAME_RE = re.compile(r"ImageDataSeq\|(\d+)!\Z")
-_OLD_RLE_RE = re.compile(r"CustomDataSeq\|RleZipBinarySequence[^|]*\|\d+!\Z")
-_OLD_LV_NAME_RE = re.compile(r"LV(\|\d+)?!\Z")
-
-
 def test_registry_matches_the_validator_tables() -> None:
-    for chunk, root in _OLD_ROOT_NAMES.items():
+    for chunk, root in _VALIDATOR_ROOTS.items():
         assert names.root_name(chunk) == root
     for n in ("ImageMetadataSeqLV|0!", "ImageMetadataSeqLV|12!"):
-        want = next(r for rx, r in _OLD_ROOT_NAME_RE.items() if rx.match(n))
-        assert names.root_name(n) == want
+        assert names.root_name(n) == "SLxPictureMetadata"
     samples = ["ImageAttributes!", "ImageMetadata!", "ImageTextInfo!", "ImageEvents!",
                "ImageMetadataSeq|0!", "ImageMetadataSeq|3!", "ImageCalibration|0!",
                "ImageAttributesLV!", "ImageMetadataSeq|x!", "ImageMetadataSeq|!", "Image!",
                "CustomDataVar|AppInfo_V1_0!", "ImageDataSeq|0!"]
     for n in samples:
-        assert names.expects_xml(n) == bool(_OLD_XML_NAME_RE.match(n)), n
+        assert names.expects_xml(n) == bool(_XML_NAME_RE.match(n)), n
 
 
 def test_registry_matches_the_inspection_tables() -> None:
-    assert names.LV_CUSTOM_NAMES == _OLD_LV_CUSTOM_NAMES
+    assert names.LV_CUSTOM_NAMES == _LV_CUSTOM_NAMES
     samples = ["ImageDataSeq|0!", "ImageDataSeq|01!", "ImageDataSeq|x!",
                "CustomDataSeq|RleZipBinarySequence_1_v1|0!", "CustomDataSeq|RleZipBinarySequence|3!",
                "CustomDataSeq|RleZipBinarySequence_1_v1|x!", "ImageAttributesLV!",
                "ImageMetadataSeqLV|0!", "ImageCalibrationLV|0!", "SomethingLV|x!", "LV!"]
     for n in samples:
-        assert (names.classify(n) is ChunkKind.FRAME) == bool(_OLD_FRAME_RE.match(n)), n
-        assert (names.classify(n) is ChunkKind.RLE_MASK) == bool(_OLD_RLE_RE.match(n)), n
-        assert names.is_lite_variant_name(n) == bool(_OLD_LV_NAME_RE.search(n)), n
+        assert (names.classify(n) is ChunkKind.FRAME) == bool(_FRAME_RE.match(n)), n
+        assert (names.classify(n) is ChunkKind.RLE_MASK) == bool(_RLE_RE.match(n)), n
+        assert names.is_lite_variant_name(n) == bool(_LV_NAME_RE.search(n)), n
 
 
 @pytest.mark.parametrize("name, parsed", [
@@ -224,8 +217,8 @@ def test_corpus_names(path: object) -> None:
         return
     for n in cmap.names:
         kind = names.classify(n)
-        assert (kind is ChunkKind.FRAME) == bool(_OLD_FRAME_RE.match(n)), n
-        assert (kind is ChunkKind.RLE_MASK) == bool(_OLD_RLE_RE.match(n)), n
+        assert (kind is ChunkKind.FRAME) == bool(_FRAME_RE.match(n)), n
+        assert (kind is ChunkKind.RLE_MASK) == bool(_RLE_RE.match(n)), n
         if n.startswith("CustomData") and re.fullmatch(r"[^!]*!", n):
             assert kind is not ChunkKind.OTHER or n.startswith("CustomDataSeq|"), n
     numbers, _ = cmap.frames()

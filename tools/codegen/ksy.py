@@ -351,12 +351,22 @@ class Expr:
                     out.append(tok)
             i += 1
         text = "".join(out)
-        # a ? b : c  ->  (b if a else c); specs use one un-nested ternary at most
-        if "?TERN?" in text:
+        # a ? b : c  ->  (b if a else c); one un-nested ternary at most
+        n_tern = text.count("?TERN?")
+        if n_tern > 1 or ternary_stack:
+            raise SpecError(f"{self.spec.id}.{self.ktype.name}: expression {src!r}: nested, chained or "
+                            "unbalanced ?: is not supported (use one a ? b : c, or an instance per step)")
+        if n_tern:
             cond, rest = text.split("?TERN?", 1)
             a, b = rest.split(":TERN:", 1)
             text = f"(({a.strip()}) if ({cond.strip()}) else ({b.strip()}))"
-        return f"({text.strip()})"
+        text = f"({text.strip()})"
+        try:
+            compile(text, "<ksy expression>", "eval")
+        except SyntaxError:
+            raise SpecError(f"{self.spec.id}.{self.ktype.name}: expression {src!r} is not supported "
+                            f"(it renders as invalid Python: {text})") from None
+        return text
 
     def _path(self, path: list[str], scope: dict[str, str], item: str | None) -> str:
         head, rest = path[0], path[1:]

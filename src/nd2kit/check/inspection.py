@@ -31,8 +31,7 @@ from typing import Any
 from ..codecs import container, jp2, names
 from ..codecs import lite_variant as lv
 from ..errors import Nd2Error
-from .lv_walk import walk_lite_variant
-from .report import LV_TYPE_NAMES, Problem
+from .report import K_LV, LV_TYPE_NAMES, Problem
 from .scan import (
     CHUNK_MAGIC,
     FILEMAP_NAME,
@@ -42,7 +41,6 @@ from .scan import (
     chunk_kind,
     legacy_boxes,
     legacy_map,
-    looks_like_lite_variant,
     open_source,
     scan_chunks,
 )
@@ -60,7 +58,6 @@ __all__ = [
     "hexdump",
     "inspect_chunk",
     "inspect_file",
-    "looks_like_lite_variant",
     "open_source",
     "scan_chunks",
 ]
@@ -424,8 +421,8 @@ def lv_records(payload: bytes, base: int) -> tuple[list[dict[str, Any]], Problem
 def _lv_records_partial(
     payload: bytes, base: int, err: Nd2Error
 ) -> tuple[list[dict[str, Any]], Problem]:
-    """Records the validator's walker could read before the damage."""
-    visited, findings = walk_lite_variant(payload, base)
+    """Records the LiteVariant checker could read before the damage."""
+    findings, visited = lv.walk(payload, base=base)
     out = []
     for pos, depth, path, name, code, text in visited:
         out.append(
@@ -443,7 +440,7 @@ def _lv_records_partial(
         )
     first = next((f for f in findings if f.severity == "error"), None)
     if first is not None:
-        msg = f"decoding stopped: {first.message} ({first.spec})"
+        msg = f"decoding stopped: {first.message} ({K_LV}:{first.field})"
         return out, Problem(first.offset, msg)
     return out, Problem(err.offset, f"decoding stopped: {err.message}")
 

@@ -14,7 +14,7 @@ from ..codecs import container, custom_data, names
 from ..codecs import lite_variant as lv
 from ..codecs.chunk_map import build_chunk_map_body, parse_chunk_map
 from ..errors import Nd2Error
-from .lv_walk import _LvWalker, compare_trees
+from .lv_walk import compare_trees
 from .report import K_C, K_LV, K_RLE, Sink, ValidationReport
 from .report import header_spec as _header_spec
 from .report import hex_offset as _hex
@@ -335,11 +335,10 @@ class ModernCheck:
     def lite_variant(self, name: str, ci: container.ChunkInfo) -> None:
         payload = self._payload(ci)
         base = ci.data_offset
-        w = _LvWalker(payload, base)
-        w.check_stream()
-        self.s.count("lv_records", len(w.visited))
-        for sev, off, spec, msg in w.findings:
-            self.s.add(sev, name, off, spec, msg)
+        found, visits = lv.walk(payload, base=base, chunk=name)
+        self.s.count("lv_records", len(visits))
+        for f in found:
+            self.s.add(f.severity, name, f.offset, f"{K_LV}:{f.field}", f.message)
         kt = None
         try:
             from .._generated.kaitai.lite_variant import LiteVariant as _KLv

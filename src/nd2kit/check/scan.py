@@ -14,8 +14,8 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .._generated.fast import lite_variant as _glv
 from ..codecs import container, jp2, names
+from ..codecs import lite_variant as lv
 from ..codecs.xml_variant import looks_like_xml
 from ..errors import Nd2Error
 from .report import Problem
@@ -26,7 +26,6 @@ __all__ = [
     "chunk_kind",
     "legacy_boxes",
     "legacy_map",
-    "looks_like_lite_variant",
     "open_source",
     "scan_chunks",
 ]
@@ -122,35 +121,6 @@ def open_source(src: Any) -> Source:
 # ----------------------------------------------------------------------------- kinds
 
 
-def looks_like_lite_variant(head: bytes, data_len: int) -> bool:
-    """True when `head` (the first payload bytes) starts like a LiteVariant root record:
-    a LEVEL whose name is printable text ending in a NUL code unit, or a type-76 block
-    whose zlib header is valid. The LEVEL's length/count are *not* required to fit, so
-    that a damaged header is still validated as LiteVariant."""
-    if data_len < 2 or len(head) < 2:
-        return False
-    t, nl = head[0], head[1]
-    if t == _glv.T_COMPRESS:
-        z = 1 + _glv._TR_COMPRESS_SKIP
-        if len(head) < z + 2 or data_len < z + 2:
-            return False
-        cmf, flg = head[z], head[z + 1]
-        return bool(cmf & 0x0F == 8 and (cmf * 256 + flg) % 31 == 0)
-    if t != _glv.T_LEVEL or nl < 2:
-        return False
-    q = 2 + nl * _glv._TR_NAME_UNIT
-    if q + _glv._TR_LEVEL_HEAD_SIZE > min(len(head), data_len):
-        return False
-    raw = head[2:q]
-    if raw[-2:] != _glv._TR_STR_TERM:
-        return False
-    try:
-        text = raw[:-2].decode("utf-16-le")
-    except UnicodeDecodeError:
-        return False
-    return text.isprintable() and text.isascii()
-
-
 def chunk_kind(name: str, head: bytes = b"", data_len: int | None = None) -> str:
     """The kind of a chunk from its name and the first bytes of its payload."""
     n = len(head) if data_len is None else data_len
@@ -168,7 +138,7 @@ def chunk_kind(name: str, head: bytes = b"", data_len: int | None = None) -> str
         return "xml"
     if name in names.LV_CUSTOM_NAMES and n > 0:
         return "lite-variant"
-    if looks_like_lite_variant(head, n):
+    if lv.looks_like(head, n):
         return "lite-variant"
     return "binary"
 

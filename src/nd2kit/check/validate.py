@@ -50,12 +50,11 @@ from typing import Any
 
 from ..codecs import container
 from .legacy import LegacyCheck
-from .lv_walk import walk_lite_variant
 from .modern import ModernCheck
 from .report import K_C, Finding, Sink, ValidationReport
 from .scan import open_source
 
-__all__ = ["Finding", "ValidationReport", "validate_file", "walk_lite_variant"]
+__all__ = ["Finding", "ValidationReport", "validate_file"]
 
 
 # ----------------------------------------------------------------------------- entry point

@@ -1,12 +1,14 @@
-"""LiteVariant, the binary metadata encoding of ND2 3.x (format notes §3).
+"""LiteVariant, the binary metadata encoding of ND2 3.x (docs/format.md, lite_variant).
 
-Two views of the same bytes:
+Three views of the same bytes:
 
 * :func:`decode` — nested dicts/lists in nd2's JSON shape (lists as ``i0000000000``
   keys), fast: the record loop is generated from ``spec/lite_variant.ksy``;
 * :func:`decode_lossless` / :func:`encode` — a tree of :class:`LvRecord` that keeps
   type codes, order, offset tables, gaps and compressed blocks, so that
-  ``encode(decode_lossless(b)) == b`` byte for byte.
+  ``encode(decode_lossless(b)) == b`` byte for byte;
+* :func:`check` / :func:`walk` — a structural check that never raises: it collects
+  :class:`LvFinding` s (spec field, offset, record path) and locates the damage.
 """
 
 from __future__ import annotations
@@ -15,23 +17,59 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from .._generated.fast import lite_variant as _g
 from ..errors import CorruptChunkError, Nd2Error
 
 __all__ = [
+    "CHECK_INFLATE_CAP",
+    "CHECK_MAX_DEPTH",
     "LvChunk",
+    "LvFinding",
+    "LvVisit",
     "LvRecord",
     "LvType",
     "decode",
     "decode_lossless",
     "encode",
+    "check",
     "from_python",
     "iter_records",
+    "looks_like",
+    "walk",
 ]
 
-LvRecord = _g.LvRecord
+if TYPE_CHECKING:
+
+    class LvRecord:
+        """Type of the generated ``LvRecord`` (see ``generated/fast/lite_variant.py``)."""
+
+        type: int
+        name: str
+        value: Any
+        offsets: tuple[int, ...] | None
+        gap: bytes
+        name_raw: bytes | None
+        reserved: bytes | None
+        packed: bytes | None
+        pos: int | None
+
+        def __init__(
+            self,
+            type: int,
+            name: str,
+            value: Any,
+            offsets: Any = None,
+            gap: bytes = b"",
+            name_raw: bytes | None = None,
+            reserved: bytes | None = None,
+            packed: bytes | None = None,
+            pos: int | None = None,
+        ) -> None: ...
+
+else:
+    LvRecord = _g.LvRecord
 
 
 class LvType(IntEnum):
@@ -107,15 +145,18 @@ def decode(
     try:
         if schema is not None:
             if not strip_prefix:  # names matched as raw bytes (compiled once per schema)
-                return _g.decode_tree_compiled(buf, 0, len(buf), 1, lists_to_indexed_dicts,
-                                               _g.compile_schema(schema))
-            return _g.decode_tree_selected(buf, 0, len(buf), 1, strip_prefix,
-                                           lists_to_indexed_dicts, {"*": schema})
-        return _g.decode_tree(buf, 0, len(buf), strip_prefix, lists_to_indexed_dicts)
+                out = _g.decode_tree_compiled(buf, 0, len(buf), 1, lists_to_indexed_dicts,
+                                              _g.compile_schema(schema))
+            else:
+                out = _g.decode_tree_selected(buf, 0, len(buf), 1, strip_prefix,
+                                              lists_to_indexed_dicts, {"*": schema})
+        else:
+            out = _g.decode_tree(buf, 0, len(buf), strip_prefix, lists_to_indexed_dicts)
     except Nd2Error as e:
         raise e.at(chunk, base) from None
     except RecursionError:
         raise CorruptChunkError("LiteVariant nesting too deep", chunk=chunk, offset=base) from None
+    return cast("dict[str, Any]", out)
 
 
 def decode_lossless(
@@ -144,8 +185,8 @@ def encode(tree: LvChunk | LvRecord, *, keep_offsets: bool = True) -> bytes:
     written like NIS/limnd2 (child offsets sorted by child name).
     """
     if isinstance(tree, LvChunk):
-        return _g.encode_tree_record(tree.root, keep_offsets) + tree.trailing
-    return _g.encode_tree_record(tree, keep_offsets)
+        return bytes(_g.encode_tree_record(tree.root, keep_offsets)) + tree.trailing
+    return bytes(_g.encode_tree_record(tree, keep_offsets))
 
 
 _I32 = (-(2**31), 2**31 - 1)
@@ -230,3 +271,132 @@ def scalar_repr(rec: LvRecord) -> str:
     if isinstance(v, float) and not math.isfinite(v):
         return str(v)
     return repr(v)
+
+
+# ----------------------------------------------------------------------------- checking
+
+#: default bound of :func:`check`: LEVELs nested deeper are stepped over (one finding)
+CHECK_MAX_DEPTH: int = _g.CHECK_MAX_DEPTH
+#: default cap of :func:`check` on the inflated size of a compressed (type 76) record
+CHECK_INFLATE_CAP: int = _g.CHECK_INFLATE_CAP
+
+
+class LvFinding(NamedTuple):
+    """One problem found by :func:`check`.
+
+    Attributes
+    ----------
+    severity : str
+        ``"error"`` (readers fail or disagree) or ``"warning"``.
+    field : str
+        Spec field path in ``spec/lite_variant.ksy``, ``type.field`` (e.g.
+        ``"level.offsets"``, ``"record.name"``, ``"string_value.value"``).
+    offset : int or None
+        Absolute byte offset (`base` + position); for records inside a compressed
+        block, the compressed record's offset (the message gives the inflated one).
+    message : str
+        What is wrong and what readers do with it.
+    path : str
+        Record path, e.g. ``"SLxImageAttributes/uiWidth"``; list items as ``[i]``.
+    chunk : str or None
+        The chunk name given to :func:`check`.
+    """
+
+    severity: str
+    field: str
+    offset: int | None
+    message: str
+    path: str
+    chunk: str | None = None
+
+
+class LvVisit(NamedTuple):
+    """A record :func:`walk` could read: offset in the payload, depth, path, name,
+    type code and a short text of its value."""
+
+    pos: int
+    depth: int
+    path: str
+    name: str
+    type: int
+    text: str
+
+
+def walk(
+    data: bytes | bytearray | memoryview,
+    *,
+    base: int = 0,
+    chunk: str | None = None,
+    max_depth: int = CHECK_MAX_DEPTH,
+    inflate_cap: int = CHECK_INFLATE_CAP,
+) -> tuple[list[LvFinding], list[LvVisit]]:
+    """Structurally check a payload and list the records that could be read.
+
+    Returns
+    -------
+    findings : list of LvFinding
+        In the order found (see :func:`check`).
+    records : list of LvVisit
+        Every record read, sorted by position in `data` (also those before a fault).
+        Record paths deeper than 1000 levels keep only their last characters.
+    """
+    return _walk(data, base, chunk, max_depth, inflate_cap, True)
+
+
+def _walk(
+    data: bytes | bytearray | memoryview,
+    base: int,
+    chunk: str | None,
+    max_depth: int,
+    inflate_cap: int,
+    visits: bool,
+) -> tuple[list[LvFinding], list[LvVisit]]:
+    found, visited = _g.check_tree_stream(_bytes(data), base, max_depth, inflate_cap, visits=visits)
+    return (
+        [LvFinding(sev, fld, off, msg, path, chunk) for sev, fld, off, msg, path in found],
+        [LvVisit(*v) for v in visited],
+    )
+
+
+def check(
+    data: bytes | bytearray | memoryview,
+    *,
+    base: int = 0,
+    chunk: str | None = None,
+    max_depth: int = CHECK_MAX_DEPTH,
+    inflate_cap: int = CHECK_INFLATE_CAP,
+) -> list[LvFinding]:
+    """Check a LiteVariant payload located at file offset `base`, collecting findings.
+
+    Never raises for bad input, and never recurses (an explicit stack walks the
+    records). A LEVEL whose length or item count is wrong is re-parsed without it and
+    by its offset table, so that a fault is reported at the bytes that cause it.
+
+    Parameters
+    ----------
+    data : bytes-like
+        The chunk payload.
+    base : int
+        File offset of `data` (added to every finding's offset).
+    chunk : str, optional
+        Chunk name, copied to the findings.
+    max_depth : int
+        LEVELs nested deeper than this are stepped over by their length (one
+        finding each) instead of being walked.
+    inflate_cap : int
+        Compressed (type 76) records inflating to more bytes than this are findings.
+
+    Returns
+    -------
+    list of LvFinding
+        Empty for a conforming payload.
+    """
+    return _walk(data, base, chunk, max_depth, inflate_cap, False)[0]
+
+
+def looks_like(head: bytes, data_len: int) -> bool:
+    """True when `head` (the first payload bytes, of `data_len` in all) starts like a
+    LiteVariant root record: a LEVEL named with printable ASCII ending in a NUL code
+    unit, or a type-76 block with a valid zlib header. The LEVEL's length and count
+    need not fit, so that a damaged header is still checked as LiteVariant."""
+    return bool(_g.looks_like_tree(head, data_len))

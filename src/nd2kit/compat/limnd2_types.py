@@ -119,7 +119,7 @@ def pow2_size(*dims: int) -> int:
     """Smallest power of two that is >= the largest of `dims` (1 for sizes <= 1).
 
     This is the ``<S>`` in the chunk name ``CustomDataSeq|DownsampledColorData_<S>|N!``
-    of a pyramid level (format notes §2.7).
+    of a pyramid level (docs/format.md, custom_data).
     """
     target = max(dims) if dims else 0
     if target <= 1:
@@ -830,7 +830,7 @@ class ExperimentZStackLoop(ExperimentLoop):
 
     @property
     def homeIndex(self) -> int:
-        """Index of the plane at the home position (format notes §7.2)."""
+        """Index of the plane at the home position (docs/format.md, "Experiment loops")."""
         return home_index(self.bZInverted, self.uiCount, self.iType, self.dZHome, self.dZLow,
                           self.dZHigh, self.dZStep)
 

@@ -1,4 +1,4 @@
-"""Image attributes (``SLxImageAttributes``, format notes §7.1, §2.3–2.5).
+"""Image attributes (``SLxImageAttributes``, docs/format.md, "Frame pixels").
 
 Also home of two small helpers shared by the other builders of
 :mod:`nd2kit.model`: :func:`collect_unknown` (the "unknown keys" walker) and
@@ -114,7 +114,7 @@ def byte_array(value: Any) -> bytes | None:
     """Normalise a BYTEARRAY value to raw bytes.
 
     LiteVariant BYTEARRAYs arrive as a list of ints; the XML variant keeps
-    ``CLxByteArray`` values as the base64 *text* (format notes §4.1), which is
+    ``CLxByteArray`` values as the base64 *text* (docs/format.md, "XML variant"), which is
     decoded here.
 
     Parameters
@@ -186,7 +186,7 @@ def load_attributes(raw_attrs: Mapping[str, Any], n_channels: int) -> Attributes
     -------
     Attributes
         Equal to nd2 0.12's value, except that ``pixelDataType`` follows
-        ``ePixelType`` (signed and 32-bit integer samples, format notes §2.3).
+        ``ePixelType`` (signed and 32-bit integer samples, docs/format.md, "Frame pixels").
         Missing required keys default to 0 instead of raising.
     """
     get = raw_attrs.get

@@ -1,4 +1,4 @@
-"""Experiment loops (``SLxExperiment``, format notes §7.2, §7.3).
+"""Experiment loops (``SLxExperiment``, docs/format.md, "Experiment loops").
 
 :func:`load_experiment` walks the loop tree of ``ImageMetadata[LV]!`` and
 returns the loops that define axes, in nesting order, exactly as nd2 0.12
@@ -58,7 +58,7 @@ __all__ = [
     "validity_flags",
 ]
 
-#: Axis letter of each loop type (nd2's convention, format notes §7.3).
+#: Axis letter of each loop type (nd2's convention, docs/format.md, "Experiment loops").
 AXIS_OF_LOOP: dict[str, str] = {
     "Unknown": "U",
     "TimeLoop": "T",
@@ -290,7 +290,7 @@ def home_index(
     step_um: float,
     tol: float = 0.05,
 ) -> int:
-    """Index of the Z plane at the home position (format notes §7.2).
+    """Index of the Z plane at the home position (docs/format.md, "Experiment loops").
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Picture metadata (``SLxPictureMetadata``, format notes §7.4).
+"""Picture metadata (``SLxPictureMetadata``, docs/format.md, "Picture metadata and text info").
 
 :func:`load_metadata` turns the decoded ``ImageMetadataSeq[LV]|0!`` chunk into
 :class:`~nd2kit.model.structures.Metadata`: one :class:`~nd2kit.model.structures.Channel`
@@ -46,7 +46,7 @@ __all__ = [
     "wavelengths",
 ]
 
-#: Modality bit -> name, in the order nd2 reports them (format notes §7.4).
+#: Modality bit -> name, in the order nd2 reports them (docs/format.md, "Picture metadata and text info").
 MODALITY_BITS: dict[str, int] = {
     "fluorescence": 0x1,
     "brightfield": 0x2,

@@ -10,8 +10,7 @@ Builders that fill these structures from decoded chunks live in
 are available from the ``unknown_keys`` functions of that package.
 
 Only one deliberate extension exists: ``pixelDataType`` /
-``componentDataType`` may be ``"signed"`` (``ePixelType == 0``, format notes
-§2.3), a value nd2 never produces.
+``componentDataType`` may be ``"signed"`` (``ePixelType == 0``, docs/format.md, "Frame pixels"), a value nd2 never produces.
 """
 
 from __future__ import annotations
@@ -86,7 +85,7 @@ class TextInfo(TypedDict, total=False):
     """Descriptive texts of an image (chunk ``ImageTextInfo[LV]!``).
 
     Only non-empty items are present.  Keys map to ``TextInfoItem_0`` …
-    ``TextInfoItem_14`` in this order (format notes §6.6).
+    ``TextInfoItem_14`` in this order (docs/format.md, "Picture metadata and text info").
     """
 
     imageId: str
@@ -112,7 +111,7 @@ class TextInfo(TypedDict, total=False):
 
 
 class LoopType(IntEnum):
-    """Codes of ``eType`` in an experiment level (format notes §7.2)."""
+    """Codes of ``eType`` in an experiment level (docs/format.md, "Experiment loops")."""
 
     Unknown = 0
     TimeLoop = 1

@@ -1,4 +1,4 @@
-"""Text info (``SLxImageTextInfo``, format notes §6.6)."""
+"""Text info (``SLxImageTextInfo``, docs/format.md, "Picture metadata and text info")."""
 
 from __future__ import annotations
 

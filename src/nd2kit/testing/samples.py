@@ -1,6 +1,6 @@
 """Synthetic ND2 files built with nd2kit's own codecs (demo, tests, benchmarks).
 
-The files follow the writer checklist of the format notes (§8.1/§8.3): Ver3.0,
+The files follow the writer rules of docs/format.md ("Alignment and padding"): Ver3.0,
 LiteVariant metadata with the type codes limnd2 uses, a T→Z experiment, frames with
 nameLen 4072 and 4-byte-rounded rows, and an AcqTimesCache. nd2 0.12 reads them
 (checked in tests), which is what makes them useful as fixtures.
