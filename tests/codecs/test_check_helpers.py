@@ -10,6 +10,7 @@ known positions (the spec's field order), not through the helpers under test.
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import numpy as np
 import pytest
@@ -90,12 +91,13 @@ def test_value_offset_points_at_the_stored_value() -> None:
     payload = lv.encode(lv.from_python("SLxImageAttributes", {
         "uiWidth": 7, "dZoom": 1.5, "wsName": "ab", "bOn": True}))
     tree = lv.decode_lossless(payload)
-    got = {c.name: lv.value_offset(payload, c) for c in tree.root.value}
+    root: Any = tree.root
+    got: dict[str, Any] = {c.name: lv.value_offset(payload, c) for c in root.value}
     assert struct.unpack_from("<I", payload, got["uiWidth"])[0] == 7
     assert struct.unpack_from("<d", payload, got["dZoom"])[0] == 1.5
     assert payload[got["wsName"] : got["wsName"] + 4] == "ab".encode("utf-16-le")
     assert payload[got["bOn"]] == 1
-    for c in tree.root.value:  # the value follows type byte, name_len byte and the name
+    for c in root.value:  # the value follows type byte, name_len byte and the name
         assert got[c.name] == c.pos + 2 + 2 * payload[c.pos + 1]
     assert lv.value_offset(payload, tree.root) is None
 
@@ -115,3 +117,33 @@ def test_legacy_box_map_and_payload_offsets() -> None:
     assert ei.value.offset == len(b) - 8
     with pytest.raises(Nd2Error):
         jp2.box_payload_offset(b, 0, 4)
+
+
+def test_header_field_position() -> None:
+    b = _file()
+    off = container.read_chunk_map(b)[1]["CustomData|X!"].offset
+    assert struct.unpack_from("<Q", b, container.header_field_position(off, "data_len"))[0] == 3
+    assert container.header_field_position(off, "name") == container.header_end(off)
+
+
+def test_legacy_box_map_layout() -> None:
+    boxes = [jp2.Box("jP  ", b"\r\n\x87\n"), jp2.Box("xml ", b"<a/>", tag="VIMD")]
+    b = jp2.build_legacy(boxes)
+    start, bm = jp2.read_box_map(b)
+    assert (jp2.BOX_MAP_COUNT_SIZE, jp2.BOX_MAP_ENTRY_SIZE, jp2.LIMND2_BOX_MAP_ENTRY_SIZE) == (4, 16, 12)
+    assert struct.unpack_from(">I", b, start)[0] == bm.count == 2
+    e = bm.entries[1]
+    assert b[jp2.box_map_field_position(e, "box_type") :].startswith(b"xml VIMD")
+    assert b[jp2.box_map_field_position(e, "tag") :].startswith(b"VIMD")
+    assert struct.unpack_from("<Q", b, jp2.box_map_field_position(e, "offset"))[0] == 12
+    assert struct.unpack_from("<Q", b, jp2.trailer_field_position(len(b), "distance"))[0] == \
+        jp2.read_box_map_trailer(b) == len(b) - start
+    with pytest.raises(Nd2Error):
+        jp2.read_box_map_trailer(b[:-1])
+
+
+def test_file_kind_and_codestream() -> None:
+    assert container.file_kind(_file()) == "modern"
+    assert container.file_kind(jp2.build_legacy([jp2.Box("jP  ", b"\r\n\x87\n")])) == "legacy"
+    assert container.file_kind(b"") is None and container.file_kind(b"\x89PNG") is None
+    assert jp2.is_codestream(b"\xff\x4f\xff\x51\x00") and not jp2.is_codestream(b"\xff\x4f\xff")

@@ -35,7 +35,6 @@ from .report import K_LV, LV_TYPE_NAMES, Problem
 from .scan import (
     CHUNK_MAGIC,
     FILEMAP_NAME,
-    JP2_MAGIC,
     KIND_HEAD,
     SIGNATURE_NAME,
     ChunkRow,
@@ -189,12 +188,13 @@ def _inspect_buf(buf: Any, path: str | None) -> InspectResult:
     size = len(buf)
     head = bytes(buf[:4])
     res = InspectResult(path=path, size=size, format="unknown")
-    if head == JP2_MAGIC:
+    kind = container.file_kind(buf)
+    if kind == "legacy":
         res.format = "legacy"
         res.version = (1, 0)
         _inspect_legacy(buf, res)
         return res
-    if head != CHUNK_MAGIC:
+    if kind != "modern":
         res.problems.append(
             Problem(
                 0,
@@ -521,11 +521,12 @@ def _chunk_detail(buf: Any, row: ChunkRow, max_bytes: int | None) -> ChunkDetail
             buf, row.offset, min(size, container.header_end(row.offset)), max_bytes
         )
         return det
-    start = row.data_offset
-    end = min(size, start + row.data_len)
+    start, stop = row.data_offset, row.end
+    assert stop is not None
+    end = min(size, stop)
     if row.problem:
         det.problems.append(Problem(row.offset, row.problem, row.name))
-    if start + row.data_len > size:
+    if stop > size:
         det.problems.append(Problem(size, "payload cut short by the end of the file", row.name))
     kind = row.kind
     if kind == "lite-variant":

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._generated.fast import legacy_jp2 as _gjp2
 from ..codecs import jp2
 from ..errors import Nd2Error
 from .report import K_JP2, Sink, ValidationReport
@@ -18,7 +17,6 @@ __all__ = ["LegacyCheck"]
 
 TRAILER = "<trailer>"
 
-J2K_SOC_SIZ = b"\xff\x4f\xff\x51"
 
 
 class LegacyCheck:
@@ -40,8 +38,9 @@ class LegacyCheck:
                 f"the file does not start with the {len(jp2.JP2_SIGNATURE_BOX)}-byte JPEG 2000 "
                 "signature box",
             )
-        ts = _gjp2.BoxMapTrailer.SIZE
-        if size < ts + 4:
+        ts = jp2.BOX_MAP_TRAILER_SIZE
+        trailer_at = size - ts
+        if trailer_at < jp2.BOX_MAP_COUNT_SIZE:
             s.error(
                 TRAILER,
                 0,
@@ -50,7 +49,7 @@ class LegacyCheck:
             )
             return
         try:
-            tr = _gjp2.BoxMapTrailer.parse(buf, size - ts, size)
+            distance = jp2.read_box_map_trailer(buf)
         except Nd2Error as e:
             s.error(
                 TRAILER,
@@ -63,17 +62,17 @@ class LegacyCheck:
             if stop is not None:
                 s.error("<jp2 boxes>", stop.offset, f"{K_JP2}:box.len", stop.message)
             return
-        start = size - tr.distance
-        if not 0 <= start <= size - ts - 4:
+        start = size - distance
+        if not 0 <= start <= trailer_at - jp2.BOX_MAP_COUNT_SIZE:
             s.error(
                 TRAILER,
-                size - 8,
+                jp2.trailer_field_position(size, "distance"),
                 f"{K_JP2}:box_map_trailer.distance",
-                f"box map distance {tr.distance} points outside the file",
+                f"box map distance {distance} points outside the file",
             )
             return
         try:
-            bm = _gjp2.BoxMap.parse(buf, start, size - ts)
+            _, bm = jp2.read_box_map(buf)
         except Nd2Error as e:
             s.error(
                 "<box map>",
@@ -82,22 +81,22 @@ class LegacyCheck:
                 f"box map: {e.message}",
             )
             return
-        room = size - ts - start - 4
-        if bm._end_pos != size - ts:
-            if room == 12 * bm.count:
+        room = trailer_at - start - jp2.BOX_MAP_COUNT_SIZE
+        if bm._end_pos != trailer_at:
+            if room == jp2.LIMND2_BOX_MAP_ENTRY_SIZE * bm.count:
                 s.error(
                     "<box map>",
                     start,
                     f"{K_JP2}:box_map_entry",
-                    "the box map has 12-byte entries (limnd2's layout); the spec and nd2 use 16-byte entries "
-                    "with u64 offsets",
+                    f"the box map has {jp2.LIMND2_BOX_MAP_ENTRY_SIZE}-byte entries (limnd2's layout); the "
+                    f"spec and nd2 use {jp2.BOX_MAP_ENTRY_SIZE}-byte entries with u64 offsets",
                 )
             else:
                 s.warning(
                     "<box map>",
                     bm._end_pos,
                     f"{K_JP2}:box_map",
-                    f"{size - ts - bm._end_pos} bytes between the box map entries and the trailer",
+                    f"{trailer_at - bm._end_pos} bytes between the box map entries and the trailer",
                 )
         walked, stop = legacy_boxes(buf, start)
         if stop is not None:
@@ -117,7 +116,7 @@ class LegacyCheck:
                 )
                 s.error(
                     ent.tag,
-                    ent._pos + 8,
+                    jp2.box_map_field_position(ent, "offset"),
                     f"{K_JP2}:box_map_entry.offset",
                     f"map entry ({ent.box_type!r}, {ent.tag!r}) {where}: offset {_hex(ent.offset)}",
                 )
@@ -127,7 +126,7 @@ class LegacyCheck:
             if t != ent.box_type:
                 s.error(
                     ent.tag,
-                    ent._pos,
+                    jp2.box_map_field_position(ent, "box_type"),
                     f"{K_JP2}:box_map_entry.box_type",
                     f"the map says box type {ent.box_type!r}, the box at {_hex(ent.offset)} is {t!r}",
                 )
@@ -165,7 +164,7 @@ class LegacyCheck:
         ends = {o: o + n for _t, o, n in walked}
         for o in tags.get("LUNK", []):
             at = jp2.box_payload_offset(buf, o, ends[o])
-            if bytes(buf[at : at + len(J2K_SOC_SIZ)]) != J2K_SOC_SIZ:
+            if not jp2.is_codestream(buf[at : ends[o]]):
                 s.error(
                     "LUNK",
                     at,

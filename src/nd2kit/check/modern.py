@@ -30,8 +30,6 @@ TRAILER_SIZE = container.TRAILER_SIZE
 FRAME_NAME_LEN = container.FRAME_NAME_LEN
 ALIGN = container.ALIGN
 TRAILER = "<trailer>"
-#: offsets of the chunk header fields inside a chunk (generated layout)
-HEADER_FIELD = container.header_field_offsets()
 
 REQUIRED_ATTRIBUTES = (
     "uiWidth",
@@ -130,7 +128,7 @@ class ModernCheck:
                 stop.offset,
                 f"{K_C}:chunk.data",
                 f"the file ends inside this chunk's payload (header at {_hex(row.offset)}, data_len "
-                f"{row.data_len}, {(row.data_offset or 0) + (row.data_len or 0) - self.size} bytes missing): "
+                f"{row.data_len}, {(row.end or 0) - self.size} bytes missing): "
                 "the file is truncated",
             )
         elif maps:
@@ -144,7 +142,7 @@ class ModernCheck:
         else:
             found = (
                 f"scanning found {len(rows)} chunks ending at "
-                f"{_hex(max((r.data_offset or 0) + (r.data_len or 0) for r in rows))}"
+                f"{_hex(max(r.end or 0 for r in rows))}"
                 if rows
                 else "scanning found no chunk after the signature"
             )
@@ -461,16 +459,16 @@ class ModernCheck:
         tree = self.lv_trees.get(name)
         if tree is not None:
             root = tree.root
-            packed = root.type == _glv.T_COMPRESS
+            packed = root.type == lv.LvType.COMPRESS
             if packed:
                 root = root.value
-            if root.type != _glv.T_LEVEL:
+            if root.type != lv.LvType.LEVEL:
                 return None
             payload = self._payload(ci)
             vals: dict[str, Any] = {}
             offs: dict[str, int] = {}
             for c in root.value:
-                if c.type == _glv.T_LEVEL:
+                if c.type == lv.LvType.LEVEL:
                     continue
                 vals[c.name] = c.value
                 at = None if packed else lv.value_offset(payload, c)
@@ -667,7 +665,7 @@ class ModernCheck:
                     if ci.data_len != expected_len:
                         self.s.error(
                             n,
-                            ci.offset + HEADER_FIELD["data_len"],
+                            container.header_field_position(ci.offset, "data_len"),
                             f"{K_C}:chunk_header.data_len",
                             f"uncompressed frame data_len {ci.data_len} != {ts} + uiHeight {h} x "
                             f"uiWidthBytes {wb} = {expected_len}",
@@ -675,7 +673,7 @@ class ModernCheck:
                     if ci.name_len != FRAME_NAME_LEN:
                         self.s.error(
                             n,
-                            ci.offset + HEADER_FIELD["name_len"],
+                            container.header_field_position(ci.offset, "name_len"),
                             f"{K_C}:chunk_header.name_len",
                             f"uncompressed frame has name_len {ci.name_len}: nd2 reads the pixels at "
                             f"chunk offset + 4096 and needs name_len {FRAME_NAME_LEN} (docs/format.md#nd2_container.chunk)",
@@ -698,7 +696,7 @@ class ModernCheck:
             detail = f"{count} f64 values"
         self.s.warning(
             names.ACQ_TIMES_CACHE,
-            ci.offset + HEADER_FIELD["data_len"],
+            container.header_field_position(ci.offset, "data_len"),
             "docs/format.md#acquisition_caches",
             f"AcqTimesCache holds {ci.data_len} bytes ({detail}), expected one f64 per frame: "
             f"uiSequenceCount = {seq}",
@@ -709,7 +707,7 @@ class ModernCheck:
         if ci.data_len < ts:
             self.s.error(
                 name,
-                ci.offset + HEADER_FIELD["data_len"],
+                container.header_field_position(ci.offset, "data_len"),
                 f"{K_C}:image_frame.timestamp",
                 f"frame data_len {ci.data_len} is shorter than the {ts}-byte timestamp",
             )

@@ -65,6 +65,13 @@ class ChunkRow:
     data_len: int | None = None
     problem: str | None = None
 
+    @property
+    def end(self) -> int | None:
+        """Offset of the byte after the payload (None when the header was unreadable)."""
+        if self.data_offset is None or self.data_len is None:
+            return None
+        return self.data_offset + self.data_len
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -189,10 +196,10 @@ def scan_chunks(
         head = bytes(buf[data_offset : min(data_offset + KIND_HEAD, size)])
         row.kind = chunk_kind(name, head, h.data_len)
         rows.append(row)
-        if data_offset + h.data_len > size:
+        if h.end > size:
             row.problem = (
                 f"data_len {h.data_len} runs past the end of the file: "
-                f"the file ends {data_offset + h.data_len - size} bytes early"
+                f"the file ends {h.end - size} bytes early"
             )
             stop = Problem(
                 size,
@@ -200,7 +207,7 @@ def scan_chunks(
                 chunk=name,
             )
             break
-        pos = max(pos, data_offset + h.data_len)
+        pos = max(pos, h.end)
     return rows, stop
 
 

@@ -89,11 +89,11 @@ def validate_file(src: Any, roundtrip: bool = False) -> ValidationReport:
     with source:
         buf = source.buf
         rep.size = len(buf)
-        head = bytes(buf[:4])
-        if head == container.JP2_MAGIC_BYTES:
+        kind = container.file_kind(buf)
+        if kind == "legacy":
             rep.format, rep.version = "legacy", (1, 0)
             LegacyCheck(buf, rep, sink).run()
-        elif head == container.CHUNK_MAGIC_BYTES:
+        elif kind == "modern":
             rep.format = "modern"
             ModernCheck(buf, rep, sink, roundtrip, source.path).run()
         else:
@@ -102,7 +102,7 @@ def validate_file(src: Any, roundtrip: bool = False) -> ValidationReport:
                 None,
                 0,
                 f"{K_C}:signature_chunk.magic",
-                f"not an ND2 file: the first bytes are {head.hex() or '(empty file)'}, neither the chunk "
+                f"not an ND2 file: the first bytes are {bytes(buf[:4]).hex() or '(empty file)'}, neither the chunk "
                 "magic da ce be 0a nor a JPEG 2000 signature box",
             )
     sink.finish()

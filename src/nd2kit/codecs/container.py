@@ -41,10 +41,12 @@ __all__ = [
     "VERSION_OFFSET",
     "build_file",
     "decode_version_field",
+    "file_kind",
     "frame_pixels_offset",
     "frame_timestamp",
     "header_end",
     "header_field_offsets",
+    "header_field_position",
     "inflate_frame",
     "locate_payloads",
     "locate_payloads_with",
@@ -117,6 +119,11 @@ class ChunkHeaderInfo(NamedTuple):
     data_len: int
     data_offset: int
 
+    @property
+    def end(self) -> int:
+        """Offset of the byte after the payload (may lie past the end of the file)."""
+        return self.data_offset + self.data_len
+
 
 def payload_offset(chunk_offset: Any, name_len: Any) -> Any:
     """Offset of a chunk's payload from its header offset and name_len.
@@ -142,6 +149,15 @@ def header_field_offsets() -> dict[str, int]:
     out = {k: int(fields[k][1]) for k in _g.ChunkHeader.FIELDS}
     out["name"] = HEADER_SIZE
     return out
+
+
+_HEADER_FIELDS = header_field_offsets()
+
+
+def header_field_position(chunk_offset: int, field: str) -> int:
+    """File offset of one field (``magic``, ``name_len``, ``data_len`` or ``name``) of the
+    chunk whose header is at `chunk_offset` (:func:`header_field_offsets`)."""
+    return chunk_offset + _HEADER_FIELDS[field]
 
 
 def trailer_offset(file_size: int, field: str | None = None) -> int:
@@ -276,6 +292,17 @@ def version_string(buf: Any) -> str | None:
     if len(buf) < SIGNATURE_SIZE:
         return None
     return decode_version_field(buf[VERSION_OFFSET:SIGNATURE_SIZE])
+
+
+def file_kind(buf: Any) -> str | None:
+    """``"modern"`` (2.x/3.x chunk container), ``"legacy"`` (1.0 JPEG 2000) or None,
+    from the first 4 bytes only (nothing else is checked)."""
+    head = bytes(buf[: len(CHUNK_MAGIC_BYTES)])
+    if head == CHUNK_MAGIC_BYTES:
+        return "modern"
+    if head == JP2_MAGIC_BYTES:
+        return "legacy"
+    return None
 
 
 def sniff_version(buf: Any) -> tuple[int, int]:

@@ -13,8 +13,11 @@ from typing import Any
 from .._generated.fast import legacy_jp2 as _g
 from ..errors import CorruptChunkError, Nd2Error
 
-__all__ = ["Box", "BOX_MAP_TRAILER_SIZE", "JP2_SIGNATURE_BOX", "LegacyFile", "build_legacy",
-           "box_payload_offset", "check_signature", "read_box_map", "read_legacy", "parse_box"]
+__all__ = ["Box", "BOX_MAP_COUNT_SIZE", "BOX_MAP_ENTRY_SIZE", "BOX_MAP_TRAILER_SIZE",
+           "JP2_SIGNATURE_BOX", "LIMND2_BOX_MAP_ENTRY_SIZE", "LegacyFile", "box_map_field_position",
+           "box_payload_offset", "build_legacy", "check_signature", "J2K_CODESTREAM_START",
+           "is_codestream", "parse_box", "read_box_map",
+           "read_box_map_trailer", "trailer_field_position"]
 
 #: the trailer signature (spec: box_map_trailer.signature; contents are written from the spec)
 MAP_SIGNATURE: bytes = bytes(_g.BoxMapTrailer(distance=0).to_bytes()[:32])
@@ -23,6 +26,54 @@ JP2_SIGNATURE_BOX: bytes = bytes(_g.SignatureBox(len=12).to_bytes())
 _SUPERBOXES = {"jp2h"}
 #: size of the box map trailer at the end of a legacy file (spec: box_map_trailer)
 BOX_MAP_TRAILER_SIZE: int = _g.BoxMapTrailer.SIZE
+#: size of the box map's entry count (spec: box_map.count)
+BOX_MAP_COUNT_SIZE: int = len(_g.BoxMap(count=0, entries=[]).to_bytes())
+_ENTRY = _g.BoxMapEntry(box_type="    ", tag="    ", offset=0)
+#: size of one box map entry (spec: box_map_entry)
+BOX_MAP_ENTRY_SIZE: int = len(_ENTRY.to_bytes())
+#: the entry size limnd2 writes (a u4 offset instead of the spec's u8: a known bug)
+LIMND2_BOX_MAP_ENTRY_SIZE: int = BOX_MAP_ENTRY_SIZE - 4
+
+
+def _field_starts(node_cls: Any, sample: dict[str, Any]) -> dict[str, int]:
+    """Start of each field of a fixed-size record, found by building `sample` and
+    changing one field at a time (the layout comes from the generated writer)."""
+    base = bytes(node_cls(**sample).to_bytes())
+    out = {}
+    for k, v in sample.items():
+        other = dict(sample)
+        other[k] = v + 1 if isinstance(v, int) else "x" * len(v)
+        alt = bytes(node_cls(**other).to_bytes())
+        out[k] = next(i for i, (a, c) in enumerate(zip(base, alt)) if a != c)
+    return out
+
+
+_ENTRY_FIELDS = _field_starts(_g.BoxMapEntry, {"box_type": "    ", "tag": "    ", "offset": 0})
+_TRAILER_FIELDS = {k: int(v[1]) for k, v in (_g.BoxMapTrailer.DTYPE.fields or {}).items()}
+
+
+def box_map_field_position(entry: Any, field: str) -> int:
+    """File offset of `field` (``box_type``, ``tag``, ``offset``) of a parsed box map
+    entry (a node of :func:`read_box_map`)."""
+    return int(entry._pos) + _ENTRY_FIELDS[field]
+
+
+def trailer_field_position(file_size: int, field: str) -> int:
+    """File offset of `field` (``signature``, ``distance``) of the box map trailer of a
+    file of `file_size` bytes."""
+    return file_size - BOX_MAP_TRAILER_SIZE + _TRAILER_FIELDS[field]
+
+
+def read_box_map_trailer(buf: Any) -> int:
+    """The trailer's distance from the end of the file back to the box map.
+
+    Raises
+    ------
+    CorruptChunkError
+        The last bytes are not the trailer (offset of the bad field).
+    """
+    size = len(buf)
+    return int(_g.BoxMapTrailer.parse(buf, size - BOX_MAP_TRAILER_SIZE, size).distance)
 
 
 @dataclass
@@ -103,6 +154,16 @@ def parse_box(buf: Any, start: int, end: int) -> Any:
     return _g.Box.parse(buf, start, end)
 
 
+#: the first markers of a JPEG 2000 codestream: SOC (FF 4F) then SIZ (FF 51)
+J2K_CODESTREAM_START = b"\xff\x4f\xff\x51"
+
+
+def is_codestream(payload_head: Any) -> bool:
+    """True when `payload_head` (the first bytes of a ``jp2c``/LUNK box payload) starts
+    with the SOC and SIZ markers of a JPEG 2000 codestream."""
+    return bytes(payload_head[: len(J2K_CODESTREAM_START)]) == J2K_CODESTREAM_START
+
+
 def box_payload_offset(buf: Any, start: int, end: int) -> int:
     """Offset of the payload of the box at `start`: after its 8- or 16-byte header
     (:func:`parse_box`'s ``header_len``).
@@ -132,13 +193,11 @@ def read_box_map(buf: Any) -> tuple[int, Any]:
     """
     size = len(buf)
     at = size - BOX_MAP_TRAILER_SIZE
-    tr = _g.BoxMapTrailer.parse(buf, at, size)
-    start = size - int(tr.distance)
+    distance = read_box_map_trailer(buf)
+    start = size - distance
     if start < 0 or start > at:
-        fields = _g.BoxMapTrailer.DTYPE.fields
-        assert fields is not None
-        raise CorruptChunkError(f"box map distance {tr.distance} points outside the file",
-                                chunk="<trailer>", offset=at + int(fields["distance"][1]))
+        raise CorruptChunkError(f"box map distance {distance} points outside the file",
+                                chunk="<trailer>", offset=trailer_field_position(size, "distance"))
     return start, _g.BoxMap.parse(buf, start, at)
 
 
