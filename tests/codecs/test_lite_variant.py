@@ -730,8 +730,10 @@ def test_every_valid_type_code_through_every_path(data: Any, code: int) -> None:
     if code != LvType.COMPRESS:
         assert back.root.value[0].type == code
     full = lv.decode(b)
-    assert lv.decode(b, schema={"*": None}) == full  # the compiled-schema decoder
-    assert lv.decode(b, schema={"*": None}, strip_prefix=True) == lv.decode(b, strip_prefix=True)
+    # repr: NaN values compare unequal to themselves but print alike
+    assert repr(lv.decode(b, schema={"*": None})) == repr(full)  # the compiled-schema decoder
+    assert repr(lv.decode(b, schema={"*": None}, strip_prefix=True)) == repr(
+        lv.decode(b, strip_prefix=True))
     # the checker: an error only for the type code writers must not emit (7)
     errors = [f for f in lv.check(b) if f.severity == "error"]
     assert [f.field for f in errors] == (["record.type"] if code == LvType.VOID_POINTER else [])
