@@ -14,6 +14,7 @@ from ..codecs import container, custom_data, names
 from ..codecs import lite_variant as lv
 from ..codecs.chunk_map import build_chunk_map_body, parse_chunk_map
 from ..errors import Nd2Error
+from ..model.attributes import REQUIRED_ATTRIBUTE_KEYS
 from .lv_walk import compare_trees
 from .report import K_C, K_LV, K_RLE, Sink, ValidationReport
 from .report import header_spec as _header_spec
@@ -31,15 +32,6 @@ FRAME_NAME_LEN = container.FRAME_NAME_LEN
 ALIGN = container.ALIGN
 TRAILER = "<trailer>"
 
-REQUIRED_ATTRIBUTES = (
-    "uiWidth",
-    "uiWidthBytes",
-    "uiHeight",
-    "uiComp",
-    "uiBpcInMemory",
-    "uiBpcSignificant",
-    "uiSequenceCount",
-)
 
 
 def _first_diff(a: bytes, b: bytes) -> int:
@@ -553,7 +545,7 @@ class ModernCheck:
             return
         vals, offs = got
         bad = False
-        for k in REQUIRED_ATTRIBUTES:
+        for k in REQUIRED_ATTRIBUTE_KEYS:
             if k not in vals:
                 self.s.error(
                     attr,

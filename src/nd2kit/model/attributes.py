@@ -21,6 +21,7 @@ from .structures import Attributes, CompressionType, PixelDataType
 
 __all__ = [
     "KNOWN_ATTRIBUTE_KEYS",
+    "REQUIRED_ATTRIBUTE_KEYS",
     "byte_array",
     "collect_unknown",
     "load_attributes",
@@ -30,15 +31,19 @@ __all__ = [
 ]
 
 #: Keys of ``SLxImageAttributes`` that :func:`load_attributes` reads.
+#: keys every ``SLxImageAttributes`` must have (nd2 0.12 fails without any of them)
+REQUIRED_ATTRIBUTE_KEYS = (
+    "uiWidth",
+    "uiWidthBytes",
+    "uiHeight",
+    "uiComp",
+    "uiBpcInMemory",
+    "uiBpcSignificant",
+    "uiSequenceCount",
+)
 KNOWN_ATTRIBUTE_KEYS = frozenset(
     {
-        "uiWidth",
-        "uiWidthBytes",
-        "uiHeight",
-        "uiComp",
-        "uiBpcInMemory",
-        "uiBpcSignificant",
-        "uiSequenceCount",
+        *REQUIRED_ATTRIBUTE_KEYS,
         "uiTileWidth",
         "uiTileHeight",
         "eCompression",
