@@ -109,7 +109,8 @@ class ChunkInfo(NamedTuple):
 
     @property
     def end(self) -> int:
-        return self.data_offset + self.data_len
+        """Offset of the byte after the payload (may lie past the end of the file)."""
+        return _payload_end(self)
 
 
 class ChunkHeaderInfo(NamedTuple):
@@ -122,7 +123,11 @@ class ChunkHeaderInfo(NamedTuple):
     @property
     def end(self) -> int:
         """Offset of the byte after the payload (may lie past the end of the file)."""
-        return self.data_offset + self.data_len
+        return _payload_end(self)
+
+
+def _payload_end(info: ChunkInfo | ChunkHeaderInfo) -> int:
+    return info.data_offset + info.data_len
 
 
 def payload_offset(chunk_offset: Any, name_len: Any) -> Any:
