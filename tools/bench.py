@@ -529,7 +529,7 @@ _MEM_NOTE = ("`samples.sample_file_bytes` builds the whole file in memory (the i
     timing, the two arrays are compared in full, and frames 0, 30 and 59 against the
     pattern the generator wrote.""",
     target=1.0,
-    rounds=(8, 20), quick_rounds=(3, 5), budget_s=6.0, warmup=1, max_runs=2,
+    rounds=(8, 20), quick_rounds=(3, 5), budget_s=6.0, warmup=1,
 )
 def _imread_1gb() -> Prepared:
     import nd2
