@@ -405,10 +405,18 @@ def _kw_text(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in params.items())
 
 
+@functools.cache
 def _samples_source_hash() -> str:
+    """Hash of what ``samples`` writes (a small file's bytes), not of its source text.
+
+    Edits of ``samples.py`` that do not change its output (docstrings, refactors) keep
+    the cached files; any change of the bytes it writes makes new ones.
+    """
     from nd2kit.testing import samples
 
-    return hashlib.sha256(Path(samples.__file__).read_bytes()).hexdigest()[:10]
+    probe = samples.sample_file_bytes(t=3, z=2, channels=2, height=24, width=30,
+                                      dtype="uint16")
+    return hashlib.sha256(probe).hexdigest()[:10]
 
 
 _GEN_SCRIPT = ("import sys, json; from nd2kit.testing.samples import write_sample_file; "
@@ -455,7 +463,7 @@ def sample_file(**params: Any) -> SampleFile:
 
     Written once into :data:`CACHE_DIR` (in a subprocess, atomically through a
     temporary name) and reused by later runs; the name holds the parameters and a
-    hash of ``nd2kit/samples.py``, so a changed generator writes a new file (and the
+    hash of the bytes ``samples`` writes for a small file, so a changed generator output writes a new file (and the
     old one is deleted).
     """
     return _sample_file_cached(json.dumps(params, sort_keys=False))
@@ -600,15 +608,16 @@ def _stream_metadata_chunks(t: int, channels: int, height: int, width: int,
     stride = -(-(width * channels * dt.itemsize) // 4) * 4
     names = (["DAPI", "GFP", "mCherry", "Cy5"] + [f"Ch{k}" for k in range(4, channels)])
     period = 250.0
-    chunks = [
+    trees = [
         ("ImageAttributesLV!", sm._attributes(width, height, channels, bits, sig, pixtype, t,
                                               stride)),
-        ("ImageMetadataSeqLV|0!", sm._picture_metadata(channels, names[:channels], 0.325)),
-        ("ImageTextInfoLV!", sm._text_info(f"sample T{t} Z1 C{channels} {width}x{height} "
-                                           f"{dtype}")),
+        ("ImageMetadataSeqLV|0!", sm._picture_metadata(channels, 1, names[:channels], 0.325)),
+        ("ImageTextInfoLV!", sm._text_info(f"sample TMZ T{t} M1 Z1 C{channels} "
+                                           f"{width}x{height} {dtype}")),
     ]
     if t > 1:
-        chunks.append(("ImageMetadataLV!", sm._experiment(t, 1, period, 0.5)))
+        trees.append(("ImageMetadataLV!", sm._experiment([("T", t)], period, 0.5)))
+    chunks = [(name, lv.encode(tree)) for name, tree in trees]
     chunks.append(("CustomData|AcqTimesCache!",
                    (np.arange(t, dtype="<f8") * period).tobytes()))
     return chunks
@@ -704,9 +713,9 @@ def _stream_writer_checked() -> str:
                                          dtype="uint16"):
         raise RuntimeError("write_stream_sample's NIS layout differs from "
                            "samples.sample_file_bytes; fix tools/bench_data.py")
-    src = (Path(samples.__file__).read_bytes()
-           + inspect.getsource(write_stream_sample).encode()
-           + inspect.getsource(_stream_metadata_chunks).encode())
+    # the streamed bytes equal samples' (checked above): key on those bytes and the
+    # writer's source (its packed layout), not on samples.py's text
+    src = ours + inspect.getsource(write_stream_sample).encode()
     return hashlib.sha256(src).hexdigest()[:10]
 
 
@@ -745,7 +754,7 @@ def stream_sample_file(**params: Any) -> SampleFile:
     """The cached file written by :func:`write_stream_sample` (``**params``).
 
     Cached in :data:`CACHE_DIR` like :func:`sample_file`; the name holds the
-    parameters and a hash of ``samples.py`` and of the writer's source.
+    parameters and a hash of the bytes ``samples`` writes (which the streamed NIS layout must equal) and of the writer's source.
     """
     return _stream_file_cached(json.dumps(params, sort_keys=False))
 
