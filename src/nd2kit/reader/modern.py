@@ -375,7 +375,9 @@ class ModernReader:
         lay = self.frame_layout()
         if lay.lossy:
             raise self._lossy(index)
-        off = self._locate(index)
+        k = self._slot(index)
+        fresh = k >= 0 and int(self._data[k]) == _UNKNOWN  # first read of this frame
+        off = -1 if k < 0 else self._locate_slot(k)
         if off < 0:
             return self._missing(index, lay)
         if lay.compressed:
@@ -383,6 +385,8 @@ class ModernReader:
         start = self._pixels_at(index, off, lay)
         buf = self.store.buffer
         if buf is not None:
+            if fresh and lay.nbytes >= _WILL_EACH:
+                self._will_frame(start, lay.nbytes)
             arr = self._view(buf, start, lay)
             return arr.copy() if copy else arr
         return self._view(self.store.read_into_bytes(start, lay.nbytes), 0, lay)
@@ -450,6 +454,16 @@ class ModernReader:
             out[j] = self._view(blob, 0, lay)
         return out
 
+    def _will_frame(self, start: int, n: int) -> None:
+        """Start reading bytes ``start:start+n`` in (only those pages; no read-ahead)."""
+        will = getattr(self.store, "will_need", None)
+        if will is None:
+            return
+        try:
+            will(start, n, sequential=False)
+        except TypeError:  # a store whose will_need takes no `sequential`
+            will(start, n)
+
     @staticmethod
     def _gather(buf: Any, pix: np.ndarray, out: np.ndarray, rows: np.ndarray | None,
                 lay: FrameLayout, will: Callable[[int, int], None] | None) -> None:
@@ -510,6 +524,7 @@ class ModernReader:
         numbers = self._frames()[0]
         if not len(numbers):
             return None
+        fresh0 = [int(self._data[0]) == _UNKNOWN]  # frame 0 not read yet: hint it on first get
         d0 = self._locate_slot(0)
         if d0 < 0 or frame.pixel_offset(d0) + lay.nbytes > self.store.size:
             return None
@@ -522,7 +537,10 @@ class ModernReader:
         numbers = self._frames()[0]
         n, contig, data = len(numbers), self._contig, self._data
         size, nbytes, pix_at = self.store.size, lay.nbytes, frame.PIXELS_AT
-        nd, locate, slot = np.ndarray, self._locate_slot, self._slot
+        nd, locate, slot, will = np.ndarray, self._locate_slot, self._slot, self._will_frame
+        # large frames only: a view of a small one is often cropped (a hint would read it all),
+        # and its few page faults cost little
+        big = nbytes >= _WILL_EACH
 
         def get(index: int) -> np.ndarray | None:
             k = int(index)
@@ -531,15 +549,22 @@ class ModernReader:
             if not 0 <= k < n:
                 return None
             d = data.item(k)
+            fresh = False
             if d < 0:
                 if d != _UNKNOWN:
                     return None
                 d = locate(k)
                 if d < 0:
                     return None
+                fresh = True
+            elif k == 0 and fresh0[0]:
+                fresh0[0] = False
+                fresh = True
             p = d + pix_at
             if p + nbytes > size:
                 return None
+            if fresh and big:  # first read of a large frame: start reading its pixels in
+                will(p, nbytes)
             arr: np.ndarray = nd(shape, dt, buf, p + delta, strides)
             return arr
 

@@ -113,17 +113,52 @@ class MmapStore(BaseStore):
         mv = memoryview(mm)
         return [mv[off : off + n] for off, n in ranges]
 
-    def will_need(self, offset: int, n: int) -> None:
-        """Hint that bytes ``offset:offset+n`` are about to be read (asynchronous read-in)."""
+    def will_need(self, offset: int, n: int, *, sequential: bool = True) -> None:
+        """Hint that bytes ``offset:offset+n`` are about to be read (asynchronous read-in).
+
+        With `sequential` (bulk copies) the span also gets its read-ahead back; without
+        it only the pages of the span itself are read in (single frames, row bands)."""
         mm = self._mm
         if mm is None or n <= 0 or not hasattr(mmap, "MADV_WILLNEED"):
             return
         start = offset - offset % mmap.PAGESIZE
         end = min(self.size, offset + n)
+        if end <= start:
+            return
         try:
-            if hasattr(mmap, "MADV_SEQUENTIAL"):
+            if sequential and hasattr(mmap, "MADV_SEQUENTIAL"):
                 mm.madvise(mmap.MADV_SEQUENTIAL, start, end - start)  # read ahead here again
             mm.madvise(mmap.MADV_WILLNEED, start, end - start)
+        except (OSError, ValueError):  # pragma: no cover - advisory only
+            pass
+
+    def will_need_ranges(self, offsets: Sequence[int], n: int) -> None:
+        """:meth:`will_need` (without read-ahead) of ``n`` bytes at each of `offsets`;
+        ranges that touch the same pages are merged into one hint."""
+        mm = self._mm
+        if mm is None or n <= 0 or not len(offsets) or not hasattr(mmap, "MADV_WILLNEED"):
+            return
+        page = mmap.PAGESIZE
+        lo = -1
+        hi = -1
+        for off in offsets:
+            a = int(off) - int(off) % page
+            b = min(self.size, int(off) + n)
+            if lo <= a <= hi:  # overlaps or touches the pending one
+                hi = max(hi, b)
+                continue
+            if hi > lo >= 0:
+                self._advise(lo, hi - lo)
+            lo, hi = a, b
+        if hi > lo >= 0:
+            self._advise(lo, hi - lo)
+
+    def _advise(self, start: int, n: int) -> None:
+        mm = self._mm
+        if mm is None:
+            return
+        try:
+            mm.madvise(mmap.MADV_WILLNEED, start, n)
         except (OSError, ValueError):  # pragma: no cover - advisory only
             pass
 
