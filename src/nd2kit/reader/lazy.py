@@ -286,8 +286,12 @@ class FrameArray:
                 # transform the copy (a view) — the same path as imread
                 rows = slice(y0, y1) if ra is not None else slice(None)
                 if hasattr(rdr, "prefetch_frames"):
-                    rdr.prefetch_frames(int(idx[0]), int(idx[-1]) + 1)
-                raw = copy_blocks(fv[int(idx[0]) : int(idx[-1]) + 1, rows])
+                    band = (y0, y1) if ra is not None and (y0, y1) != (0, h) else None
+                    rdr.prefetch_frames(int(idx[0]), int(idx[-1]) + 1, band)
+                # from a worker thread (a dask task: dask runs its own pool) one
+                # thread copies; threads inside threads only contend for the cores
+                threads = None if threading.current_thread() is threading.main_thread() else 1
+                raw = copy_blocks(fv[int(idx[0]) : int(idx[-1]) + 1, rows], threads)
                 data = self.spec.frame_transform(raw)[(slice(None),) + tuple(fkey)]
             else:
                 tv = self.spec.frame_transform(fv)  # a view: no pixel is copied yet

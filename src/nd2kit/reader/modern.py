@@ -503,6 +503,8 @@ class ModernReader:
         n = max(0, y1 - y0) * lay.stride
         buf = self.store.buffer
         if buf is not None:
+            if n >= _WILL_EACH:  # a large band: its pages in one go, not a fault each
+                self._will_frame(start, n)
             return _strided(buf, start, y1 - y0, lay)
         return _strided(self.store.read_into_bytes(start, n), 0, y1 - y0, lay)
 
@@ -613,15 +615,30 @@ class ModernReader:
                                                min_len=min_len)[0]
         return int(found[0])
 
-    def prefetch_frames(self, start: int, stop: int) -> None:
+    def prefetch_frames(self, start: int, stop: int, rows: tuple[int, int] | None = None) -> None:
         """Hint the store that frames ``start:stop`` of :meth:`frames_view` are about to be
-        copied (the memory map reads them ahead; it reads nothing ahead otherwise)."""
+        copied (the memory map reads them ahead; it reads nothing ahead otherwise).
+
+        With `rows` ``(y0, y1)`` narrower than the frame, only each frame's row band is
+        hinted (no read-ahead past it)."""
         spacing = self.frame_spacing()
         will = getattr(self.store, "will_need", None)
         if spacing is None or will is None or stop <= start:
             return
+        lay = self.frame_layout()
         first = self._first_pixels + start * spacing
-        will(first, (stop - start - 1) * spacing + self.frame_layout().nbytes)
+        if rows is not None:
+            y0 = min(max(0, rows[0]), lay.height)
+            y1 = min(max(y0, rows[1]), lay.height)
+            if (y0, y1) != (0, lay.height):
+                band = (y1 - y0) * lay.stride
+                many = getattr(self.store, "will_need_ranges", None)
+                if band <= 0 or many is None:
+                    return
+                starts = first + y0 * lay.stride + np.arange(stop - start, dtype=np.int64) * spacing
+                many(starts.tolist(), band)
+                return
+        will(first, (stop - start - 1) * spacing + lay.nbytes)
 
     def frames_view(self) -> np.ndarray | None:
         """All frames as one read-only ``(N, height, width, components)`` strided view of

@@ -123,8 +123,9 @@ class Reader(Protocol):
         """Fast zero-copy per-frame reader (None when not possible)."""
         ...
 
-    def prefetch_frames(self, start: int, stop: int) -> None:
-        """Hint that frames ``start:stop`` of :meth:`frames_view` are about to be read."""
+    def prefetch_frames(self, start: int, stop: int, rows: tuple[int, int] | None = None) -> None:
+        """Hint that frames ``start:stop`` of :meth:`frames_view` (only their rows
+        ``rows[0]:rows[1]`` when given) are about to be read."""
         ...
 
     def frames_view(self) -> np.ndarray | None:
