@@ -89,6 +89,9 @@ def test_mapped_frame_read_checks_one_header(tmp_path: Path) -> None:
     r = open_reader(open_store(p))
     assert isinstance(r.store, MmapStore)
     r.read_frame(7)
+    # found by name: no frame table built, one header checked
+    assert r._frame_numbers is None and list(r._direct) == [7]  # type: ignore[attr-defined]
+    r.frame_numbers()  # the table keeps what was checked, and nothing else
     known = r._data >= 0  # type: ignore[attr-defined]
     assert known.sum() == 1 and bool(known[7])
     offs = r.frame_data_offsets()  # all of them, on demand

@@ -38,6 +38,8 @@ _WHOLE: dict[str, Any] = {"*": None}
 _UNKNOWN = -2
 #: frames at least this large at scattered positions get one read-ahead hint each
 _WILL_EACH = 1 << 20
+#: frames looked up by name before the frame table is built (then the table serves)
+_DIRECT_MAX = 16
 
 
 
@@ -110,6 +112,8 @@ class ModernReader:
         self._contig = True
         self._spacing: int | None | bool = False
         self._first_pixels = 0
+        #: payload offsets of frames found by name before the frame table was built
+        self._direct: dict[int, tuple[int, int]] = {}  # index -> (chunk offset, payload offset)
         self._tail_at, self._tail = self.store.size, b""
         self.map_offset, self.chunkmap = self._read_map()
 
@@ -255,6 +259,10 @@ class ModernReader:
                     self._data = np.full(n, _UNKNOWN, np.int64)
                     self._contig = bool(n == 0 or (numbers[0] == 0 and numbers[-1] == n - 1))
                     self._frame_rows = rows
+                    for index, (at, d) in self._direct.items():  # headers checked by name
+                        k = index if self._contig else int(np.searchsorted(numbers, index))
+                        if 0 <= k < n and numbers[k] == index and self._chunk_offs[k] == at:
+                            self._data[k] = d
                     self._frame_numbers = numbers
         return self._frame_numbers, self._frame_rows  # type: ignore[return-value]
 
@@ -325,8 +333,43 @@ class ModernReader:
 
     def _locate(self, index: int) -> int:
         """Payload offset of frame `index`, or -1 when the chunk is missing/damaged."""
+        return self._locate_fresh(index)[0]
+
+    def _locate_fresh(self, index: int) -> tuple[int, bool]:
+        """:meth:`_locate` and whether this is the first time the frame was located.
+
+        Until the frame table is built (:meth:`_frames`, a pass over the whole chunk
+        map), a frame is looked up by its chunk name and only its own header is
+        read; a name that is not found (or a damaged header) falls back to the table,
+        which decides."""
+        if self._frame_numbers is None and len(self._direct) < _DIRECT_MAX:
+            hit = self._direct.get(index)
+            if hit is not None:
+                return hit[1], False
+            try:
+                ref = self.chunkmap[names.frame_name(index)]
+            except ChunkNotFoundError:
+                ref = None
+            if ref is not None:
+                d = self._payloads(np.array([ref.offset], np.int64))[0]
+                if d >= 0:
+                    self._direct[index] = (ref.offset, d)
+                    return d, True
         k = self._slot(index)
-        return -1 if k < 0 else self._locate_slot(k)
+        if k < 0:
+            return -1, False
+        fresh = int(self._data[k]) == _UNKNOWN and index not in self._direct
+        return self._locate_slot(k), fresh
+
+    def _payloads(self, offs: np.ndarray) -> list[int]:
+        """Payload offsets of the chunks at `offs` from their headers (-1: damaged)."""
+        buf = self.store.buffer
+        if buf is not None:
+            res = container.locate_payloads(buf, offs)[0]
+        else:
+            res = container.locate_payloads_with(self.store.read_ranges, self.store.size, offs)[0]
+        out: list[int] = res.tolist()
+        return out
 
     def has_frame(self, index: int) -> bool:
         """True when frame `index` has a chunk with a sound header."""
@@ -375,9 +418,7 @@ class ModernReader:
         lay = self.frame_layout()
         if lay.lossy:
             raise self._lossy(index)
-        k = self._slot(index)
-        fresh = k >= 0 and int(self._data[k]) == _UNKNOWN  # first read of this frame
-        off = -1 if k < 0 else self._locate_slot(k)
+        off, fresh = self._locate_fresh(index)  # fresh: first read of this frame
         if off < 0:
             return self._missing(index, lay)
         if lay.compressed:
@@ -523,28 +564,42 @@ class ModernReader:
         buf = self.store.buffer
         if lay.compressed or lay.lossy or buf is None:
             return None
-        numbers = self._frames()[0]
-        if not len(numbers):
-            return None
-        fresh0 = [int(self._data[0]) == _UNKNOWN]  # frame 0 not read yet: hint it on first get
-        d0 = self._locate_slot(0)
-        if d0 < 0 or frame.pixel_offset(d0) + lay.nbytes > self.store.size:
-            return None
-        tmpl = self._view(buf, frame.pixel_offset(d0), lay)  # a real frame: no stray reads
+        size, nbytes, pix_at = self.store.size, lay.nbytes, frame.PIXELS_AT
+        if nbytes > size:
+            return None  # no frame fits in the file
+        # shape and strides of the transformed view, from a view at the start of the
+        # file (building views touches no page; no frame header is read for it)
+        tmpl = self._view(buf, 0, lay)
         out = transform(tmpl) if transform is not None else tmpl
         if out.base is None or not np.shares_memory(out, tmpl):
             return None  # the transform copies: not a view transform
         shape, strides, dt = out.shape, out.strides, lay.dtype
         delta = out.__array_interface__["data"][0] - tmpl.__array_interface__["data"][0]
-        numbers = self._frames()[0]
-        n, contig, data = len(numbers), self._contig, self._data
-        size, nbytes, pix_at = self.store.size, lay.nbytes, frame.PIXELS_AT
         nd, locate, slot, will = np.ndarray, self._locate_slot, self._slot, self._will_frame
+        located, direct = self._locate_fresh, self._direct
         # large frames only: a view of a small one is often cropped (a hint would read it all),
         # and its few page faults cost little
         big = nbytes >= _WILL_EACH
+        table: list[Any] = [None]  # (count, contiguous, payload offsets) once the table is built
 
         def get(index: int) -> np.ndarray | None:
+            t = table[0]
+            if t is None:
+                if self._frame_numbers is None and len(direct) < _DIRECT_MAX:
+                    # the first few frames: by name, no frame table
+                    d, fresh = located(int(index))
+                    if d < 0:
+                        return None
+                    p = d + pix_at
+                    if p + nbytes > size:
+                        return None
+                    if fresh and big:
+                        will(p, nbytes)
+                    first: np.ndarray = nd(shape, dt, buf, p + delta, strides)
+                    return first
+                numbers = self._frames()[0]
+                t = table[0] = (len(numbers), self._contig, self._data)
+            n, contig, data = t
             k = int(index)
             if not contig:
                 k = slot(k)
@@ -558,10 +613,7 @@ class ModernReader:
                 d = locate(k)
                 if d < 0:
                     return None
-                fresh = True
-            elif k == 0 and fresh0[0]:
-                fresh0[0] = False
-                fresh = True
+                fresh = int(index) not in direct
             p = d + pix_at
             if p + nbytes > size:
                 return None
