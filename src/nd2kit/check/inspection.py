@@ -439,34 +439,16 @@ def _frame_series(buf: Any, cmap: Any, dups: set[str]) -> ChunkSeries | None:
     offs = cmap.offsets[rows].astype(np.int64)
     sizes = sizes.astype(np.int64)
     all_names = cmap.names
-    nlen = np.fromiter((len(all_names[i]) for i in rows.tolist()), np.int64, len(rows))
-    nd = _ndigits(numbers)
-    pre = np.frombuffer(prefix.encode("latin-1"), np.uint8)
-    want = len(pre) + nd + 1  # name length with its "!"
-    ok = nlen == want
+    sel = [all_names[i] for i in rows.tolist()]
+    nlen = np.fromiter(map(len, sel), np.int64, len(sel))
+    ok = nlen == len(prefix) + _ndigits(numbers) + 1  # no leading zeros
     if dups:
-        ok &= np.fromiter((all_names[i] not in dups for i in rows.tolist()), bool, len(rows))
+        ok &= np.fromiter((n not in dups for n in sel), bool, len(sel))
     data_off, data_len = container.locate_payloads(buf, offs)
     ok &= data_off >= 0
     ok &= (sizes < 0) | (sizes == data_len)
-    name_at = container.header_end(offs)
-    name_len = data_off - name_at
-    ok &= name_len >= want
-    # the header's name field starts with the map's name (its only "!" ends it)
-    width = len(pre) + int(nd.max()) + 1
-    col = np.arange(width)
-    expect = np.zeros((len(rows), width), np.int64)
-    expect[:, : len(pre)] = pre
-    place = nd[:, None] - 1 - (col[None, :] - len(pre))  # power of ten of each digit
-    is_digit = (col[None, :] >= len(pre)) & (place >= 0)
-    digit = (numbers[:, None] // 10 ** np.clip(place, 0, 18)) % 10 + ord("0")
-    expect = np.where(is_digit, digit, expect)
-    expect = np.where(col[None, :] == (want - 1)[:, None], ord("!"), expect)
-    valid = col[None, :] < want[:, None]
-    u8 = np.frombuffer(buf, np.uint8)
-    at = np.minimum(name_at[:, None] + col[None, :], len(u8) - 1)
-    got = u8[at].astype(np.int64)
-    ok &= np.where(valid, got == expect, True).all(axis=1)
+    name_len, named = container.header_names_match(buf, offs, sel)
+    ok &= named
     keep = np.flatnonzero(ok)
     if len(keep) == 0:
         return None
@@ -958,6 +940,14 @@ def _series_runs(sr: ChunkSeries) -> list[tuple[tuple[int, int], ChunkRow | Chun
     return out
 
 
+def _joins_series(row: ChunkRow, series: list[ChunkSeries]) -> bool:
+    """True when `row` could be folded with the members of one of `series`."""
+    if row.problem is not None:
+        return False
+    sp = names.split_sequence(row.name)
+    return sp is not None and any(sp[0] == sr.prefix and row.kind == sr.kind for sr in series)
+
+
 def folded_rows(res: InspectResult) -> list[ChunkRow | ChunkRun]:
     """``chunk_runs(res.chunks)`` without building a row per series member.
 
@@ -967,6 +957,8 @@ def folded_rows(res: InspectResult) -> list[ChunkRow | ChunkRun]:
     """
     if not res.series:
         return chunk_runs(res.rows)
+    if any(_joins_series(r, res.series) for r in res.rows):
+        return chunk_runs(res.chunks)  # a sound member outside the arrays (rare): fold rows
     keyed: list[tuple[tuple[int, int], ChunkRow | ChunkRun]] = []
     for item in chunk_runs(res.rows):
         if isinstance(item, ChunkRun):  # a run of rows: placed at its first member
