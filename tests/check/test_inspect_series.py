@@ -173,3 +173,28 @@ def test_corpus_array_checks_equal_per_entry_checks(path: Path, monkeypatch: pyt
     assert fast.chunks == slow.chunks and fast.problems == slow.problems
     assert format_result(fast) == format_result(slow)
     assert folded_rows(fast) == chunk_runs(slow.chunks)
+
+
+def test_header_names_match_edges() -> None:
+    b = _sound()
+    _, cm = container.read_chunk_map(b)
+    names = ["ImageDataSeq|0!", "ImageDataSeq|1!", "ImageDataSeq|2!", "Imäge€!"]
+    offs = [int(cm[n].offset) for n in names[:3]] + [int(cm["ImageDataSeq|3!"].offset)]
+    nl, ok = container.header_names_match(b, offs, names)
+    assert ok.tolist() == [True, True, True, False]  # a name that is not latin-1 never matches
+    assert nl[0] == container.read_chunk(b, offs[0]).name_len
+    nl, ok = container.header_names_match(b, [offs[1], len(b) - 8, offs[0]],
+                                          ["ImageDataSeq|0!", "ImageDataSeq|0!", "ImageDataSeq|0!"])
+    assert ok.tolist() == [False, False, True] and nl[1] == -1  # wrong name; header cut off
+
+
+def test_many_frames_build_no_rows() -> None:
+    n = 20_000
+    b = container.build_file(_frames(list(range(n))))
+    res = inspect_file(b, summary=False)
+    assert len(res.rows) == 2 and len(res.series[0]) == n  # signature and map rows only
+    out = folded_rows(res)
+    assert [r.name for r in out] == [
+        "ND2 FILE SIGNATURE CHUNK NAME01!", f"ImageDataSeq|0..{n - 1}!",
+        "ND2 FILEMAP SIGNATURE NAME 0001!"]
+    assert len(res.chunks) == n + 2 and res.chunks[1].name == "ImageDataSeq|0!"

@@ -280,7 +280,8 @@ def header_names_match(buf: Any, offsets: Any, names: Sequence[str]) -> tuple[np
     (name_lens, match) : int64 and bool arrays
         The header's name_len (-1 where the header is outside the file) and True
         where the name field is at least as long as the name and starts with it
-        (what :func:`read_chunk` reads as the name when its only ``!`` ends it).
+        (what :func:`read_chunk` reads as the name when its only ``!`` ends it);
+        False for a name that is not latin-1 (no header can hold it).
     """
     u8 = np.frombuffer(buf, dtype=np.uint8)
     offs, rows = _headers_in_file(offsets, len(u8))
@@ -294,18 +295,29 @@ def header_names_match(buf: Any, offsets: Any, names: Sequence[str]) -> tuple[np
     name_lens[rows] = nl
     want = [names[i] for i in rows.tolist()]
     try:
-        exp = np.array([n.encode("latin-1") for n in want], dtype=bytes)
-    except UnicodeEncodeError:  # not a stored name: no header can hold it
-        return name_lens, match
-    width = exp.dtype.itemsize
-    exp_u8 = exp.view(np.uint8).reshape(len(want), width)
-    lens = np.fromiter(map(len, want), np.int64, len(want))
+        enc = [n.encode("latin-1") for n in want]
+        storable = np.ones(len(want), bool)
+    except UnicodeEncodeError:  # a name no header can hold: it never matches
+        enc = [n.encode("latin-1", "replace") for n in want]
+        storable = np.fromiter((n.isascii() or _latin1(n) for n in want), bool, len(want))
+    exp = np.array(enc, dtype=bytes)
+    width = max(exp.dtype.itemsize, 1)
+    exp_u8 = np.frombuffer(exp.tobytes(), np.uint8).reshape(len(want), width)
+    lens = np.fromiter(map(len, enc), np.int64, len(enc))
     start = header_end(o)
     at = np.minimum(start[:, None] + np.arange(width), len(u8) - 1)
     used = np.arange(width)[None, :] < lens[:, None]
     same = np.where(used, u8[at] == exp_u8, True).all(axis=1)
-    match[rows] = same & (nl >= lens) & (start + lens <= len(u8))
+    match[rows] = same & storable & (nl >= lens) & (start + lens <= len(u8))
     return name_lens, match
+
+
+def _latin1(name: str) -> bool:
+    try:
+        name.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def locate_payloads_with(read_ranges: Callable[[Sequence[tuple[int, int]]], Sequence[Any]],
