@@ -355,21 +355,21 @@ def _inspect_modern(buf: Any, res: InspectResult) -> None:
     res.map_offset = map_offset
     res.map_entries = len(cmap.names)
     names = cmap.names
-    offsets = cmap.offsets.tolist()
-    sizes = cmap.sizes.tolist()
-    off_field = cmap.field_positions("offset").tolist()
     dups = set(cmap.duplicates)
     counts = Counter(names) if dups else {}
     series = _frame_series(buf, cmap, dups)
+    # the entries checked one by one: all but the sound frames of the series
+    todo = np.arange(len(names))
     if series is not None:
         res.series.append(series)
         slow = np.ones(len(names), bool)
         slow[series.index] = False
-        todo: Any = np.flatnonzero(slow).tolist()
-    else:
-        todo = range(len(names))
-    for i in todo:
-        name, off, sz = names[i], offsets[i], sizes[i]
+        todo = np.flatnonzero(slow)
+    offsets = cmap.offsets[todo].tolist()
+    sizes = np.asarray(cmap.sizes)[todo].tolist()
+    off_field = cmap.field_positions("offset")[todo].tolist()
+    for k, (i, off, sz) in enumerate(zip(todo.tolist(), offsets, sizes)):
+        name = names[i]
         row = ChunkRow(name=name, offset=off, kind=chunk_kind(name), source="map", index=i, size=sz)
         res.rows.append(row)
         problems = []
@@ -379,7 +379,7 @@ def _inspect_modern(buf: Any, res: InspectResult) -> None:
             problems.append(f"offset points outside the file ({size} bytes)")
             res.problems.append(
                 Problem(
-                    off_field[i],
+                    off_field[k],
                     f"map entry {name!r} points outside the file (offset {off})",
                     name,
                 )
