@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..codecs import container, jp2, names
 from ..codecs import lite_variant as lv
 from ..errors import Nd2Error
@@ -51,10 +53,12 @@ __all__ = [
     "ChunkDetail",
     "ChunkRow",
     "ChunkRun",
+    "ChunkSeries",
     "InspectResult",
     "Problem",
     "chunk_kind",
     "chunk_runs",
+    "folded_rows",
     "hexdump",
     "inspect_chunk",
     "inspect_file",
@@ -80,8 +84,82 @@ class BoxRow:
 
 
 @dataclass
+class ChunkSeries:
+    """Sound members of a numbered chunk series (``ImageDataSeq|N!``) as arrays.
+
+    One element per map entry, sorted by chunk offset (then map index): ``index``
+    (map order), ``number`` (N), ``offset``, ``size`` (map size field, -1 unknown),
+    ``name_len``, ``data_offset`` and ``data_len`` (from the chunk header). Members
+    with any problem are not here: they are ordinary rows of
+    ``InspectResult.rows``. :meth:`rows` gives the :class:`ChunkRow` of each member.
+    """
+
+    prefix: str
+    kind: str
+    index: np.ndarray
+    number: np.ndarray
+    offset: np.ndarray
+    size: np.ndarray
+    name_len: np.ndarray
+    data_offset: np.ndarray
+    data_len: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def _columns(self) -> Iterator[tuple[Any, ...]]:
+        return zip(
+            self.number.tolist(),
+            self.offset.tolist(),
+            self.index.tolist(),
+            self.size.tolist(),
+            self.name_len.tolist(),
+            self.data_offset.tolist(),
+            self.data_len.tolist(),
+        )
+
+    def rows(self) -> list[ChunkRow]:
+        """One :class:`ChunkRow` per member (in offset order)."""
+        p, k = self.prefix, self.kind
+        return [
+            ChunkRow(f"{p}{n}!", o, k, "map", i, s, nl, do, dl)
+            for n, o, i, s, nl, do, dl in self._columns()
+        ]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        """``ChunkRow.to_dict()`` of every member, without building the rows."""
+        p, k = self.prefix, self.kind
+        return [
+            {
+                "name": f"{p}{n}!",
+                "offset": o,
+                "kind": k,
+                "source": "map",
+                "index": i,
+                "size": s,
+                "name_len": nl,
+                "data_offset": do,
+                "data_len": dl,
+                "problem": None,
+            }
+            for n, o, i, s, nl, do, dl in self._columns()
+        ]
+
+
+def _row_key(r: ChunkRow) -> tuple[int, int]:
+    return (r.offset, r.index if r.index is not None else -1)
+
+
+@dataclass
 class InspectResult:
-    """What :func:`inspect_file` found. ``to_dict()`` gives the ``--json`` shape."""
+    """What :func:`inspect_file` found. ``to_dict()`` gives the ``--json`` shape.
+
+    ``chunks`` is the whole chunk table (one :class:`ChunkRow` per map entry plus
+    the signature and map rows, by offset). It is built on first use from ``rows``
+    (every row that is not a sound member of a numbered series) and ``series``
+    (those members, as arrays: :class:`ChunkSeries`), so that a 100 000-frame file
+    can be summarised without 100 000 row objects (:func:`folded_rows`).
+    """
 
     path: str | None
     size: int
@@ -90,10 +168,25 @@ class InspectResult:
     version_string: str | None = None
     map_offset: int | None = None
     map_entries: int | None = None
-    chunks: list[ChunkRow] = field(default_factory=list)
+    rows: list[ChunkRow] = field(default_factory=list)
+    series: list[ChunkSeries] = field(default_factory=list)
     boxes: list[BoxRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     summary: FileSummary | None = None
+    _all: list[ChunkRow] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def chunks(self) -> list[ChunkRow]:
+        """Every row of the chunk table, by offset (map index for equal offsets)."""
+        if not self.series:
+            return self.rows
+        if self._all is None:
+            out = list(self.rows)
+            for sr in self.series:
+                out.extend(sr.rows())
+            out.sort(key=_row_key)
+            self._all = out
+        return self._all
 
     @property
     def complete(self) -> bool:
@@ -101,6 +194,14 @@ class InspectResult:
         return not self.problems
 
     def to_dict(self) -> dict[str, Any]:
+        if self.series:
+            keyed = [(_row_key(r), r.to_dict()) for r in self.rows]
+            for sr in self.series:
+                keyed.extend(zip(zip(sr.offset.tolist(), sr.index.tolist()), sr.dicts()))
+            keyed.sort(key=lambda kd: kd[0])
+            chunks = [d for _, d in keyed]
+        else:
+            chunks = [c.to_dict() for c in self.rows]
         return {
             "path": self.path,
             "size": self.size,
@@ -109,7 +210,7 @@ class InspectResult:
             "version_string": self.version_string,
             "map_offset": self.map_offset,
             "map_entries": self.map_entries,
-            "chunks": [c.to_dict() for c in self.chunks],
+            "chunks": chunks,
             "boxes": [b.to_dict() for b in self.boxes],
             "problems": [p.to_dict() for p in self.problems],
             "complete": self.complete,
@@ -211,7 +312,7 @@ def _inspect_buf(buf: Any, path: str | None) -> InspectResult:
 def _signature_row(buf: Any, res: InspectResult) -> None:
     size = len(buf)
     row = ChunkRow(name=SIGNATURE_NAME, offset=0, kind="signature", source="signature")
-    res.chunks.append(row)
+    res.rows.append(row)
     try:
         res.version = container.read_signature(buf)
     except Nd2Error as e:
@@ -244,7 +345,7 @@ def _inspect_modern(buf: Any, res: InspectResult) -> None:
             msg = f"no trailer in the last {container.TRAILER_SIZE} bytes (they start {found!r})"
         res.problems.append(Problem(e.offset, f"the chunk map could not be read: {msg}", e.chunk))
         rows, stop = scan_chunks(buf, start=container.SIGNATURE_SIZE)
-        res.chunks.extend(rows)
+        res.rows.extend(rows)
         if stop is not None:
             res.problems.append(stop)
         res.problems.append(
@@ -254,23 +355,31 @@ def _inspect_modern(buf: Any, res: InspectResult) -> None:
     res.map_offset = map_offset
     res.map_entries = len(cmap.names)
     names = cmap.names
-    offsets = cmap.offsets.tolist()
-    sizes = cmap.sizes.tolist()
-    off_field = cmap.field_positions("offset").tolist()
-    counts: dict[str, int] = {}
-    for n in names:
-        counts[n] = counts.get(n, 0) + 1
-    for i, (name, off, sz) in enumerate(zip(names, offsets, sizes)):
+    dups = set(cmap.duplicates)
+    counts = Counter(names) if dups else {}
+    series = _frame_series(buf, cmap, dups)
+    # the entries checked one by one: all but the sound frames of the series
+    todo = np.arange(len(names))
+    if series is not None:
+        res.series.append(series)
+        slow = np.ones(len(names), bool)
+        slow[series.index] = False
+        todo = np.flatnonzero(slow)
+    offsets = cmap.offsets[todo].tolist()
+    sizes = np.asarray(cmap.sizes)[todo].tolist()
+    off_field = cmap.field_positions("offset")[todo].tolist()
+    for k, (i, off, sz) in enumerate(zip(todo.tolist(), offsets, sizes)):
+        name = names[i]
         row = ChunkRow(name=name, offset=off, kind=chunk_kind(name), source="map", index=i, size=sz)
-        res.chunks.append(row)
+        res.rows.append(row)
         problems = []
-        if counts[name] > 1:
+        if name in dups:
             problems.append(f"duplicate map entry (name listed {counts[name]} times)")
         if container.header_end(off) > size:
             problems.append(f"offset points outside the file ({size} bytes)")
             res.problems.append(
                 Problem(
-                    off_field[i],
+                    off_field[k],
                     f"map entry {name!r} points outside the file (offset {off})",
                     name,
                 )
@@ -303,8 +412,58 @@ def _inspect_modern(buf: Any, res: InspectResult) -> None:
         mrow.name_len, mrow.data_len, mrow.data_offset = ci.name_len, ci.data_len, ci.data_offset
     except Nd2Error as e:  # pragma: no cover - read_chunk_map already read it
         mrow.problem = e.message
-    res.chunks.append(mrow)
-    res.chunks.sort(key=lambda r: (r.offset, r.index if r.index is not None else -1))
+    res.rows.append(mrow)
+    res.rows.sort(key=_row_key)
+
+
+def _ndigits(n: np.ndarray) -> np.ndarray:
+    """Decimal digits of non-negative ints (1 for 0)."""
+    return np.searchsorted(10 ** np.arange(1, 19, dtype=np.int64), n, side="right") + 1
+
+
+def _frame_series(buf: Any, cmap: Any, dups: set[str]) -> ChunkSeries | None:
+    """The ``ImageDataSeq|N!`` map entries whose chunk is sound, checked as arrays.
+
+    A member is sound when its name is written without leading zeros and listed
+    once, its header lies in the file with the chunk magic, its header names it,
+    its payload fits the file and the map size (when known) equals data_len. Every
+    other entry is left to the per-entry checks of :func:`_inspect_modern`.
+    """
+    prefix = names.FRAME_PREFIX
+    numbers, rows = cmap.frames()
+    if len(rows) == 0:
+        return None
+    sizes = np.asarray(cmap.sizes)[rows]
+    if sizes.dtype == object:  # sizes >= 2**63: leave them to the per-entry checks
+        return None
+    offs = cmap.offsets[rows].astype(np.int64)
+    sizes = sizes.astype(np.int64)
+    all_names = cmap.names
+    sel = [all_names[i] for i in rows.tolist()]
+    nlen = np.fromiter(map(len, sel), np.int64, len(sel))
+    ok = nlen == len(prefix) + _ndigits(numbers) + 1  # no leading zeros
+    if dups:
+        ok &= np.fromiter((n not in dups for n in sel), bool, len(sel))
+    data_off, data_len = container.locate_payloads(buf, offs)
+    ok &= data_off >= 0
+    ok &= (sizes < 0) | (sizes == data_len)
+    name_len, named = container.header_names_match(buf, offs, sel)
+    ok &= named
+    keep = np.flatnonzero(ok)
+    if len(keep) == 0:
+        return None
+    order = keep[np.lexsort((rows[keep], offs[keep]))]
+    return ChunkSeries(
+        prefix=prefix,
+        kind="frame",
+        index=rows[order].astype(np.int64),
+        number=numbers[order].astype(np.int64),
+        offset=offs[order],
+        size=sizes[order],
+        name_len=name_len[order],
+        data_offset=data_off[order],
+        data_len=data_len[order],
+    )
 
 
 # ----------------------------------------------------------------------------- legacy
@@ -734,3 +893,79 @@ def chunk_runs(rows: list[ChunkRow]) -> list[ChunkRow | ChunkRun]:
 def iter_rows(res: InspectResult) -> Iterator[ChunkRow]:
     """Map rows in map order (what a reader's chunk map holds)."""
     yield from sorted((r for r in res.chunks if r.source == "map"), key=lambda r: r.index or 0)
+
+
+def _most_common(lens: np.ndarray) -> int:
+    """The most common value; among equally common ones the first to occur (as Counter)."""
+    vals, first, cnt = np.unique(lens, return_index=True, return_counts=True)
+    top = np.flatnonzero(cnt == cnt.max())
+    return int(vals[top[np.argmin(first[top])]])
+
+
+def _series_runs(sr: ChunkSeries) -> list[tuple[tuple[int, int], ChunkRow | ChunkRun]]:
+    """:func:`chunk_runs` of one series' members, on the arrays (keyed for merging)."""
+    n = len(sr)
+    if n == 0:
+        return []
+    cut = np.flatnonzero(np.diff(sr.number) != 1) + 1
+    starts = np.concatenate(([0], cut)).astype(np.int64)
+    ends = np.concatenate((cut, [n])).astype(np.int64)
+    lo = np.minimum.reduceat(sr.data_len, starts)
+    hi = np.maximum.reduceat(sr.data_len, starts)
+    lo_off = np.minimum.reduceat(sr.offset, starts)
+    hi_off = np.maximum.reduceat(sr.offset, starts)
+    out: list[tuple[tuple[int, int], ChunkRow | ChunkRun]] = []
+    single = ends - starts == 1
+    for k in np.flatnonzero(single).tolist():
+        s = int(starts[k])
+        one = ChunkSeries(sr.prefix, sr.kind, *(a[s : s + 1] for a in (
+            sr.index, sr.number, sr.offset, sr.size, sr.name_len, sr.data_offset, sr.data_len)))
+        row = one.rows()[0]
+        out.append((_row_key(row), row))
+    for k in np.flatnonzero(~single).tolist():
+        s, e = int(starts[k]), int(ends[k])
+        mn, mx = int(lo[k]), int(hi[k])
+        run = ChunkRun(
+            prefix=sr.prefix,
+            kind=sr.kind,
+            first=int(sr.number[s]),
+            last=int(sr.number[e - 1]),
+            first_offset=int(lo_off[k]),
+            last_offset=int(hi_off[k]),
+            data_len=mn if mn == mx else _most_common(sr.data_len[s:e]),
+            min_data_len=mn,
+            max_data_len=mx,
+        )
+        out.append(((int(sr.offset[s]), int(sr.index[s])), run))
+    return out
+
+
+def _joins_series(row: ChunkRow, series: list[ChunkSeries]) -> bool:
+    """True when `row` could be folded with the members of one of `series`."""
+    if row.problem is not None:
+        return False
+    sp = names.split_sequence(row.name)
+    return sp is not None and any(sp[0] == sr.prefix and row.kind == sr.kind for sr in series)
+
+
+def folded_rows(res: InspectResult) -> list[ChunkRow | ChunkRun]:
+    """``chunk_runs(res.chunks)`` without building a row per series member.
+
+    The runs of the numbered series are folded on their arrays
+    (:class:`ChunkSeries`); the other rows (and series members with a problem) go
+    through :func:`chunk_runs`. Each run sits where its first member is.
+    """
+    if not res.series:
+        return chunk_runs(res.rows)
+    if any(_joins_series(r, res.series) for r in res.rows):
+        return chunk_runs(res.chunks)  # a sound member outside the arrays (rare): fold rows
+    keyed: list[tuple[tuple[int, int], ChunkRow | ChunkRun]] = []
+    for item in chunk_runs(res.rows):
+        if isinstance(item, ChunkRun):  # a run of rows: placed at its first member
+            keyed.append(((item.first_offset, -1), item))
+        else:
+            keyed.append((_row_key(item), item))
+    for sr in res.series:
+        keyed.extend(_series_runs(sr))
+    keyed.sort(key=lambda kv: kv[0])
+    return [item for _, item in keyed]

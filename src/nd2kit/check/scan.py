@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import mmap
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from ..codecs import container, jp2, names
@@ -73,7 +73,18 @@ class ChunkRow:
         return self.data_offset + self.data_len
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "name": self.name,
+            "offset": self.offset,
+            "kind": self.kind,
+            "source": self.source,
+            "index": self.index,
+            "size": self.size,
+            "name_len": self.name_len,
+            "data_offset": self.data_offset,
+            "data_len": self.data_len,
+            "problem": self.problem,
+        }
 
 
 # ----------------------------------------------------------------------------- input

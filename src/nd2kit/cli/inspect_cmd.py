@@ -21,7 +21,7 @@ from ..check.inspection import (
     ChunkRow,
     ChunkRun,
     InspectResult,
-    chunk_runs,
+    folded_rows,
     inspect_chunk,
     inspect_file,
 )
@@ -112,7 +112,7 @@ def format_summary(sm: FileSummary) -> list[str]:
 
 
 def _table(res: InspectResult, all_rows: bool) -> list[str]:
-    rows: list[ChunkRow | ChunkRun] = list(res.chunks) if all_rows else chunk_runs(res.chunks)
+    rows: list[ChunkRow | ChunkRun] = list(res.chunks) if all_rows else folded_rows(res)
     w = max([len(r.name) for r in rows] + [4])
     out = [f"  {'name':<{w}}  {'offset':>10}  {'data size':>10}  {'kind':<12}  note"]
     for r in rows:
@@ -218,13 +218,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     res = inspect_file(args.file, summary=not args.chunk)
-    text = format_result(res, all_rows=args.all)
-    if res.format == "unknown":
-        _emit(res.to_dict(), text, args.json, sys.stdout)
-        return 2
-    if not args.chunk:
-        _emit(res.to_dict(), text, args.json, sys.stdout)
-        return 0
+    if res.format == "unknown" or not args.chunk:
+        # only the form asked for is built (the --json dict holds one entry per chunk)
+        if args.json:
+            _emit(res.to_dict(), "", True, sys.stdout)
+        else:
+            _emit(None, format_result(res, all_rows=args.all), False, sys.stdout)
+        return 2 if res.format == "unknown" else 0
     det = inspect_chunk(args.file, args.chunk, max_bytes=None if args.bytes <= 0 else args.bytes)
     if det is None:
         known = (

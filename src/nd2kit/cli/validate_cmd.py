@@ -13,9 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from ..check.validate import ValidationReport, validate_file
 from . import EXIT_INTERNAL, add_subcommand, internal_error
+
+if TYPE_CHECKING:  # the checks are imported when validate runs (inspect need not load them)
+    from ..check.validate import ValidationReport
 
 __all__ = ["configure", "format_report", "run"]
 
@@ -57,6 +60,8 @@ def format_report(rep: ValidationReport, quiet: bool = False) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..check.validate import validate_file
+
     reports: list[ValidationReport] = []
     for f in args.files:
         try:

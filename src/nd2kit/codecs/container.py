@@ -48,6 +48,7 @@ __all__ = [
     "header_field_offsets",
     "header_field_position",
     "inflate_frame",
+    "header_names_match",
     "locate_payloads",
     "locate_payloads_with",
     "parse_header",
@@ -260,6 +261,63 @@ def locate_payloads(buf: Any, offsets: Any, *, min_len: int = 0) -> tuple[np.nda
         head = u8[o[:, None] + np.arange(HEADER_SIZE)].reshape(-1).view(_g.ChunkHeader.DTYPE)
         out[rows], lens[rows] = _fit_headers(head, o, len(u8), min_len)
     return out, lens
+
+
+def header_names_match(buf: Any, offsets: Any, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Whether the chunk headers at `offsets` name the chunks `names`, many at once.
+
+    Parameters
+    ----------
+    buf : buffer
+        The whole file.
+    offsets : array of int
+        Chunk header offsets.
+    names : sequence of str
+        The expected names (with their ``!``; latin-1), one per offset.
+
+    Returns
+    -------
+    (name_lens, match) : int64 and bool arrays
+        The header's name_len (-1 where the header is outside the file) and True
+        where the name field is at least as long as the name and starts with it
+        (what :func:`read_chunk` reads as the name when its only ``!`` ends it);
+        False for a name that is not latin-1 (no header can hold it).
+    """
+    u8 = np.frombuffer(buf, dtype=np.uint8)
+    offs, rows = _headers_in_file(offsets, len(u8))
+    name_lens = np.full(len(offs), -1, np.int64)
+    match = np.zeros(len(offs), bool)
+    if not len(rows):
+        return name_lens, match
+    o = offs[rows]
+    head = u8[o[:, None] + np.arange(HEADER_SIZE)].reshape(-1).view(_g.ChunkHeader.DTYPE)
+    nl = head["name_len"].astype(np.int64)
+    name_lens[rows] = nl
+    want = [names[i] for i in rows.tolist()]
+    try:
+        enc = [n.encode("latin-1") for n in want]
+        storable = np.ones(len(want), bool)
+    except UnicodeEncodeError:  # a name no header can hold: it never matches
+        enc = [n.encode("latin-1", "replace") for n in want]
+        storable = np.fromiter((n.isascii() or _latin1(n) for n in want), bool, len(want))
+    exp = np.array(enc, dtype=bytes)
+    width = max(exp.dtype.itemsize, 1)
+    exp_u8 = np.frombuffer(exp.tobytes(), np.uint8).reshape(len(want), width)
+    lens = np.fromiter(map(len, enc), np.int64, len(enc))
+    start = header_end(o)
+    at = np.minimum(start[:, None] + np.arange(width), len(u8) - 1)
+    used = np.arange(width)[None, :] < lens[:, None]
+    same = np.where(used, u8[at] == exp_u8, True).all(axis=1)
+    match[rows] = same & storable & (nl >= lens) & (start + lens <= len(u8))
+    return name_lens, match
+
+
+def _latin1(name: str) -> bool:
+    try:
+        name.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def locate_payloads_with(read_ranges: Callable[[Sequence[tuple[int, int]]], Sequence[Any]],
