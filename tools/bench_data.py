@@ -809,7 +809,9 @@ def cold_request(mod: Any, path: str, req: dict[str, Any]) -> Any:
     """Do request `req` with library `mod` (nd2kit or nd2): open, read, return an array.
 
     ``{"op": "frame", "index": k}``: ``np.array(f.read_frame(k))``;
-    ``{"op": "crop", "index": k, "y": y, "x": x, "size": s}``: an s x s crop of frame k,
+    ``{"op": "crop", "index": k, "y": y, "x": x, "size": s}``: an s x s crop of frame k
+    through the lazy array, ``f.to_dask()[k, ..., y:y+s, x:x+s].compute()``;
+    ``{"op": "crop_view", ...}``: the same crop copied from the frame view,
     ``np.array(f.read_frame(k)[..., y:y+s, x:x+s])``; ``{"op": "crop_all", ...}``: the
     same crop of every frame, ``f.to_dask()[..., y:y+s, x:x+s].compute()``.
     """
@@ -821,6 +823,8 @@ def cold_request(mod: Any, path: str, req: dict[str, Any]) -> Any:
             return np.array(f.read_frame(req["index"]))
         y, x, s = req.get("y", 0), req.get("x", 0), req.get("size", 0)
         if op == "crop":
+            return np.asarray(f.to_dask()[req["index"], ..., y:y + s, x:x + s].compute())
+        if op == "crop_view":
             return np.array(f.read_frame(req["index"])[..., y:y + s, x:x + s])
         if op == "crop_all":
             return np.asarray(f.to_dask()[..., y:y + s, x:x + s].compute())
@@ -848,8 +852,11 @@ def _cold_probe_main(argv: list[str]) -> None:
     import dask.array  # noqa: F401 - imported before the clock, as numpy and the library
     import numpy as np
 
-    lib, path, req_json = argv
+    lib, path, req_json = argv[:3]
     req = json.loads(req_json)
+    if lib == "floor":
+        _floor_probe_main(path, json.loads(argv[3]))
+        return
     mod = __import__(lib)
     gc.collect()
     io0, ru0 = _proc_io(), resource.getrusage(resource.RUSAGE_SELF)
@@ -867,8 +874,38 @@ def _cold_probe_main(argv: list[str]) -> None:
     }))
 
 
+def _floor_probe_main(path: str, runs: list[list[int]]) -> None:
+    """The storage floor: ``os.preadv`` of exactly the request's budget pages (one call
+    per run of consecutive pages, read-ahead off), no parsing; the least any reader
+    must read."""
+    import resource
+
+    buf = bytearray(max((n for _, n in runs), default=0))
+    io0, ru0 = _proc_io(), resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter_ns()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if hasattr(os, "posix_fadvise"):  # exactly these pages: no read-ahead
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+        for off, n in runs:
+            os.preadv(fd, [memoryview(buf)[:n]], off)
+    finally:
+        os.close(fd)
+    t1 = time.perf_counter_ns()
+    io1, ru1 = _proc_io(), resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({
+        "lib": "floor", "ns": t1 - t0,
+        "read_bytes": io1["read_bytes"] - io0["read_bytes"],
+        "rchar": io1["rchar"] - io0["rchar"], "syscr": io1["syscr"] - io0["syscr"],
+        "majflt": ru1.ru_majflt - ru0.ru_majflt, "minflt": ru1.ru_minflt - ru0.ru_minflt,
+    }))
+
+
 def cold_probe(lib: str, path: Path, req: dict[str, Any]) -> dict[str, Any]:
     """Evict `path` from the page cache, then do `req` with `lib` in a fresh interpreter.
+
+    `lib` is ``"nd2kit"``, ``"nd2"`` or ``"floor"`` (no library: ``os.preadv`` of
+    exactly the request's budget pages, :func:`floor_ranges`).
 
     Returns the child's numbers (``ns``: time of the request, open included;
     ``read_bytes``: bytes the child made the kernel read from storage, page-cache
@@ -879,10 +916,11 @@ def cold_probe(lib: str, path: Path, req: dict[str, Any]) -> dict[str, Any]:
     read-ahead included).
     """
     root = Path(__file__).resolve().parents[1]
+    extra = [json.dumps(floor_ranges(path, req))] if lib == "floor" else []
     drop_file_pages(path)
     before, total = resident_pages(path)
     r = subprocess.run([sys.executable, "-c", _COLD_SCRIPT, str(root), lib, str(path),
-                        json.dumps(req)], capture_output=True, text=True, timeout=600)
+                        json.dumps(req), *extra], capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
         raise RuntimeError(f"cold probe {lib} {req} failed: {r.stderr.strip()[-800:]}")
     out: dict[str, Any] = json.loads(r.stdout.strip().splitlines()[-1])
@@ -893,6 +931,32 @@ def cold_probe(lib: str, path: Path, req: dict[str, Any]) -> dict[str, Any]:
 
 def request_pages(path: Path, req: dict[str, Any]) -> dict[str, int]:
     """4 KiB pages a reader must touch for `req`: the budget of the cold-cache cases.
+
+    ``meta``: the signature page and every page of the chunk map chunk and of the
+    metadata chunks (all chunks but ``ImageDataSeq|N!``); ``pixels``: the pages of the
+    requested pixel bytes (for a crop, only the bytes of the crop's rows) plus the
+    page of each requested frame's chunk header and timestamp.
+    """
+    meta, pix = _request_page_sets(path, req)
+    return {"meta": len(meta), "pixels": len(pix - meta)}
+
+
+def floor_ranges(path: Path, req: dict[str, Any]) -> list[tuple[int, int]]:
+    """The budget pages of `req` (:func:`request_pages`) as ``(offset, length)`` runs of
+    consecutive pages, in file order: what the storage floor probe reads."""
+    meta, pix = _request_page_sets(path, req)
+    pages = sorted(meta | pix)
+    runs: list[tuple[int, int]] = []
+    for pg in pages:
+        if runs and runs[-1][0] + runs[-1][1] == pg:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((pg, 1))
+    return [(a * PAGE, n * PAGE) for a, n in runs]
+
+
+def _request_page_sets(path: Path, req: dict[str, Any]) -> tuple[set[int], set[int]]:
+    """``(metadata pages, pixel pages)`` of `req`; see :func:`request_pages`.
 
     ``meta``: the signature page and every page of the chunk map chunk and of the
     metadata chunks (all chunks but ``ImageDataSeq|N!``); ``pixels``: the pages of the
@@ -938,4 +1002,4 @@ def request_pages(path: Path, req: dict[str, Any]) -> dict[str, int]:
                 lo = rows + x * comp * item, rows + (x + s) * comp * item
             for a0, b0 in zip((lo[0] // PAGE).tolist(), (-(-lo[1] // PAGE)).tolist()):
                 pix.update(range(a0, b0))
-    return {"meta": len(meta), "pixels": len(pix - meta)}
+    return meta, pix

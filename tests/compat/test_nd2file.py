@@ -463,6 +463,38 @@ def test_to_dask_uses_row_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     np.testing.assert_array_equal(d[1, 40:60].compute(), f.asarray()[1, 40:60])
 
 
+@pytest.mark.parametrize("copy", [False, True])
+def test_dask_chunks_are_views_unless_copy(copy: bool, tmp_path: Path) -> None:
+    """By default the chunks of an uncompressed mapped file are read-only views of the
+    map (dask makes the one copy); copy=True reads every chunk into new memory. Either
+    way every compute() result is new, writable memory, single chunks included."""
+    p = tmp_path / "f.nd2"
+    p.write_bytes(sample_file_bytes(t=6, z=2, channels=2, height=9, width=7))
+    with nd2kit.ND2File(p) as f:
+        expected = f.asarray()
+        mm = np.frombuffer(f._reader.store.buffer, np.uint8)
+        d = f.to_dask(copy=copy)
+        chunks: list[np.ndarray] = []
+        d.map_blocks(lambda b: chunks.append(b) or b, dtype=d.dtype, meta=d._meta).compute(scheduler="sync")
+        assert chunks and all(np.shares_memory(c, mm) is not copy for c in chunks)
+        assert all(c.flags.writeable is copy for c in chunks)
+        for sub in (d, d[2], d[1, 0, :, 3:5]):  # several chunks, one chunk, a crop
+            got = sub.compute()
+            assert got.flags.writeable and not np.shares_memory(got, mm)
+            got[...] = 0  # the result is the caller's: the file does not change
+        np.testing.assert_array_equal(d.compute(), expected)
+        np.testing.assert_array_equal(np.asarray(d.sum(axis=0)), expected.sum(axis=0))
+
+
+def test_dask_compressed_chunks_are_new_memory() -> None:
+    f = nd2kit.ND2File(sample_file_bytes(t=4, channels=1, height=8, width=8, compression=6))
+    chunks: list[np.ndarray] = []
+    d = f.to_dask()
+    d.map_blocks(lambda b: chunks.append(b) or b, dtype=d.dtype, meta=d._meta).compute(scheduler="sync")
+    assert chunks and all(c.flags.writeable for c in chunks)
+    np.testing.assert_array_equal(d.compute(), f.asarray())
+
+
 @pytest.mark.parametrize("source", ["path", "bytes", "memory-url"])
 def test_dask_valid_after_close(source: str, tmp_path: Path) -> None:
     data = sample_file_bytes(t=3, z=2, channels=2, height=9, width=7)

@@ -100,7 +100,13 @@ def test_first_read_of_a_large_frame_hints_its_pixels_once(tmp_path: Path) -> No
     a = r.read_frame(2)
     assert r._frame_numbers is None  # type: ignore[attr-defined]  # by name, no frame table
     start = a.__array_interface__["data"][0] - np.frombuffer(s.buffer, np.uint8).ctypes.data
-    assert calls == [("will", start, lay.nbytes, False)]
+    # one hint, given before the header check: the chunk (header page + payload, from the
+    # map), which holds the pixels; no read-ahead past it
+    chunk = r.chunkmap["ImageDataSeq|2!"].offset
+    assert len(calls) == 1
+    kind, off, n, seq = calls[0]
+    assert (kind, off, seq) == ("will", chunk, False)
+    assert off <= start and start + lay.nbytes <= off + n <= start + lay.nbytes + 2 * mmap.PAGESIZE
     r.read_frame(2)
     get = r.frame_getter()
     assert get is not None
@@ -109,7 +115,10 @@ def test_first_read_of_a_large_frame_hints_its_pixels_once(tmp_path: Path) -> No
     b = get(3)
     assert b is not None
     start3 = b.__array_interface__["data"][0] - np.frombuffer(s.buffer, np.uint8).ctypes.data
-    assert calls[1:] == [("will", start3, lay.nbytes, False)]
+    assert len(calls) == 2
+    kind, off, n, seq = calls[1]
+    assert (kind, off, seq) == ("will", r.chunkmap["ImageDataSeq|3!"].offset, False)
+    assert off <= start3 and start3 + lay.nbytes <= off + n
     r.frame_numbers()  # once the table is built, frames read before are not hinted again
     get(3)
     r.read_frame(2)
@@ -146,3 +155,47 @@ def test_frames_by_name_then_table_agree(tmp_path: Path, index: int) -> None:
     b = np.array(r.read_frames([index]))[0]
     np.testing.assert_array_equal(a, b)
     assert int(offs[index]) == r._direct[index][1]  # type: ignore[attr-defined]
+
+
+def test_nd2file_first_read_hints_the_frame_before_parsing_metadata(tmp_path: Path) -> None:
+    """ND2File's first read_frame hints the frame's chunk from the map alone, before the
+    attributes are decoded (so a cold disk reads the frame while metadata is parsed)."""
+    p = tmp_path / "big.nd2"
+    p.write_bytes(sample_file_bytes(**BIG))  # type: ignore[arg-type]
+    f = nd2kit.ND2File(p)
+    r = f._reader
+    s = r.store
+    order: list[str] = []
+    calls = _hints(s)
+    raw = r.raw
+
+    def rec_raw(kind: str, *a: Any, **k: Any) -> Any:
+        order.append(f"raw:{kind}")
+        return raw(kind, *a, **k)
+
+    r.raw = rec_raw  # type: ignore[method-assign]
+    will = s.will_need
+
+    def rec_will(offset: int, n: int, *, sequential: bool = True) -> None:
+        order.append("hint")
+        will(offset, n, sequential=sequential)
+
+    s.will_need = rec_will  # type: ignore[method-assign]
+    a = f.read_frame(1)
+    assert order and order[0] == "hint"
+    assert len(calls) == 1  # the chunk hint covers the pixels: no second hint
+    chunk = r.chunkmap["ImageDataSeq|1!"].offset
+    assert calls[0][1] == chunk
+    np.testing.assert_array_equal(a, nd2kit.ND2File(sample_file_bytes(**BIG)).read_frame(1))  # type: ignore[arg-type]
+    f.read_frame(2)
+    assert len(calls) == 2  # later first reads hint through the frame getter
+    f.close()
+
+
+@pytest.mark.parametrize("index", [-1, 99, 2**70])
+def test_prefetch_frame_of_a_frame_not_in_the_map_does_nothing(tmp_path: Path, index: int) -> None:
+    s = _store(tmp_path, sample_file_bytes(**BIG))  # type: ignore[arg-type]
+    r = open_reader(s)
+    calls = _hints(s)
+    r.prefetch_frame(index)
+    assert calls == []

@@ -13,6 +13,7 @@ Three views of the same bytes:
 
 from __future__ import annotations
 
+import encodings.utf_16_le  # noqa: F401 - names are UTF-16: load the codec with the library, not on the first frame
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass

@@ -50,6 +50,8 @@ __all__ = ["ND2File", "imread", "is_supported_file", "is_legacy", "VoxelSize"]
 
 from typing import NamedTuple
 
+_UNSET: Any = object()  # a cached property not computed yet
+
 
 class VoxelSize(NamedTuple):
     """Voxel size in µm (x, y, z), as nd2's ``VoxelSize``."""
@@ -327,7 +329,10 @@ class ND2File:
         IndexError
             Outside ``0 .. max(frame count, uiSequenceCount) - 1``.
         """
-        get = self._fast_frame
+        get: Callable[[int], np.ndarray | None] | None = self.__dict__.get("_fast_frame", _UNSET)
+        if get is _UNSET:  # the first read: start the frame's read-in, then parse metadata
+            self._reader.prefetch_frame(frame_index)
+            get = self._fast_frame
         if get is not None:
             arr = get(frame_index)
             if arr is not None:
@@ -432,10 +437,10 @@ class ND2File:
         arr = self.asarray()
         return arr if dtype is None else arr.astype(dtype)
 
-    def _frame_array(self) -> FrameArray:
+    def _frame_array(self, copy: bool = False) -> FrameArray:
         spec = FrameSpec(self._coord_shape, self._seq_from_coords, self._frame_shape,
                          self._transform, self._row_axis)
-        return FrameArray(self._opener(), spec, self.dtype)
+        return FrameArray(self._opener(), spec, self.dtype, copy=copy)
 
     def _dask_chunks(self, target_bytes: int | None = None) -> tuple[tuple[int, ...], ...]:
         """Chunks of several frames (dask's ``array.chunk-size``, 128 MiB by default);
@@ -449,14 +454,29 @@ class ND2File:
                            row_axis=self._row_axis, target_bytes=target_bytes,
                            split_rows=not self._reader.frame_layout().compressed)
 
-    def to_dask(self, wrapper: bool = True, copy: bool = True) -> Any:
+    def to_dask(self, wrapper: bool = True, copy: bool = False) -> Any:
         """A dask array reading frames lazily (several frames per chunk; row chunks for
-        large uncompressed frames). Valid after ``close()`` and after pickling."""
+        large uncompressed frames). Valid after ``close()`` and after pickling.
+
+        Parameters
+        ----------
+        wrapper : bool
+            Accepted for nd2 compatibility (nd2kit's array needs no wrapper: it
+            reopens its file by itself when needed).
+        copy : bool
+            If True, every chunk is read into new memory. By default (False) the
+            chunks of evenly spaced uncompressed frames are read-only views of the
+            file's memory map, and dask makes the one copy when it assembles a
+            ``compute()`` result (whose memory is always new, single chunks
+            included): half the peak memory, and reductions read the file without
+            copying it. nd2's default is True because its views can outlive its map;
+            nd2kit's map lives as long as any view of it.
+        """
         import uuid
 
         import dask.array as da
 
-        arr = self._frame_array()
+        arr = self._frame_array(copy)
         return da.from_array(arr, chunks=self._dask_chunks(), asarray=False, fancy=True,  # type: ignore[no-untyped-call]
                              name=f"nd2kit-{uuid.uuid4().hex}",
                              meta=np.empty((0,) * arr.ndim, dtype=self.dtype))

@@ -114,6 +114,7 @@ class ModernReader:
         self._first_pixels = 0
         #: payload offsets of frames found by name before the frame table was built
         self._direct: dict[int, tuple[int, int]] = {}  # index -> (chunk offset, payload offset)
+        self._hinted = (0, 0)  # the chunk extent the last fresh frame lookup hinted
         self._tail_at, self._tail = self.store.size, b""
         self.map_offset, self.chunkmap = self._read_map()
 
@@ -335,13 +336,16 @@ class ModernReader:
         """Payload offset of frame `index`, or -1 when the chunk is missing/damaged."""
         return self._locate_fresh(index)[0]
 
-    def _locate_fresh(self, index: int) -> tuple[int, bool]:
+    def _locate_fresh(self, index: int, hint: int = 0) -> tuple[int, bool]:
         """:meth:`_locate` and whether this is the first time the frame was located.
 
         Until the frame table is built (:meth:`_frames`, a pass over the whole chunk
         map), a frame is looked up by its chunk name and only its own header is
         read; a name that is not found (or a damaged header) falls back to the table,
-        which decides."""
+        which decides. With `hint`, a chunk whose map entry says it holds at least
+        `hint` bytes is hinted to the store (its header page and payload, read in
+        together) before its header is read: the header check then costs no extra
+        round trip to a cold disk."""
         if self._frame_numbers is None and len(self._direct) < _DIRECT_MAX:
             hit = self._direct.get(index)
             if hit is not None:
@@ -351,6 +355,8 @@ class ModernReader:
             except ChunkNotFoundError:
                 ref = None
             if ref is not None:
+                if hint and ref.size >= hint:
+                    self._hint_chunk(ref)
                 d = self._payloads(np.array([ref.offset], np.int64))[0]
                 if d >= 0:
                     self._direct[index] = (ref.offset, d)
@@ -360,6 +366,39 @@ class ModernReader:
             return -1, False
         fresh = int(self._data[k]) == _UNKNOWN and index not in self._direct
         return self._locate_slot(k), fresh
+
+    def prefetch_frame(self, index: int) -> None:
+        """Hint frame `index`'s chunk to the store when the map says it is large (at
+        least 1 MiB), from the map alone: no header is read and no metadata is needed.
+
+        A first read of a frame calls this before it parses the metadata that the
+        frame's layout needs, so the frame's read-in from a cold disk overlaps that
+        work. Advisory: a missing or damaged chunk is found (and reported) by the read.
+        """
+        if self._frame_numbers is not None:
+            return  # the table is built: reads hint what they read
+        try:
+            ref = self.chunkmap[names.frame_name(int(index))]
+        except (ChunkNotFoundError, ValueError, OverflowError):
+            return
+        if ref.size >= _WILL_EACH:
+            self._hint_chunk(ref)
+
+    def _hint_chunk(self, ref: Any) -> None:
+        """Hint a frame chunk: its header page and payload (the map's data length plus a
+        page for the header and name field); once per chunk in a row."""
+        n = max(0, min(ref.size + 4096, self.store.size - ref.offset))
+        lo, hi = self._hinted
+        if lo <= ref.offset and ref.offset + n <= hi or self.store.buffer is None:
+            return
+        self._will_frame(ref.offset, n)
+        self._hinted = (ref.offset, ref.offset + n)
+
+    def _hint_frame(self, start: int, n: int) -> None:
+        """Hint a fresh frame's pixels unless :meth:`_locate_fresh` hinted its chunk."""
+        lo, hi = self._hinted
+        if not lo <= start <= start + n <= hi:
+            self._will_frame(start, n)
 
     def _payloads(self, offs: np.ndarray) -> list[int]:
         """Payload offsets of the chunks at `offs` from their headers (-1: damaged)."""
@@ -418,7 +457,8 @@ class ModernReader:
         lay = self.frame_layout()
         if lay.lossy:
             raise self._lossy(index)
-        off, fresh = self._locate_fresh(index)  # fresh: first read of this frame
+        # fresh: first read of this frame (a large uncompressed one is hinted at once)
+        off, fresh = self._locate_fresh(index, 0 if lay.compressed else _WILL_EACH)
         if off < 0:
             return self._missing(index, lay)
         if lay.compressed:
@@ -427,7 +467,7 @@ class ModernReader:
         buf = self.store.buffer
         if buf is not None:
             if fresh and lay.nbytes >= _WILL_EACH:
-                self._will_frame(start, lay.nbytes)
+                self._hint_frame(start, lay.nbytes)
             arr = self._view(buf, start, lay)
             return arr.copy() if copy else arr
         return self._view(self.store.read_into_bytes(start, lay.nbytes), 0, lay)
@@ -575,7 +615,7 @@ class ModernReader:
             return None  # the transform copies: not a view transform
         shape, strides, dt = out.shape, out.strides, lay.dtype
         delta = out.__array_interface__["data"][0] - tmpl.__array_interface__["data"][0]
-        nd, locate, slot, will = np.ndarray, self._locate_slot, self._slot, self._will_frame
+        nd, locate, slot, will = np.ndarray, self._locate_slot, self._slot, self._hint_frame
         located, direct = self._locate_fresh, self._direct
         # large frames only: a view of a small one is often cropped (a hint would read it all),
         # and its few page faults cost little
@@ -587,7 +627,7 @@ class ModernReader:
             if t is None:
                 if self._frame_numbers is None and len(direct) < _DIRECT_MAX:
                     # the first few frames: by name, no frame table
-                    d, fresh = located(int(index))
+                    d, fresh = located(int(index), _WILL_EACH if big else 0)
                     if d < 0:
                         return None
                     p = d + pix_at

@@ -123,6 +123,11 @@ class Reader(Protocol):
         """Fast zero-copy per-frame reader (None when not possible)."""
         ...
 
+    def prefetch_frame(self, index: int) -> None:
+        """Advisory: start reading frame `index` in (from the chunk map alone; see
+        ``ModernReader.prefetch_frame``). Readers that cannot may do nothing."""
+        ...
+
     def prefetch_frames(self, start: int, stop: int, rows: tuple[int, int] | None = None) -> None:
         """Hint that frames ``start:stop`` of :meth:`frames_view` (only their rows
         ``rows[0]:rows[1]`` when given) are about to be read."""
