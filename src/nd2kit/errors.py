@@ -28,20 +28,27 @@ class Nd2Error(Exception):
     offset : int, optional
         Absolute byte offset in the file (or in the buffer being decoded when no
         file position is known) where the problem was found.
+    field : str, optional
+        Path of the value concerned inside the chunk's decoded metadata (e.g.
+        ``"SLxImageAttributes.uiHeight"``).
     """
 
     def __init__(
-        self, message: str, *, chunk: str | None = None, offset: int | None = None
+        self, message: str, *, chunk: str | None = None, offset: int | None = None,
+        field: str | None = None,
     ) -> None:
         self.message = message
         self.chunk = chunk
         self.offset = offset
+        self.field = field
         super().__init__(message)
 
     def __str__(self) -> str:
         where = []
         if self.chunk is not None:
             where.append(f"chunk {self.chunk!r}")
+        if self.field is not None:
+            where.append(f"field {self.field!r}")
         if self.offset is not None:
             where.append(f"offset {self.offset} (0x{self.offset:X})")
         return f"{self.message} [{', '.join(where)}]" if where else self.message
@@ -50,7 +57,8 @@ class Nd2Error(Exception):
         """Return a copy located in a file: set `chunk` and shift `offset` by `base`."""
         off = None if self.offset is None else self.offset + base
         err = type(self).__new__(type(self))
-        Nd2Error.__init__(err, self.message, chunk=chunk or self.chunk, offset=off)
+        Nd2Error.__init__(err, self.message, chunk=chunk or self.chunk, offset=off,
+                          field=self.field)
         return err
 
 
