@@ -44,6 +44,8 @@ _WILL_EACH = 1 << 20
 _DIRECT_MAX = 16
 #: frame headers checked per vectorised step when the zero-copy view is validated
 _CHECK_BLOCK = 1 << 16
+#: up to this many frames, the zero-copy check reads their headers with positional reads
+_CHECK_READS = 4096
 
 
 
@@ -732,6 +734,10 @@ class ModernReader:
         spacing = int(d[0]) if n > 1 else frame.payload_size(lay.nbytes)
         if spacing < lay.nbytes:
             return None
+        if n <= _CHECK_READS:
+            # few frames: positional reads of their headers cost less than the page faults
+            # of touching them through the map (each header is on a page of its own)
+            self._check_by_reads(n)
         first = -1
         for a in range(0, n, _CHECK_BLOCK):  # blocks: bounded temporary memory
             data = self._locate_slots(np.arange(a, min(n, a + _CHECK_BLOCK), dtype=np.int64))
@@ -742,6 +748,22 @@ class ModernReader:
         self._spacing = spacing
         self._first_pixels = frame.pixel_offset(first)
         return spacing
+
+    def _check_by_reads(self, n: int) -> None:
+        """Locate the payloads of frame slots ``0:n`` not checked yet through the store's
+        positional reads (``read_into_bytes``) instead of the memory map."""
+        todo = np.flatnonzero(self._data[:n] == _UNKNOWN)
+        if not len(todo):
+            return
+        store = self.store
+
+        def reads(ranges: Any) -> list[bytes]:
+            return [store.read_into_bytes(o, k) for o, k in ranges]
+
+        found = container.locate_payloads_with(reads, store.size, self._chunk_offs[todo],
+                                               min_len=self._need)[0]
+        with self._lock:
+            self._data[todo] = found
 
     def prefetch_frames(self, start: int, stop: int, rows: tuple[int, int] | None = None) -> None:
         """Hint the store that frames ``start:stop`` of :meth:`frames_view` are about to be
