@@ -32,6 +32,7 @@ from nd2._parse import _parse as P
 import nd2kit.model.structures as K
 from nd2kit import model
 from nd2kit.codecs import container, lite_variant, xml_variant
+from nd2kit.errors import CorruptChunkError
 from nd2kit.model import attributes as mattrs
 from nd2kit.model import experiment as mexp
 from nd2kit.model import metadata as mmeta
@@ -828,7 +829,14 @@ GARBAGE = st.recursive(
 
 @given(GARBAGE, GARBAGE, GARBAGE, GARBAGE)
 def test_builders_never_raise(g_attrs: Any, g_exp: Any, g_meta: Any, g_text: Any) -> None:
-    attrs = model.load_attributes(g_attrs if isinstance(g_attrs, dict) else {}, model.channel_count(g_meta))
+    raw_attrs = g_attrs if isinstance(g_attrs, dict) else {}
+    try:
+        attrs = model.load_attributes(raw_attrs, model.channel_count(g_meta), chunk="ImageAttributesLV!")
+    except CorruptChunkError as e:  # a value of the wrong type or range (issue #8): located
+        assert e.chunk == "ImageAttributesLV!"
+        assert e.field is not None and e.field.startswith("SLxImageAttributes.")
+        assert e.field.split(".")[1] in raw_attrs
+        attrs = model.load_attributes({}, model.channel_count(g_meta))
     model.numpy_dtype(attrs)
     exp = model.load_experiment(g_exp)
     for tree in (g_exp, g_meta):  # garbage placed where a loop tree is expected, too

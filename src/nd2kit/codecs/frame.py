@@ -86,13 +86,16 @@ def inflate(stream: Any, nbytes: int, *, chunk: str | None = None, offset: int =
     label : str
         Prefixes error messages (e.g. ``"frame 3"`` gives ``"frame 3: ..."``).
     require_end : bool
-        Also reject a stream that stops before its end (missing checksum), as a
-        validator should; readers accept such streams, as nd2 does.
+        Reject a stream that stops before its end (truncated, or its checksum
+        missing), as nd2 does (``zlib.decompress``) and as :func:`inflate_pixels` (the
+        reader's path) always does; False accepts the pixels such a stream gives when
+        they are complete.
 
     Raises
     ------
     CorruptChunkError
-        Bad zlib stream, or one that inflates to another size.
+        Bad zlib stream, one that inflates to another size, or (with `require_end`)
+        one that ends before its end marker and checksum.
     """
     pre = f"{label}: " if label else ""
     d = zlib.decompressobj()
@@ -108,19 +111,21 @@ def inflate(stream: Any, nbytes: int, *, chunk: str | None = None, offset: int =
         raise CorruptChunkError(f"{pre}inflates to {got} bytes, expected {nbytes}", chunk=chunk,
                                 offset=offset)
     if require_end and not d.eof:
-        raise CorruptChunkError(f"{pre}zlib stream incomplete after {nbytes} bytes", chunk=chunk,
-                                offset=offset)
+        raise CorruptChunkError(f"{pre}zlib stream incomplete (truncated): no end after {nbytes} bytes",
+                                chunk=chunk, offset=offset)
     return block
 
 
 def inflate_pixels(payload: Any, nbytes: int, *, chunk: str, base: int, label: str = "") -> bytes:
     """:func:`inflate` the zlib stream of a whole compressed frame payload (timestamp +
-    stream) at absolute offset `base`; errors point at the stream."""
+    stream) at absolute offset `base`; errors point at the stream. The stream must
+    end (``require_end``): a truncated frame is corrupt, never partial pixels."""
     try:
         frame = _g.ImageFrame.parse(payload, height=0, width_bytes=0, compressed=True)
     except Nd2Error as e:
         raise e.at(chunk, base) from None
-    return inflate(frame.zlib_stream, nbytes, chunk=chunk, offset=base + PIXELS_AT, label=label)
+    return inflate(frame.zlib_stream, nbytes, chunk=chunk, offset=base + PIXELS_AT, label=label,
+                   require_end=True)
 
 
 def encode_frame(timestamp: float, rows_block: Any, *, compress: int | None = None) -> bytes:

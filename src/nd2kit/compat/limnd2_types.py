@@ -29,6 +29,7 @@ from ..model._coerce import as_float as _num
 from ..model._coerce import as_int as _int
 from ..model._coerce import as_mapping as _mapping
 from ..model._coerce import as_str as _str
+from ..model.attributes import attribute_ints
 from ..model.experiment import home_index, validity_flags
 from ..model.metadata import modality_mask
 from ..model.pixels import pixel_dtype, row_stride
@@ -151,7 +152,7 @@ class ImageAttributesPixelType(enum.IntEnum):
 def _enum(cls: type[enum.IntEnum], value: Any, default: enum.IntEnum) -> Any:
     try:
         return cls(int(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         return default if value is None else _int(value, int(default))
 
 
@@ -206,18 +207,25 @@ class ImageAttributes:
                                  ImageAttributesPixelType.pxtUnsigned))
 
     @classmethod
-    def from_raw(cls, raw: Mapping[str, Any]) -> ImageAttributes:
-        """Build from a decoded ``SLxImageAttributes`` mapping (unknown keys ignored)."""
+    def from_raw(cls, raw: Mapping[str, Any], *, chunk: str | None = None,
+                 offset: int | None = None) -> ImageAttributes:
+        """Build from a decoded ``SLxImageAttributes`` mapping (unknown keys ignored).
+
+        Integer values are checked for type and range
+        (:func:`nd2kit.model.attributes.attribute_ints`): a bad one raises
+        :class:`~nd2kit.errors.CorruptChunkError` naming `chunk`, the field and `offset`.
+        """
         raw = _mapping(raw)
         ints = ("uiWidth", "uiWidthBytes", "uiHeight", "uiComp", "uiBpcInMemory",
                 "uiBpcSignificant", "uiSequenceCount", "uiTileWidth", "uiTileHeight",
                 "uiVirtualComponents")
-        kw: dict[str, Any] = {k: _int(raw[k], 0) for k in ints if k in raw}
-        if "eCompression" in raw:
-            kw["eCompression"] = raw["eCompression"]
+        checked = attribute_ints(raw, chunk=chunk, offset=offset)
+        kw: dict[str, Any] = {k: checked.get(k, 0) for k in ints if k in raw}
+        if "eCompression" in checked:
+            kw["eCompression"] = checked["eCompression"]
         kw["dCompressionParam"] = _num(raw.get("dCompressionParam", 0.0), 0.0)
-        if raw.get("ePixelType") is not None:
-            kw["ePixelType"] = raw["ePixelType"]
+        if "ePixelType" in checked:
+            kw["ePixelType"] = checked["ePixelType"]
         else:
             kw["ePixelType"] = 2 if kw.get("uiBpcInMemory") == 32 else 1
         return cls(**kw)

@@ -28,7 +28,7 @@ import numpy as np
 from .. import model
 from .._cache import cached_property
 from ..codecs import names
-from ..errors import Nd2Error
+from ..errors import CorruptChunkError, Nd2Error
 from ..model.experiment import READ_SCHEMA as _EXP_READ
 from ..model.metadata import READ_SCHEMA as _META_READ
 from ..model.structures import Attributes, ExpLoop, Metadata, TextInfo
@@ -190,8 +190,15 @@ class ND2File:
     @cached_property
     def attributes(self) -> Attributes:
         """Core image attributes (nd2 ``Attributes``)."""
-        raw = self._reader.raw("attributes")
-        return model.load_attributes(raw, model.channel_count(self._raw_meta))
+        rdr = self._reader
+        raw = rdr.raw("attributes")
+        name = rdr.meta_chunk_name("attributes")
+        return model.load_attributes(raw, model.channel_count(self._raw_meta), chunk=name,
+                                     offset=self._chunk_offset(name))
+
+    def _chunk_offset(self, name: str) -> int | None:
+        ref = self._reader.chunkmap.get(name)
+        return None if ref is None else int(ref.offset)
 
     @cached_property
     def experiment(self) -> list[ExpLoop]:
@@ -247,7 +254,24 @@ class ND2File:
     @cached_property
     def sizes(self) -> Mapping[str, int]:
         """Axis names and sizes in array order (``T``, ``P``, ``Z``, ``C``, ``Y``, ``X``, ``S``)."""
-        return MappingProxyType(model.sizes_from(self.attributes, self.experiment))
+        sizes = model.sizes_from(self.attributes, self.experiment)
+        self._check_frames()
+        return MappingProxyType(sizes)
+
+    def _check_frames(self) -> None:
+        """The model-boundary rule for the frame count the loops address (done once,
+        by :attr:`sizes`): ``count x (frame bytes + overhead)`` may not exceed
+        :func:`nd2kit.model.limits.alloc_limit` of the file size (frames the file does
+        not store read as zeros, as in nd2, but nothing is sized beyond that bound)."""
+        if not self.experiment:
+            return
+        a = self.attributes
+        row = max(a.widthBytes or 0, (a.widthPx or 0) * a.componentCount * max(a.bitsPerComponentInMemory // 8, 1))
+        name = self._reader.meta_chunk_name("experiment")
+        model.limits.check_frames(model.seq_count(self.experiment), a.heightPx * row,
+                                  self._reader.store.size, chunk=name,
+                                  field="SLxExperiment.uLoopPars.uiCount",
+                                  offset=self._chunk_offset(name))
 
     @cached_property
     def shape(self) -> tuple[int, ...]:
@@ -286,6 +310,7 @@ class ND2File:
     @cached_property
     def loop_indices(self) -> tuple[dict[str, int], ...]:
         """Loop coordinates of every frame, in sequence order."""
+        self._check_frames()
         return model.loop_indices(self.experiment)
 
     @cached_property
@@ -303,7 +328,18 @@ class ND2File:
     @cached_property
     def _raw_frame_shape(self) -> tuple[int, int, int, int]:
         a = self.attributes
-        return (a.heightPx, a.widthPx or 1, a.channelCount or 1, self.components_per_channel)
+        nc, cpc = a.channelCount or 1, self.components_per_channel
+        if cpc == 3 and nc * 3 != a.componentCount:
+            name = self._reader.meta_chunk_name("metadata")
+            raise CorruptChunkError(
+                f"{nc} RGB planes of 3 components do not make the {a.componentCount} components "
+                "of a pixel (uiComp)", chunk=name, field="SLxPictureMetadata.sPicturePlanes.uiCount",
+                offset=self._chunk_offset(name))
+        if nc < 1 or cpc < 1 or nc * cpc != a.componentCount:
+            # planes that do not divide the components: every component is a channel,
+            # which is what ``sizes`` says (C = uiComp) for anything but RGB
+            nc, cpc = a.componentCount, 1
+        return (a.heightPx, a.widthPx or 1, nc, cpc)
 
     # ------------------------------------------------------------------ pixels
     @cached_property

@@ -24,9 +24,13 @@ Deliberate differences from limnd2 (each also noted where it applies):
 * computed pyramid levels of float images are true 2×2 means (limnd2 floor-divides
   floats); integer images use the floor of the mean, as limnd2 does;
 * :attr:`Nd2Reader.store` is an nd2kit :class:`~nd2kit.storage.Store`;
-* ``image()`` raises IndexError for a sequence index past the frame count whose
-  chunk does not exist, and warns when a frame inside the count is missing (then
-  returned as zeros); limnd2 silently returns zeros for any missing chunk.
+* ``image()`` raises IndexError for a sequence index past the frame count (the
+  larger of ``uiSequenceCount`` and the loops' product) whose chunk does not exist,
+  and warns when a frame inside the count is missing or damaged (then returned as
+  zeros); limnd2 silently returns zeros for any missing chunk;
+* metadata values of the wrong type or range raise
+  :class:`~nd2kit.errors.CorruptChunkError` naming the chunk and field (limnd2 raises
+  whatever its dataclasses raise).
 """
 
 from __future__ import annotations
@@ -226,7 +230,26 @@ class Nd2Reader:
     @cached_property
     def imageAttributes(self) -> ImageAttributes:
         """Frame geometry, sample type, compression and frame count (``SLxImageAttributes``)."""
-        return ImageAttributes.from_raw(self._reader.raw("attributes"))
+        rdr = self._reader
+        name = rdr.meta_chunk_name("attributes")
+        return ImageAttributes.from_raw(rdr.raw("attributes"), chunk=name,
+                                        offset=self._chunk_offset(name))
+
+    def _chunk_offset(self, name: str) -> int | None:
+        ref = self._reader.chunkmap.get(name)
+        return None if ref is None else int(ref.offset)
+
+    def _check_frames(self) -> None:
+        """The model-boundary rule for the frame count the loops address
+        (:func:`nd2kit.model.limits.check_frames`), checked before anything is sized
+        by it (the 6-D shape, the loop indexes, the dask graph); O(number of loops)."""
+        if self._loops:
+            a = self.imageAttributes
+            name = self._reader.meta_chunk_name("experiment")
+            model.limits.check_frames(model.seq_count(self._loops), a.uiHeight * max(
+                a.uiWidthBytes, a.uiWidth * a.uiComp * max(a.uiBpcInMemory // 8, 1)),
+                self._reader.store.size, chunk=name, field="SLxExperiment.uLoopPars.uiCount",
+                offset=self._chunk_offset(name))
 
     @cached_property
     def pictureMetadata(self) -> PictureMetadata:
@@ -330,6 +353,7 @@ class Nd2Reader:
             if dimnames is not None:
                 dimnames[:] = []
             return []
+        self._check_frames()
         names = [_DIM_NAME.get(loop.type, "?") for loop in self._loops]
         shape = [loop.count for loop in self._loops]
         rows = [tuple(i) for i in np.ndindex(*shape)] if shape else [()]
@@ -388,6 +412,7 @@ class Nd2Reader:
             loops); such frames are still readable with :meth:`image`.
         """
         axes, counts = self._canonical_or_raise()
+        self._check_frames()
         tmz = [1, 1, 1]
         for a, n in zip(axes, counts):
             tmz[a] = n
@@ -501,8 +526,8 @@ class Nd2Reader:
         """Full-resolution pixels under `rect` (given in units of 2^scale_pow pixels)."""
         rdr = self._reader
         attrs = self.imageAttributes
-        if not rdr.has_frame(seq_index) and seq_index >= attrs.frameCount:
-            raise IndexError(f"frame {seq_index} does not exist ({attrs.frameCount} frames)")
+        if not rdr.has_frame(seq_index) and seq_index >= self._frame_total:
+            raise IndexError(f"frame {seq_index} does not exist ({self._frame_total} frames)")
         if rect is None:
             return rdr.read_frame(seq_index)
         f = 1 << scale_pow
@@ -514,6 +539,13 @@ class Nd2Reader:
         if rdr.has_frame(seq_index):
             return rdr.read_rows(seq_index, y0, y1)[:, x0:x1]
         return rdr.read_frame(seq_index)[y0:y1, x0:x1]
+
+    @cached_property
+    def _frame_total(self) -> int:
+        """Frames the file addresses: ``uiSequenceCount`` or the loops' product, the larger."""
+        self._check_frames()
+        return max(self.imageAttributes.frameCount,
+                   model.seq_count(self._loops) if self._loops else 0)
 
     def _stored_level(self, seq_index: int, k: int, rect: tuple[int, int, int, int] | None,
                       scale_pow: int) -> np.ndarray | None:

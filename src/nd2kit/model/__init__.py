@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import attributes, experiment, metadata, text_info
+from . import attributes, experiment, limits, metadata, text_info
 from ._coerce import MAP_TYPES as _MAP
 from .attributes import load_attributes, numpy_dtype, pixel_data_type
 from .experiment import axis_names, load_experiment, loop_indices, seq_count
@@ -36,6 +36,7 @@ __all__ = [
     "load_attributes",
     "load_experiment",
     "load_metadata",
+    "limits",
     "load_text_info",
     "loop_indices",
     "modality_flags",

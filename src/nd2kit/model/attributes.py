@@ -14,14 +14,26 @@ from typing import Any
 
 import numpy as np
 
+from . import limits
 from ._coerce import MAP_TYPES as _MAP
 from ._coerce import as_int as _int
-from .pixels import PIXEL_TYPE_FLOAT, PIXEL_TYPE_SIGNED, PIXEL_TYPE_UNSIGNED, pixel_dtype
+from ._coerce import checked_int
+from .pixels import (
+    ATTRIBUTES_ROOT,
+    MAX_BITS,
+    MAX_COMPONENTS,
+    PIXEL_TYPE_FLOAT,
+    PIXEL_TYPE_SIGNED,
+    PIXEL_TYPE_UNSIGNED,
+    pixel_dtype,
+)
 from .structures import Attributes, CompressionType, PixelDataType
 
 __all__ = [
+    "ATTRIBUTE_RANGES",
     "KNOWN_ATTRIBUTE_KEYS",
     "REQUIRED_ATTRIBUTE_KEYS",
+    "attribute_ints",
     "byte_array",
     "collect_unknown",
     "load_attributes",
@@ -51,6 +63,65 @@ KNOWN_ATTRIBUTE_KEYS = frozenset(
         "ePixelType",
     }
 )
+
+
+_INT32 = (-(1 << 31), (1 << 32) - 1)
+#: allowed range of every integer attribute the model, the reader and the compat layers
+#: use (checked where a value enters the model: :func:`attribute_ints`)
+ATTRIBUTE_RANGES: dict[str, tuple[int, int]] = {
+    "uiWidth": (0, limits.MAX_DIM),
+    "uiWidthBytes": (0, limits.MAX_DIM),
+    "uiHeight": (0, limits.MAX_DIM),
+    "uiComp": (0, MAX_COMPONENTS),
+    "uiBpcInMemory": (0, MAX_BITS),
+    "uiBpcSignificant": (0, 255),
+    "uiSequenceCount": (0, (1 << 32) - 1),
+    "uiTileWidth": _INT32,
+    "uiTileHeight": _INT32,
+    "uiVirtualComponents": _INT32,
+    "eCompression": _INT32,
+    "ePixelType": _INT32,
+}
+
+
+def attribute_ints(raw_attrs: Mapping[str, Any], *, chunk: str | None = None,
+                   offset: int | None = None) -> dict[str, int]:
+    """The integer attributes present in `raw_attrs`, each checked for type and range.
+
+    Parameters
+    ----------
+    raw_attrs : Mapping
+        Decoded ``SLxImageAttributes``.
+    chunk : str, optional
+        Name of the attributes chunk, for errors.
+    offset : int, optional
+        Offset of the chunk in the file, for errors.
+
+    Returns
+    -------
+    dict
+        ``key -> int`` for the keys of :data:`ATTRIBUTE_RANGES` present (and not None).
+
+    Raises
+    ------
+    CorruptChunkError
+        A value is not an integer or lies outside its range (see
+        :data:`ATTRIBUTE_RANGES`); the error names the chunk and the field path
+        (``SLxImageAttributes.<key>``).
+    """
+    if not isinstance(raw_attrs, _MAP):
+        from ..errors import CorruptChunkError
+
+        raise CorruptChunkError("image attributes are not a record", chunk=chunk, offset=offset,
+                                field=ATTRIBUTES_ROOT)
+    out: dict[str, int] = {}
+    get = raw_attrs.get
+    for key, (lo, hi) in ATTRIBUTE_RANGES.items():
+        value = get(key)
+        if value is not None:
+            out[key] = checked_int(value, chunk=chunk, field=f"{ATTRIBUTES_ROOT}.{key}", lo=lo, hi=hi,
+                                   offset=offset)
+    return out
 
 
 _COMPRESSION: dict[int, CompressionType] = {0: "lossless", 1: "lossy"}
@@ -156,10 +227,10 @@ def byte_array(value: Any) -> bytes | None:
 def pixel_data_type(raw_attrs: Mapping[str, Any]) -> PixelDataType:
     """Sample interpretation of a frame.
 
-    ``ePixelType`` decides when present (0 signed, 1 unsigned, 2 float, format
-    notes §2.3); without it a 32-bit container means float, anything else
-    unsigned (the only rule nd2 0.12 applies, even when ``ePixelType`` says
-    otherwise).
+    ``ePixelType`` decides when present (0 signed, 1 unsigned, 2 float, see
+    docs/format.md, "Frame pixels"); without it a 32-bit container means float,
+    anything else unsigned (the only rule nd2 0.12 applies, even when
+    ``ePixelType`` says otherwise).
 
     Parameters
     ----------
@@ -176,7 +247,8 @@ def pixel_data_type(raw_attrs: Mapping[str, Any]) -> PixelDataType:
     return "float" if _int(raw_attrs.get("uiBpcInMemory")) == 32 else "unsigned"
 
 
-def load_attributes(raw_attrs: Mapping[str, Any], n_channels: int) -> Attributes:
+def load_attributes(raw_attrs: Mapping[str, Any], n_channels: int, *, chunk: str | None = None,
+                    offset: int | None = None) -> Attributes:
     """Build :class:`~nd2kit.model.structures.Attributes` from ``SLxImageAttributes``.
 
     Parameters
@@ -186,6 +258,10 @@ def load_attributes(raw_attrs: Mapping[str, Any], n_channels: int) -> Attributes
     n_channels : int
         Number of picture planes (``sPicturePlanes.uiCount`` of the picture
         metadata, 1 when absent); see :func:`nd2kit.model.metadata.channel_count`.
+    chunk : str, optional
+        Name of the attributes chunk (e.g. ``"ImageAttributesLV!"``), for errors.
+    offset : int, optional
+        Offset of the chunk in the file, for errors.
 
     Returns
     -------
@@ -193,28 +269,37 @@ def load_attributes(raw_attrs: Mapping[str, Any], n_channels: int) -> Attributes
         Equal to nd2 0.12's value, except that ``pixelDataType`` follows
         ``ePixelType`` (signed and 32-bit integer samples, docs/format.md, "Frame pixels").
         Missing required keys default to 0 instead of raising.
+
+    Raises
+    ------
+    CorruptChunkError
+        An integer attribute has the wrong type or range (:func:`attribute_ints`).
     """
-    get = raw_attrs.get
-    bpc = _int(get("uiBpcInMemory"))
-    width = _int(get("uiWidth"))
-    height = _int(get("uiHeight"))
+    ints = attribute_ints(raw_attrs, chunk=chunk, offset=offset)
+    get = ints.get
+    bpc = get("uiBpcInMemory", 0)
+    width = get("uiWidth", 0)
+    height = get("uiHeight", 0)
 
-    ecomp = _int(get("eCompression", 2), 2)
+    ecomp = get("eCompression", 2)
     comp_type = _COMPRESSION.get(ecomp)
-    comp_level = get("dCompressionParam") if comp_type is not None else None
+    comp_level = raw_attrs.get("dCompressionParam") if comp_type is not None else None
 
-    tile_w, tile_h = _int(get("uiTileWidth", 0)), _int(get("uiTileHeight", 0))
+    tile_w, tile_h = get("uiTileWidth", 0), get("uiTileHeight", 0)
     # tiles are only reported when smaller than the frame
     untiled = (tile_w <= 0 or tile_w == width) and (tile_h <= 0 or tile_h == height)
+    ptype = get("ePixelType")
+    pdt: PixelDataType = (_PIXEL_TYPES[ptype] if ptype in _PIXEL_TYPES
+                          else "float" if bpc == 32 else "unsigned")
 
     return Attributes(
         bitsPerComponentInMemory=bpc,
-        bitsPerComponentSignificant=_int(get("uiBpcSignificant")),
-        componentCount=_int(get("uiComp")),
+        bitsPerComponentSignificant=get("uiBpcSignificant", 0),
+        componentCount=get("uiComp", 0),
         heightPx=height,
-        pixelDataType=pixel_data_type(raw_attrs),
-        sequenceCount=_int(get("uiSequenceCount")),
-        widthBytes=_int(get("uiWidthBytes")),
+        pixelDataType=pdt,
+        sequenceCount=get("uiSequenceCount", 0),
+        widthBytes=get("uiWidthBytes", 0),
         widthPx=width,
         compressionLevel=comp_level,
         compressionType=comp_type,

@@ -150,7 +150,7 @@ def channel_count(raw_meta: Mapping[str, Any] | None) -> int:
     value = _mapping(_mapping(raw_meta).get("sPicturePlanes")).get("uiCount", 1)
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         return 1
 
 

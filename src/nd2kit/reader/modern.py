@@ -20,7 +20,9 @@ from ..codecs import container, frame, names
 from ..codecs.chunk_map import ChunkMap, parse_chunk_map
 from ..codecs.lite_variant import decode as decode_lv
 from ..errors import ChunkNotFoundError, CorruptChunkError, Nd2Error, UnsupportedFormatError
-from ..model.pixels import pixel_dtype
+from ..model import limits
+from ..model._coerce import as_count
+from ..model.pixels import frame_geometry
 from ..storage.protocol import Store
 
 __all__ = ["ModernReader", "FrameLayout", "FRAME_PREFIX"]
@@ -40,6 +42,10 @@ _UNKNOWN = -2
 _WILL_EACH = 1 << 20
 #: frames looked up by name before the frame table is built (then the table serves)
 _DIRECT_MAX = 16
+#: frame headers checked per vectorised step when the zero-copy view is validated
+_CHECK_BLOCK = 1 << 16
+#: up to this many frames, the zero-copy check reads their headers with positional reads
+_CHECK_READS = 4096
 
 
 
@@ -115,6 +121,9 @@ class ModernReader:
         #: payload offsets of frames found by name before the frame table was built
         self._direct: dict[int, tuple[int, int]] = {}  # index -> (chunk offset, payload offset)
         self._hinted = (0, 0)  # the chunk extent the last fresh frame lookup hinted
+        #: payload bytes a frame chunk needs to hold a frame (known once the layout is)
+        self._need = 0
+        self._total: int | None = None  # frame slots addressable (see _frame_total)
         self._tail_at, self._tail = self.store.size, b""
         self.map_offset, self.chunkmap = self._read_map()
 
@@ -230,24 +239,29 @@ class ModernReader:
 
     # ------------------------------------------------------------------ frames
     def frame_layout(self) -> FrameLayout:
-        """Frame geometry and sample type from the image attributes."""
+        """Frame geometry and sample type from the image attributes.
+
+        Built once per file and checked there (:func:`nd2kit.model.pixels.frame_geometry`):
+        values of the wrong type or range, and frames the file cannot hold, raise
+        :class:`~nd2kit.errors.CorruptChunkError` naming the attributes chunk and field.
+        From then on a frame chunk whose payload is shorter than one frame counts as
+        damaged (read as zeros with a warning).
+        """
         if self._layout is None:
             a = self.raw("attributes")
-            try:
-                width, height = int(a["uiWidth"]), int(a["uiHeight"])
-                comp = int(a["uiComp"])
-                bits = int(a["uiBpcInMemory"])
-            except KeyError as e:
-                raise CorruptChunkError(f"image attributes lack {e.args[0]}",
-                                        chunk=self.meta_chunk_name("attributes")) from None
-            dt = pixel_dtype(bits, a.get("ePixelType"))
-            stride = int(a.get("uiWidthBytes") or width * comp * dt.itemsize)
-            if stride < width * comp * dt.itemsize:
-                raise CorruptChunkError(
-                    f"uiWidthBytes {stride} < width {width} x {comp} components x {dt.itemsize} bytes",
-                    chunk=self.meta_chunk_name("attributes"))
-            ecomp = a.get("eCompression", 2)
-            self._layout = FrameLayout(height, width, comp, stride, dt, ecomp == 0, ecomp == 1)
+            name = self.meta_chunk_name("attributes")
+            ref = self.chunkmap.get(name)
+            g = frame_geometry(a, chunk=name, offset=None if ref is None else int(ref.offset),
+                               file_size=self.store.size)
+            lay = FrameLayout(g.height, g.width, g.components, g.stride, g.dtype,
+                              g.compression == 0, g.compression == 1)
+            with self._lock:
+                # frames located before the layout was known: check them again with the
+                # payload size a frame needs
+                self._need = frame.PIXELS_AT if lay.compressed or lay.lossy else frame.payload_size(lay.nbytes)
+                self._data[self._data >= 0] = _UNKNOWN
+                self._direct.clear()
+                self._layout = lay
         return self._layout
 
     def _frames(self) -> tuple[np.ndarray, np.ndarray]:
@@ -256,7 +270,12 @@ class ModernReader:
                 if self._frame_numbers is None:
                     numbers, rows = self.chunkmap.frames()
                     n = len(numbers)
-                    self._chunk_offs = self.chunkmap.offsets[rows].astype(np.int64)
+                    raw_offs = self.chunkmap.offsets[rows]
+                    offs = raw_offs.astype(np.int64)
+                    # offsets outside the file (including those beyond int64) are damaged
+                    # entries: -1, so no offset arithmetic can overflow
+                    offs[raw_offs >= np.uint64(self.store.size)] = -1
+                    self._chunk_offs = offs
                     self._data = np.full(n, _UNKNOWN, np.int64)
                     self._contig = bool(n == 0 or (numbers[0] == 0 and numbers[-1] == n - 1))
                     self._frame_rows = rows
@@ -307,9 +326,10 @@ class ModernReader:
             offs = self._chunk_offs[todo]
             buf = self.store.buffer
             if buf is not None:
-                res = container.locate_payloads(buf, offs)[0]
+                res = container.locate_payloads(buf, offs, min_len=self._need)[0]
             else:
-                res = container.locate_payloads_with(self.store.read_ranges, self.store.size, offs)[0]
+                res = container.locate_payloads_with(self.store.read_ranges, self.store.size, offs,
+                                                     min_len=self._need)[0]
             data[todo] = res
             got = data[slots]
         out: np.ndarray = got
@@ -354,7 +374,7 @@ class ModernReader:
                 ref = self.chunkmap[names.frame_name(index)]
             except ChunkNotFoundError:
                 ref = None
-            if ref is not None:
+            if ref is not None and 0 <= ref.offset < self.store.size:
                 if hint and ref.size >= hint:
                     self._hint_chunk(ref)
                 d = self._payloads(np.array([ref.offset], np.int64))[0]
@@ -389,7 +409,8 @@ class ModernReader:
         page for the header and name field); once per chunk in a row."""
         n = max(0, min(ref.size + 4096, self.store.size - ref.offset))
         lo, hi = self._hinted
-        if lo <= ref.offset and ref.offset + n <= hi or self.store.buffer is None:
+        if (lo <= ref.offset and ref.offset + n <= hi or self.store.buffer is None
+                or not 0 <= ref.offset < self.store.size):
             return
         self._will_frame(ref.offset, n)
         self._hinted = (ref.offset, ref.offset + n)
@@ -404,9 +425,10 @@ class ModernReader:
         """Payload offsets of the chunks at `offs` from their headers (-1: damaged)."""
         buf = self.store.buffer
         if buf is not None:
-            res = container.locate_payloads(buf, offs)[0]
+            res = container.locate_payloads(buf, offs, min_len=self._need)[0]
         else:
-            res = container.locate_payloads_with(self.store.read_ranges, self.store.size, offs)[0]
+            res = container.locate_payloads_with(self.store.read_ranges, self.store.size, offs,
+                                                 min_len=self._need)[0]
         out: list[int] = res.tolist()
         return out
 
@@ -417,14 +439,32 @@ class ModernReader:
     def frame_name(self, index: int) -> str:
         return names.frame_name(index)
 
+    def _frame_total(self) -> int:
+        """Frame slots a file addresses: the largest of ``uiSequenceCount``, the
+        experiment loops' product and the last frame chunk present + 1 (what the
+        nd2- and limnd2-compatible layers address), capped at
+        :data:`nd2kit.model.limits.MAX_FRAMES`. Frames inside it without a sound
+        chunk read as zeros."""
+        if self._total is None:
+            numbers = self.frame_numbers()
+            seq = as_count(self.raw("attributes").get("uiSequenceCount"))
+            try:
+                from ..model.experiment import READ_SCHEMA, load_experiment, seq_count
+
+                loops = load_experiment(self.raw("experiment", schema=READ_SCHEMA))
+                product = seq_count(loops) if loops else 0
+            except Nd2Error:
+                product = 0
+            last = int(numbers[-1]) + 1 if len(numbers) else 0
+            self._total = min(max(seq, product, last), max(limits.MAX_FRAMES, last))
+        return self._total
+
     def _missing(self, index: int, lay: FrameLayout) -> np.ndarray:
-        numbers = self.frame_numbers()
-        total = max(int(self.raw("attributes").get("uiSequenceCount") or 0),
-                    int(numbers[-1]) + 1 if len(numbers) else 0)
+        total = self._frame_total()
         if not 0 <= index < total:
             raise IndexError(f"frame {index} out of range (0 .. {total - 1})")
-        warnings.warn(f"frame {index} ({self.frame_name(index)}) is missing; returning zeros",
-                      stacklevel=4)
+        warnings.warn(f"frame {index} ({self.frame_name(index)}) is missing or damaged; "
+                      "returning zeros", stacklevel=4)
         return np.zeros((lay.height, lay.width, lay.components), lay.dtype)
 
     def _lossy(self, index: int) -> UnsupportedFormatError:
@@ -670,10 +710,12 @@ class ModernReader:
     def frame_spacing(self) -> int | None:
         """Constant distance between consecutive frames' pixel blocks, if there is one.
 
-        When frames 0..N-1 are all present, uncompressed and evenly spaced (as NIS
-        writes them), the whole series is one strided view of the memory map. The
-        spacing comes from the chunk map (no page of the file is touched per frame);
-        the first and last frame headers are read to confirm where pixels start.
+        When frames 0..N-1 are all present, sound, uncompressed and evenly spaced (as
+        NIS writes them), the whole series is one strided view of the memory map. The
+        spacing comes from the chunk map; every frame's chunk header is checked once
+        (vectorised): a single damaged or short frame chunk refuses the view, so that
+        the zero-copy paths never show a damaged frame's bytes (the copying paths
+        read it as zeros with a warning).
         """
         if self._spacing is not False:
             return self._spacing if isinstance(self._spacing, int) else None
@@ -689,23 +731,39 @@ class ModernReader:
         d = np.diff(offs)
         if n > 1 and not (d == d[0]).all():
             return None
-        need = frame.payload_size(lay.nbytes)
-        first = self._payload_of(int(offs[0]), need)
-        last = self._payload_of(int(offs[-1]), need)
-        if first < 0 or last < 0 or last - first != (int(offs[-1]) - int(offs[0])):
-            return None
-        spacing = int(d[0]) if n > 1 else need
+        spacing = int(d[0]) if n > 1 else frame.payload_size(lay.nbytes)
         if spacing < lay.nbytes:
             return None
+        if n <= _CHECK_READS:
+            # few frames: positional reads of their headers cost less than the page faults
+            # of touching them through the map (each header is on a page of its own)
+            self._check_by_reads(n)
+        first = -1
+        for a in range(0, n, _CHECK_BLOCK):  # blocks: bounded temporary memory
+            data = self._locate_slots(np.arange(a, min(n, a + _CHECK_BLOCK), dtype=np.int64))
+            if a == 0:
+                first = int(data[0])
+            if int(data.min()) < 0 or not (data == first + spacing * np.arange(a, a + len(data))).all():
+                return None
         self._spacing = spacing
         self._first_pixels = frame.pixel_offset(first)
         return spacing
 
-    def _payload_of(self, chunk_offset: int, min_len: int) -> int:
-        """Payload offset of the frame chunk at `chunk_offset` (-1 if it does not hold a frame)."""
-        found = container.locate_payloads_with(self.store.read_ranges, self.store.size, [chunk_offset],
-                                               min_len=min_len)[0]
-        return int(found[0])
+    def _check_by_reads(self, n: int) -> None:
+        """Locate the payloads of frame slots ``0:n`` not checked yet through the store's
+        positional reads (``read_into_bytes``) instead of the memory map."""
+        todo = np.flatnonzero(self._data[:n] == _UNKNOWN)
+        if not len(todo):
+            return
+        store = self.store
+
+        def reads(ranges: Any) -> list[bytes]:
+            return [store.read_into_bytes(o, k) for o, k in ranges]
+
+        found = container.locate_payloads_with(reads, store.size, self._chunk_offs[todo],
+                                               min_len=self._need)[0]
+        with self._lock:
+            self._data[todo] = found
 
     def prefetch_frames(self, start: int, stop: int, rows: tuple[int, int] | None = None) -> None:
         """Hint the store that frames ``start:stop`` of :meth:`frames_view` are about to be
