@@ -231,7 +231,8 @@ def _fit_headers(head: np.ndarray, offs: np.ndarray, file_size: int,
 def _headers_in_file(offsets: Any, file_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Chunk offsets as int64 and the rows whose 16-byte header lies inside the file."""
     offs = np.asarray(offsets).astype(np.int64).reshape(-1)
-    return offs, np.flatnonzero((offs >= 0) & (offs + HEADER_SIZE <= file_size))
+    # offs <= size - header, not offs + header <= size: an offset near 2**63 must not wrap
+    return offs, np.flatnonzero((offs >= 0) & (offs <= file_size - HEADER_SIZE))
 
 
 def locate_payloads(buf: Any, offsets: Any, *, min_len: int = 0) -> tuple[np.ndarray, np.ndarray]:
