@@ -5,6 +5,7 @@ the Kaitai reference parser and (optionally) the chunk map round trip."""
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter
 from io import BytesIO
 from typing import Any
@@ -15,8 +16,9 @@ from ..codecs import lite_variant as lv
 from ..codecs.chunk_map import build_chunk_map_body, parse_chunk_map
 from ..errors import Nd2Error
 from ..model.attributes import REQUIRED_ATTRIBUTE_KEYS
-from .lv_walk import compare_trees
-from .report import K_C, K_LV, K_RLE, Sink, ValidationReport
+from .inflation import inflate_once
+from .lv_walk import compare_trees, iter_tree
+from .report import K_C, K_LV, K_RLE, Sink, ValidationReport, located_message
 from .report import header_spec as _header_spec
 from .report import hex_offset as _hex
 from .report import spec_from as _spec_from
@@ -61,23 +63,39 @@ class ModernCheck:
         self.cm: Any = None
         self.map_info: container.ChunkInfo | None = None
         self.infos: dict[int, container.ChunkInfo] = {}
-        self.lv_trees: dict[str, Any] = {}
-        self.xml_recs: dict[str, list[tuple[int, str, str, str | None, int]]] = {}
+        # decoded payloads by map entry index (entries may share a chunk or a name)
+        self.lv_trees: dict[int, Any] = {}
+        self.xml_recs: dict[int, list[tuple[int, str, str, str | None, int]]] = {}
         self.kinds: dict[int, str] = {}
 
     # -- driver
     def run(self) -> None:
-        self.signature()
-        if not self.chunk_map():
+        self.step("signature", self.signature)
+        if not self.step("chunk map", self.chunk_map):
             return
         head_ok = not self.rep.errors
-        self.entries()
-        self.contents()
-        self.frames()
+        for what, step in (("map entries", self.entries), ("chunk payloads", self.contents),
+                           ("frames", self.frames)):
+            self.step(what, step)
         if head_ok:
-            self.kaitai_container()
+            self.step("container", self.kaitai_container)
         if self.roundtrip:
-            self.map_roundtrip()
+            self.step("chunk map round trip", self.map_roundtrip)
+
+    def step(self, what: str, check: Any) -> bool:
+        """Run one check; an :class:`Nd2Error` that escapes it is a finding (the bytes
+        stopped the check), reported where the error says, and the run goes on.
+        Any other exception is a bug in nd2kit and propagates."""
+        try:
+            return check() is not False
+        except Nd2Error as e:
+            self.s.error(
+                e.chunk,
+                e.offset,
+                _spec_from(K_C, e, K_C),
+                f"the {what} check stopped: {located_message(e)}",
+            )
+            return False
 
     # -- signature
     def signature(self) -> None:
@@ -186,7 +204,7 @@ class ModernCheck:
         except Nd2Error as e:
             self.s.error(
                 FILEMAP_NAME,
-                e.offset,
+                mo if e.offset is None else e.offset,
                 _header_spec(e, mo),
                 f"chunk map chunk at {_hex(mo)} (from the trailer): {e.message}",
             )
@@ -198,7 +216,7 @@ class ModernCheck:
         except Nd2Error as e:
             self.s.error(
                 FILEMAP_NAME,
-                e.offset,
+                info.data_offset if e.offset is None else e.offset,
                 _spec_from(K_C, e, f"{K_C}:chunk_map.entries"),
                 f"chunk map entries: {e.message}",
             )
@@ -239,7 +257,7 @@ class ModernCheck:
             except Nd2Error as e:
                 self.s.error(
                     name,
-                    e.offset,
+                    off if e.offset is None else e.offset,
                     _header_spec(e, off),
                     f"{e.message} (chunk listed in the map at {_hex(off)})",
                 )
@@ -304,16 +322,25 @@ class ModernCheck:
 
     def contents(self) -> None:
         cnames = self.cm.names
+        # a chunk listed by several entries is checked (and inflated) once per kind
+        done: dict[tuple[int, str], int] = {}
         for i, ci in self.infos.items():
             name = cnames[i]
             head = bytes(self.buf[ci.data_offset : min(ci.end, ci.data_offset + KIND_HEAD)])
             kind = chunk_kind(name, head, ci.data_len)
             self.kinds[i] = kind
             self.s.count(f"kind:{kind}")
-            if kind == "lite-variant":
-                self.lite_variant(name, ci)
+            first = done.setdefault((ci.offset, kind), i)
+            if first != i:
+                if first in self.lv_trees:
+                    self.lv_trees[i] = self.lv_trees[first]
+                if first in self.xml_recs:
+                    self.xml_recs[i] = self.xml_recs[first]
+            elif kind == "lite-variant":
+                with inflate_once():
+                    self.lite_variant(i, name, ci)
             elif kind == "xml":
-                self.xml(name, ci)
+                self.xml(i, name, ci)
             elif kind == "rle-mask":
                 self.rle(name, ci)
             if names.expects_xml(name) and kind != "xml":
@@ -324,11 +351,12 @@ class ModernCheck:
                     f"expected an XML-variant payload, found bytes {head[:8].hex()}",
                 )
 
-    def lite_variant(self, name: str, ci: container.ChunkInfo) -> None:
+    def lite_variant(self, index: int, name: str, ci: container.ChunkInfo) -> None:
         payload = self._payload(ci)
         base = ci.data_offset
-        found, visits = lv.walk(payload, base=base, chunk=name)
-        self.s.count("lv_records", len(visits))
+        # lv.check, not lv.walk: the record list is not needed (and costs more than linear
+        # time on deeply nested payloads); records are counted on the decoded tree below
+        found = lv.check(payload, base=base, chunk=name)
         for f in found:
             self.s.add(f.severity, name, f.offset, f"{K_LV}:{f.field}", f.message)
         kt = None
@@ -336,6 +364,14 @@ class ModernCheck:
             from .._generated.kaitai.lite_variant import LiteVariant as _KLv
 
             kt = _KLv.from_bytes(payload)
+        except RecursionError:
+            self.s.error(
+                name,
+                base,
+                K_LV,
+                "the Kaitai reference parser rejects the payload: the records are nested too "
+                "deeply for it (RecursionError)",
+            )
         except Exception as e:  # noqa: BLE001 - any failure of the reference parser is a finding
             self.s.error(
                 name,
@@ -349,7 +385,7 @@ class ModernCheck:
         except Nd2Error as e:
             self.s.error(
                 name,
-                e.offset,
+                base if e.offset is None else e.offset,
                 _spec_from(K_LV, e, K_LV),
                 f"the fast lossless decoder rejects the payload: {e.message}",
             )
@@ -363,7 +399,8 @@ class ModernCheck:
                 )
         if tree is None:
             return
-        self.lv_trees[name] = tree
+        self.s.count("lv_records", sum(1 for _ in iter_tree(tree.root)))
+        self.lv_trees[index] = tree
         top: Any = tree.root  # an LvRecord (generated class, opaque to the type checker)
         root = top.value if top.type == _glv.T_COMPRESS else top
         want = names.root_name(name)
@@ -376,7 +413,17 @@ class ModernCheck:
             )
         if self.roundtrip:
             self.s.count("roundtrip_chunks")
-            enc = lv.encode(tree)
+            try:
+                enc = lv.encode(tree)
+            except RecursionError:
+                self.s.error(
+                    name,
+                    base,
+                    K_LV,
+                    "the payload cannot be re-encoded: the records are nested too deeply for "
+                    "the encoder (RecursionError)",
+                )
+                return
             if enc != payload:
                 k = _first_diff(payload, enc)
                 self.s.error(
@@ -388,7 +435,7 @@ class ModernCheck:
                     f"{len(payload)} vs {len(enc)} bytes)",
                 )
 
-    def xml(self, name: str, ci: container.ChunkInfo) -> None:
+    def xml(self, index: int, name: str, ci: container.ChunkInfo) -> None:
         strict = names.expects_xml(name) or names.classify(name) is names.ChunkKind.CUSTOM_DATA_VAR
         sev = "error" if strict else "warning"
         try:
@@ -422,7 +469,7 @@ class ModernCheck:
             )
             return
         self.s.count("xml_records", len(recs))
-        self.xml_recs[name] = recs
+        self.xml_recs[index] = recs
         if strict and recs and recs[0][1] != "variant":
             self.s.warning(
                 name,
@@ -439,16 +486,16 @@ class ModernCheck:
         except Nd2Error as e:
             self.s.error(
                 name,
-                e.offset,
+                ci.data_offset if e.offset is None else e.offset,
                 _spec_from(K_RLE, e, f"{K_RLE}:rle_stream"),
                 f"RLE mask cannot be decoded: {e.message}",
             )
 
     # -- attributes and frames
     def _attributes(
-        self, name: str, ci: container.ChunkInfo
+        self, index: int, ci: container.ChunkInfo
     ) -> tuple[dict[str, Any], dict[str, int]] | None:
-        tree = self.lv_trees.get(name)
+        tree = self.lv_trees.get(index)
         if tree is not None:
             root = tree.root
             packed = root.type == lv.LvType.COMPRESS
@@ -466,7 +513,7 @@ class ModernCheck:
                 at = None if packed else lv.value_offset(payload, c)
                 offs[c.name] = ci.data_offset if at is None else ci.data_offset + at
             return vals, offs
-        recs = self.xml_recs.get(name)
+        recs = self.xml_recs.get(index)
         if recs is not None:
             from ..codecs import xml_variant
 
@@ -540,7 +587,7 @@ class ModernCheck:
         if attr is None or last[attr] not in self.infos:
             return
         aci = self.infos[last[attr]]
-        got = self._attributes(attr, aci)
+        got = self._attributes(last[attr], aci)
         if got is None:
             return
         vals, offs = got
@@ -647,11 +694,13 @@ class ModernCheck:
                 )
         ts = container.FRAME_TIMESTAMP_SIZE
         expected_len = ts + h * wb
+        seen: set[int] = set()  # a frame chunk listed twice is checked (inflated) once
         for idxs in frame_idx.values():
             for i in idxs:
                 ci = self.infos.get(i)
-                if ci is None:
+                if ci is None or ci.offset in seen:
                     continue
+                seen.add(ci.offset)
                 n = cnames[i]
                 if ec == 2:
                     if ci.data_len != expected_len:
@@ -705,6 +754,14 @@ class ModernCheck:
             )
             return
         at = container.frame_pixels_offset(ci.data_offset)
+        if want >= sys.maxsize:  # no zlib stream inflates to that much (nor can a buffer hold it)
+            self.s.error(
+                name,
+                at,
+                f"{K_C}:image_frame.zlib_stream",
+                f"a lossless frame of uiHeight x uiWidthBytes = {want} bytes cannot exist",
+            )
+            return
         try:
             container.inflate_frame(self.buf[at : ci.end], want, chunk=name, offset=at,
                                     label="lossless frame", require_end=True)

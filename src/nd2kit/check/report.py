@@ -27,6 +27,7 @@ __all__ = [
     "WriterQuirk",
     "header_spec",
     "hex_offset",
+    "located_message",
     "spec_from",
 ]
 
@@ -241,7 +242,6 @@ def _quirk_of(f: Finding, quirks: tuple[WriterQuirk, ...]) -> tuple[int, int] | 
     return None
 
 
-
 _ERR_FIELD = re.compile(r"(\w+)\.(\w+):")
 
 
@@ -263,6 +263,12 @@ def header_spec(err: Nd2Error, chunk_offset: int) -> str:
     """The spec rule of an error found while reading the chunk header at `chunk_offset`."""
     default = spec_from(K_C, err, f"{K_C}:chunk_header")
     return default if err.offset is None else _HEADER_RULES.get(err.offset - chunk_offset, default)
+
+
+def located_message(err: Nd2Error) -> str:
+    """The message of `err` with the field it names (``field ...``), for findings whose
+    chunk and offset come from the error itself."""
+    return err.message if err.field is None else f"{err.message} (field {err.field!r})"
 
 
 def hex_offset(n: int | None) -> str:
