@@ -42,10 +42,8 @@ def chunk_bytes(name: str, payload: bytes, name_len: int | None = None) -> bytes
     """One chunk without padding: header, name field (`name_len` bytes), payload."""
     nb = name.encode("latin-1")
     nl = len(nb) if name_len is None else name_len
-    blob = container.encode_chunk(name, payload, part1=0)
-    head = blob[: container.HEADER_SIZE]
-    if nl != len(nb):
-        head = head[:4] + struct.pack("<I", nl) + head[8:]
+    head = container.CHUNK_MAGIC_BYTES + struct.pack("<IQ", nl, len(payload))
+    assert len(head) == container.HEADER_SIZE
     return head + nb + bytes(nl - len(nb)) + payload
 
 
@@ -119,11 +117,11 @@ def many_frames(n: int) -> bytes:
     entries.append(("ImageMetadataSeqLV|0!", len(body), len(meta)))
     body += chunk_bytes("ImageMetadataSeqLV|0!", meta)
     frame = struct.pack("<d", 0.0) + zlib.compress(bytes(8))
-    one = chunk_bytes("ImageDataSeq|0!", frame)
+    head = container.CHUNK_MAGIC_BYTES
     for i in range(n):
-        name = f"ImageDataSeq|{i}!"
-        entries.append((name, len(body), len(frame)))
-        body += one if i == 0 else chunk_bytes(name, frame)
+        name = f"ImageDataSeq|{i}!".encode()
+        entries.append((name.decode(), len(body), len(frame)))
+        body += head + struct.pack("<IQ", len(name), len(frame)) + name + frame
     return finish(bytes(body), entries)
 
 

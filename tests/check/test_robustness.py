@@ -363,16 +363,19 @@ def _best_of(n: int, fn: Any) -> float:
 
 
 def test_huge_maps_take_linear_time() -> None:
+    # best of a few runs: the machine is shared, single runs vary by 2-3x
     small, big = many_frames(100_000), many_frames(400_000)
     rep = validate_file(small)
     assert rep.checked["map_entries"] == 100_002 and rep.checked["frames"] == 100_000
     assert [f for f in rep.errors] == []
+    assert validate_file(big).ok
     t_small = _best_of(2, lambda: validate_file(small))
-    t_big = _best_of(1, lambda: validate_file(big))
+    t_big = _best_of(2, lambda: validate_file(big))
     assert t_small < 6.0, t_small
     assert t_big < 8 * t_small, (t_small, t_big)
-    i_small = _best_of(2, lambda: inspect_file(small))
-    i_big = _best_of(1, lambda: inspect_file(big))
+    i_small = _best_of(3, lambda: inspect_file(small))
+    i_big = _best_of(3, lambda: inspect_file(big))
+    assert i_small < 3.0, i_small
     assert i_big < 8 * max(i_small, 0.05), (i_small, i_big)
 
 

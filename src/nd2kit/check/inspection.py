@@ -35,7 +35,7 @@ from ..codecs import lite_variant as lv
 from ..errors import Nd2Error
 from .inflation import inflate_once
 from .lv_walk import iter_tree
-from .report import K_LV, LV_TYPE_NAMES, Problem
+from .report import K_LV, LV_TYPE_NAMES, Problem, gc_paused
 from .scan import (
     CHUNK_MAGIC,
     FILEMAP_NAME,
@@ -308,7 +308,8 @@ def _inspect_buf(buf: Any, path: str | None) -> InspectResult:
         )
         return res
     res.format = "modern"
-    _inspect_modern(buf, res)
+    with gc_paused():  # one small acyclic row per map entry (see report.gc_paused)
+        _inspect_modern(buf, res)
     return res
 
 

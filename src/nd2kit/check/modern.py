@@ -18,7 +18,7 @@ from ..errors import Nd2Error
 from ..model.attributes import REQUIRED_ATTRIBUTE_KEYS
 from .inflation import inflate_once
 from .lv_walk import compare_trees, iter_tree
-from .report import K_C, K_LV, K_RLE, Sink, ValidationReport, located_message
+from .report import K_C, K_LV, K_RLE, Sink, ValidationReport, gc_paused, located_message
 from .report import header_spec as _header_spec
 from .report import hex_offset as _hex
 from .report import spec_from as _spec_from
@@ -33,7 +33,14 @@ TRAILER_SIZE = container.TRAILER_SIZE
 FRAME_NAME_LEN = container.FRAME_NAME_LEN
 ALIGN = container.ALIGN
 TRAILER = "<trailer>"
+#: the Kaitai reference parser cross-checks chunk maps of at most this many entries
+#: (it is pure Python: a larger map would make validation slow, not more thorough)
+KAITAI_MAP_LIMIT = 50_000
 
+
+
+def _single_bang(name: str) -> bool:
+    return name.find("!") == len(name) - 1
 
 
 def _first_diff(a: bytes, b: bytes) -> int:
@@ -67,6 +74,7 @@ class ModernCheck:
         self.lv_trees: dict[int, Any] = {}
         self.xml_recs: dict[int, list[tuple[int, str, str, str | None, int]]] = {}
         self.kinds: dict[int, str] = {}
+        self._frames: dict[int, int | None] | None = None
 
     # -- driver
     def run(self) -> None:
@@ -74,9 +82,11 @@ class ModernCheck:
         if not self.step("chunk map", self.chunk_map):
             return
         head_ok = not self.rep.errors
-        for what, step in (("map entries", self.entries), ("chunk payloads", self.contents),
-                           ("frames", self.frames)):
-            self.step(what, step)
+        with gc_paused():  # one small acyclic object per entry (see gc_paused)
+            self.step("map entries", self.entries)
+        self.step("chunk payloads", self.contents)
+        with gc_paused():
+            self.step("frames", self.frames)
         if head_ok:
             self.step("container", self.kaitai_container)
         if self.roundtrip:
@@ -234,8 +244,24 @@ class ModernCheck:
         counts = Counter(cnames)
         self.s.count("map_entries", len(cnames))
         unaligned: list[int] = []
+        # the sound headers of all entries at once: magic, payload inside the file, and
+        # the header naming the entry (only these are not read one by one below)
+        data_offs, data_lens = container.locate_payloads(buf, cm.offsets)
+        name_lens, named = container.header_names_match(buf, cm.offsets, cnames)
+        sound = ((data_offs >= 0) & named).tolist()
+        data_offs_l, data_lens_l, name_lens_l = data_offs.tolist(), data_lens.tolist(), name_lens.tolist()
         for i, (name, off, sz) in enumerate(zip(cnames, offs, sizes)):
             off_field, size_field = off_fields[i], size_fields[i]
+            if sound[i] and counts[name] == 1 and _single_bang(name):
+                # as container.read_chunk reads it (its only "!" ends the name)
+                ci = container.ChunkInfo(name, off, name_lens_l[i], data_lens_l[i], data_offs_l[i])
+                if sz >= 0 and sz != ci.data_len or (name == SIGNATURE_NAME and off != 0):
+                    pass  # reported by the per-entry checks below
+                else:
+                    if off % ALIGN and name != SIGNATURE_NAME:
+                        unaligned.append(i)
+                    self.infos[i] = ci
+                    continue
             if counts[name] > 1:
                 self.s.error(
                     name,
@@ -320,14 +346,30 @@ class ModernCheck:
     def _payload(self, ci: container.ChunkInfo) -> bytes:
         return bytes(self.buf[ci.data_offset : ci.end])
 
+    def _frame_numbers(self) -> dict[int, int | None]:
+        """N of every map entry named ``ImageDataSeq|...`` (None: not a decimal N), parsed once."""
+        if self._frames is None:
+            prefix = names.FRAME_PREFIX
+            numbers, rows = self.cm.frames()  # vectorised; one row per N
+            found: dict[int, int | None] = dict(zip(rows.tolist(), numbers.tolist()))
+            for i, n in enumerate(self.cm.names):  # the others: repeated N, bad N
+                if i not in found and n.startswith(prefix):
+                    found[i] = names.parse_frame_index(n)
+            self._frames = dict(sorted(found.items()))
+        return self._frames
+
     def contents(self) -> None:
         cnames = self.cm.names
+        frames = self._frame_numbers()
         # a chunk listed by several entries is checked (and inflated) once per kind
         done: dict[tuple[int, str], int] = {}
         for i, ci in self.infos.items():
             name = cnames[i]
-            head = bytes(self.buf[ci.data_offset : min(ci.end, ci.data_offset + KIND_HEAD)])
-            kind = chunk_kind(name, head, ci.data_len)
+            if frames.get(i) is not None:
+                kind, head = "frame", b""  # what chunk_kind says from the name alone
+            else:
+                head = bytes(self.buf[ci.data_offset : min(ci.end, ci.data_offset + KIND_HEAD)])
+                kind = chunk_kind(name, head, ci.data_len)
             self.kinds[i] = kind
             self.s.count(f"kind:{kind}")
             first = done.setdefault((ci.offset, kind), i)
@@ -566,10 +608,8 @@ class ModernCheck:
                 f"{seqmeta!r} is missing (nd2 0.12 requires it to open the file)",
             )
         frame_idx: dict[int, list[int]] = {}
-        for i, n in enumerate(cnames):
-            if not n.startswith(names.FRAME_PREFIX):
-                continue
-            fno = names.parse_frame_index(n)
+        for i, fno in self._frame_numbers().items():
+            n = cnames[i]
             if fno is None:
                 self.s.error(
                     n,
@@ -578,7 +618,7 @@ class ModernCheck:
                     "frame chunk name is not 'ImageDataSeq|N!' with a decimal N",
                 )
                 continue
-            if not names.is_canonical_frame_name(n):
+            if names.frame_name(fno) != n:
                 self.s.warning(
                     n, epos[i], "docs/format.md#nd2_container.chunk_map_entry", "frame index written with leading zeros"
                 )
@@ -775,6 +815,19 @@ class ModernCheck:
 
     # -- reference parser for the container
     def kaitai_container(self) -> None:
+        n = len(self.cm.names)
+        if n > KAITAI_MAP_LIMIT:
+            assert self.map_info is not None
+            self.s.add(
+                "info",
+                FILEMAP_NAME,
+                self.map_info.data_offset,
+                f"{K_C}:chunk_map",
+                f"the Kaitai reference parser was not run on the container: the map has {n} "
+                f"entries, more than {KAITAI_MAP_LIMIT} (it reads about 30 000 entries a second); "
+                "every entry was checked by the fast parser",
+            )
+            return
         try:
             from kaitaistruct import KaitaiStream
 
