@@ -33,7 +33,9 @@ import numpy as np
 from ..codecs import container, jp2, names
 from ..codecs import lite_variant as lv
 from ..errors import Nd2Error
-from .report import K_LV, LV_TYPE_NAMES, Problem
+from .inflation import inflate_once
+from .lv_walk import iter_tree
+from .report import K_LV, LV_TYPE_NAMES, Problem, gc_paused
 from .scan import (
     CHUNK_MAGIC,
     FILEMAP_NAME,
@@ -279,7 +281,8 @@ def inspect_file(src: Any, *, summary: bool = True) -> InspectResult:
     with open_source(src) as s:
         res = _inspect_buf(s.buf, s.path)
     if summary and res.format != "unknown":
-        res.summary = summarize(src)
+        with inflate_once():  # the summary's parts share the inflated metadata streams
+            res.summary = summarize(src)
         if res.summary.format_version is None and res.version is not None:
             res.summary.format_version = f"{res.version[0]}.{res.version[1]}"
     return res
@@ -305,7 +308,8 @@ def _inspect_buf(buf: Any, path: str | None) -> InspectResult:
         )
         return res
     res.format = "modern"
-    _inspect_modern(buf, res)
+    with gc_paused():  # one small acyclic row per map entry (see report.gc_paused)
+        _inspect_modern(buf, res)
     return res
 
 
@@ -318,7 +322,8 @@ def _signature_row(buf: Any, res: InspectResult) -> None:
     except Nd2Error as e:
         row.problem = e.message
         res.problems.append(
-            Problem(e.offset, f"file signature unreadable: {e.message}", SIGNATURE_NAME)
+            Problem(0 if e.offset is None else e.offset, f"file signature unreadable: {e.message}",
+                    SIGNATURE_NAME)
         )
     try:
         ci = container.read_chunk(buf, 0)
@@ -389,7 +394,9 @@ def _inspect_modern(buf: Any, res: InspectResult) -> None:
                 ci = container.read_chunk(buf, off)
             except Nd2Error as e:
                 problems.append(e.message)
-                res.problems.append(Problem(e.offset, f"chunk {name!r}: {e.message}", name))
+                res.problems.append(
+                    Problem(off if e.offset is None else e.offset, f"chunk {name!r}: {e.message}", name)
+                )
                 if bytes(buf[off : off + len(CHUNK_MAGIC)]) == CHUNK_MAGIC:
                     h = container.read_header(buf, off, chunk=name)
                     row.name_len, row.data_len, row.data_offset = h.name_len, h.data_len, h.data_offset
@@ -549,7 +556,7 @@ def lv_records(payload: bytes, base: int) -> tuple[list[dict[str, Any]], Problem
     out = []
     inside: list[int] = []  # depths of enclosing COMPRESS records
     rec: Any  # an LvRecord (the generated class is not visible to the type checker)
-    for depth, path, rec in lv.iter_records(tree.root):
+    for depth, path, rec in iter_tree(tree.root):
         while inside and depth <= inside[-1]:
             inside.pop()
         packed = bool(inside)
@@ -577,11 +584,18 @@ def lv_records(payload: bytes, base: int) -> tuple[list[dict[str, Any]], Problem
     return out, None
 
 
+#: how deep :func:`lv_records` lists the records of a payload the lossless decoder
+#: rejects (the structural walk that lists them costs more than linear time in the
+#: depth); deeper LEVELs are one problem ("nesting deeper than ...")
+PARTIAL_MAX_DEPTH = 2000
+
+
 def _lv_records_partial(
     payload: bytes, base: int, err: Nd2Error
 ) -> tuple[list[dict[str, Any]], Problem]:
-    """Records the LiteVariant checker could read before the damage."""
-    findings, visited = lv.walk(payload, base=base)
+    """Records the LiteVariant checker could read before the damage (to
+    :data:`PARTIAL_MAX_DEPTH` levels deep)."""
+    findings, visited = lv.walk(payload, base=base, max_depth=PARTIAL_MAX_DEPTH)
     out = []
     for pos, depth, path, name, code, text in visited:
         out.append(
@@ -601,7 +615,7 @@ def _lv_records_partial(
     if first is not None:
         msg = f"decoding stopped: {first.message} ({K_LV}:{first.field})"
         return out, Problem(first.offset, msg)
-    return out, Problem(err.offset, f"decoding stopped: {err.message}")
+    return out, Problem(base if err.offset is None else err.offset, f"decoding stopped: {err.message}")
 
 
 def xml_records(payload: bytes, base: int) -> tuple[list[dict[str, Any]], Problem | None]:
@@ -613,9 +627,7 @@ def xml_records(payload: bytes, base: int) -> tuple[list[dict[str, Any]], Proble
     try:
         recs = list(xml_variant.iter_xml_records(payload))
     except Nd2Error as e:
-        return [], Problem(
-            None if e.offset is None else base + e.offset, f"XML cannot be parsed: {e.message}"
-        )
+        return [], Problem(base + (e.offset or 0), f"XML cannot be parsed: {e.message}")
     out = []
     stack: list[str] = []
     for depth, name, runtype, value, off in recs:
@@ -652,7 +664,7 @@ def inspect_chunk(src: Any, name: str, *, max_bytes: int | None = 256) -> ChunkD
     """Decode one chunk (modern files) or box (legacy files: ``TAG`` or ``TAG#k``,
     e.g. ``VIMD#1``; box types such as ``jp2h`` work too). Returns None when there
     is no such chunk."""
-    with open_source(src) as s:
+    with open_source(src) as s, inflate_once():
         res = _inspect_buf(s.buf, s.path)
         if res.format == "legacy":
             return _legacy_detail(s.buf, res, name, max_bytes)
@@ -717,7 +729,10 @@ def _chunk_detail(buf: Any, row: ChunkRow, max_bytes: int | None) -> ChunkDetail
         try:
             mask = rle.decode_rle_mask(bytes(buf[start:end]), chunk=row.name, base=start)
         except Nd2Error as e:
-            det.problems.append(Problem(e.offset, f"mask cannot be decoded: {e.message}", row.name))
+            det.problems.append(
+                Problem(start if e.offset is None else e.offset, f"mask cannot be decoded: {e.message}",
+                        row.name)
+            )
         else:
             if mask is None:
                 det.info["mask"] = None
@@ -771,7 +786,10 @@ def _legacy_detail(
     except Nd2Error as e:
         det = ChunkDetail(name=name, kind="binary", offset=box.offset)
         det.info = {"box_type": box.box_type, "tag": box.tag, "length": box.length}
-        det.problems.append(Problem(e.offset, f"box header unreadable: {e.message}", name))
+        det.problems.append(
+            Problem(box.offset if e.offset is None else e.offset,
+                    f"box header unreadable: {e.message}", name)
+        )
         det.hexdump, det.truncated = hexdump(buf, box.offset, end, max_bytes)
         return det
     if box.length is None:

@@ -76,7 +76,7 @@ class LegacyCheck:
         except Nd2Error as e:
             s.error(
                 "<box map>",
-                e.offset,
+                start if e.offset is None else e.offset,
                 _spec_from(K_JP2, e, f"{K_JP2}:box_map.entries"),
                 f"box map: {e.message}",
             )
@@ -140,7 +140,7 @@ class LegacyCheck:
                 f"{len(unmapped)} top-level box(es) are not listed in the box map",
             )
         self._contents(walked, tags)
-        self._cross_check(bm)
+        self._cross_check(bm, start)
 
     def _contents(self, walked: list[tuple[str, int, int]], tags: dict[str, list[int]]) -> None:
         buf, s = self.buf, self.s
@@ -152,7 +152,10 @@ class LegacyCheck:
                 ihdr = ihdr or any(c.box_type == "ihdr" for c in b.body.boxes)
             except Nd2Error as e:
                 s.error(
-                    "jp2h", e.offset, _spec_from(K_JP2, e, f"{K_JP2}:box"), f"jp2h box: {e.message}"
+                    "jp2h",
+                    o if e.offset is None else e.offset,
+                    _spec_from(K_JP2, e, f"{K_JP2}:box"),
+                    f"jp2h box: {e.message}",
                 )
         if not ihdr:
             s.error(
@@ -205,7 +208,7 @@ class LegacyCheck:
                 f"{lunk} LUNK codestreams are not a multiple of the {vcal} frames (VCAL boxes)",
             )
 
-    def _cross_check(self, bm: Any) -> None:
+    def _cross_check(self, bm: Any, map_start: int) -> None:
         try:
             jp2.read_legacy(self.buf)
         except Nd2Error as e:
@@ -230,7 +233,7 @@ class LegacyCheck:
         if got != ours:
             self.s.error(
                 "<box map>",
-                None,
+                map_start,
                 f"{K_JP2}:box_map",
                 "the Kaitai reference parser and the fast parser disagree on the box map",
             )

@@ -5,6 +5,7 @@ the Kaitai reference parser and (optionally) the chunk map round trip."""
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter
 from io import BytesIO
 from typing import Any
@@ -15,8 +16,9 @@ from ..codecs import lite_variant as lv
 from ..codecs.chunk_map import build_chunk_map_body, parse_chunk_map
 from ..errors import Nd2Error
 from ..model.attributes import REQUIRED_ATTRIBUTE_KEYS
-from .lv_walk import compare_trees
-from .report import K_C, K_LV, K_RLE, Sink, ValidationReport
+from .inflation import inflate_once
+from .lv_walk import compare_trees, iter_tree
+from .report import K_C, K_LV, K_RLE, Sink, ValidationReport, gc_paused, located_message
 from .report import header_spec as _header_spec
 from .report import hex_offset as _hex
 from .report import spec_from as _spec_from
@@ -31,7 +33,14 @@ TRAILER_SIZE = container.TRAILER_SIZE
 FRAME_NAME_LEN = container.FRAME_NAME_LEN
 ALIGN = container.ALIGN
 TRAILER = "<trailer>"
+#: the Kaitai reference parser cross-checks chunk maps of at most this many entries
+#: (it is pure Python: a larger map would make validation slow, not more thorough)
+KAITAI_MAP_LIMIT = 50_000
 
+
+
+def _single_bang(name: str) -> bool:
+    return name.find("!") == len(name) - 1
 
 
 def _first_diff(a: bytes, b: bytes) -> int:
@@ -61,23 +70,42 @@ class ModernCheck:
         self.cm: Any = None
         self.map_info: container.ChunkInfo | None = None
         self.infos: dict[int, container.ChunkInfo] = {}
-        self.lv_trees: dict[str, Any] = {}
-        self.xml_recs: dict[str, list[tuple[int, str, str, str | None, int]]] = {}
+        # decoded payloads by map entry index (entries may share a chunk or a name)
+        self.lv_trees: dict[int, Any] = {}
+        self.xml_recs: dict[int, list[tuple[int, str, str, str | None, int]]] = {}
         self.kinds: dict[int, str] = {}
+        self._frames: dict[int, int | None] | None = None
 
     # -- driver
     def run(self) -> None:
-        self.signature()
-        if not self.chunk_map():
+        self.step("signature", self.signature)
+        if not self.step("chunk map", self.chunk_map):
             return
         head_ok = not self.rep.errors
-        self.entries()
-        self.contents()
-        self.frames()
+        with gc_paused():  # one small acyclic object per entry (see gc_paused)
+            self.step("map entries", self.entries)
+        self.step("chunk payloads", self.contents)
+        with gc_paused():
+            self.step("frames", self.frames)
         if head_ok:
-            self.kaitai_container()
+            self.step("container", self.kaitai_container)
         if self.roundtrip:
-            self.map_roundtrip()
+            self.step("chunk map round trip", self.map_roundtrip)
+
+    def step(self, what: str, check: Any) -> bool:
+        """Run one check; an :class:`Nd2Error` that escapes it is a finding (the bytes
+        stopped the check), reported where the error says, and the run goes on.
+        Any other exception is a bug in nd2kit and propagates."""
+        try:
+            return check() is not False
+        except Nd2Error as e:
+            self.s.error(
+                e.chunk,
+                e.offset,
+                _spec_from(K_C, e, K_C),
+                f"the {what} check stopped: {located_message(e)}",
+            )
+            return False
 
     # -- signature
     def signature(self) -> None:
@@ -186,7 +214,7 @@ class ModernCheck:
         except Nd2Error as e:
             self.s.error(
                 FILEMAP_NAME,
-                e.offset,
+                mo if e.offset is None else e.offset,
                 _header_spec(e, mo),
                 f"chunk map chunk at {_hex(mo)} (from the trailer): {e.message}",
             )
@@ -198,7 +226,7 @@ class ModernCheck:
         except Nd2Error as e:
             self.s.error(
                 FILEMAP_NAME,
-                e.offset,
+                info.data_offset if e.offset is None else e.offset,
                 _spec_from(K_C, e, f"{K_C}:chunk_map.entries"),
                 f"chunk map entries: {e.message}",
             )
@@ -216,8 +244,24 @@ class ModernCheck:
         counts = Counter(cnames)
         self.s.count("map_entries", len(cnames))
         unaligned: list[int] = []
+        # the sound headers of all entries at once: magic, payload inside the file, and
+        # the header naming the entry (only these are not read one by one below)
+        data_offs, data_lens = container.locate_payloads(buf, cm.offsets)
+        name_lens, named = container.header_names_match(buf, cm.offsets, cnames)
+        sound = ((data_offs >= 0) & named).tolist()
+        data_offs_l, data_lens_l, name_lens_l = data_offs.tolist(), data_lens.tolist(), name_lens.tolist()
         for i, (name, off, sz) in enumerate(zip(cnames, offs, sizes)):
             off_field, size_field = off_fields[i], size_fields[i]
+            if sound[i] and counts[name] == 1 and _single_bang(name):
+                # as container.read_chunk reads it (its only "!" ends the name)
+                ci = container.ChunkInfo(name, off, name_lens_l[i], data_lens_l[i], data_offs_l[i])
+                if sz >= 0 and sz != ci.data_len or (name == SIGNATURE_NAME and off != 0):
+                    pass  # reported by the per-entry checks below
+                else:
+                    if off % ALIGN and name != SIGNATURE_NAME:
+                        unaligned.append(i)
+                    self.infos[i] = ci
+                    continue
             if counts[name] > 1:
                 self.s.error(
                     name,
@@ -239,7 +283,7 @@ class ModernCheck:
             except Nd2Error as e:
                 self.s.error(
                     name,
-                    e.offset,
+                    off if e.offset is None else e.offset,
                     _header_spec(e, off),
                     f"{e.message} (chunk listed in the map at {_hex(off)})",
                 )
@@ -302,18 +346,43 @@ class ModernCheck:
     def _payload(self, ci: container.ChunkInfo) -> bytes:
         return bytes(self.buf[ci.data_offset : ci.end])
 
+    def _frame_numbers(self) -> dict[int, int | None]:
+        """N of every map entry named ``ImageDataSeq|...`` (None: not a decimal N), parsed once."""
+        if self._frames is None:
+            prefix = names.FRAME_PREFIX
+            numbers, rows = self.cm.frames()  # vectorised; one row per N
+            found: dict[int, int | None] = dict(zip(rows.tolist(), numbers.tolist()))
+            for i, n in enumerate(self.cm.names):  # the others: repeated N, bad N
+                if i not in found and n.startswith(prefix):
+                    found[i] = names.parse_frame_index(n)
+            self._frames = dict(sorted(found.items()))
+        return self._frames
+
     def contents(self) -> None:
         cnames = self.cm.names
+        frames = self._frame_numbers()
+        # a chunk listed by several entries is checked (and inflated) once per kind
+        done: dict[tuple[int, str], int] = {}
         for i, ci in self.infos.items():
             name = cnames[i]
-            head = bytes(self.buf[ci.data_offset : min(ci.end, ci.data_offset + KIND_HEAD)])
-            kind = chunk_kind(name, head, ci.data_len)
+            if frames.get(i) is not None:
+                kind, head = "frame", b""  # what chunk_kind says from the name alone
+            else:
+                head = bytes(self.buf[ci.data_offset : min(ci.end, ci.data_offset + KIND_HEAD)])
+                kind = chunk_kind(name, head, ci.data_len)
             self.kinds[i] = kind
             self.s.count(f"kind:{kind}")
-            if kind == "lite-variant":
-                self.lite_variant(name, ci)
+            first = done.setdefault((ci.offset, kind), i)
+            if first != i:
+                if first in self.lv_trees:
+                    self.lv_trees[i] = self.lv_trees[first]
+                if first in self.xml_recs:
+                    self.xml_recs[i] = self.xml_recs[first]
+            elif kind == "lite-variant":
+                with inflate_once():
+                    self.lite_variant(i, name, ci)
             elif kind == "xml":
-                self.xml(name, ci)
+                self.xml(i, name, ci)
             elif kind == "rle-mask":
                 self.rle(name, ci)
             if names.expects_xml(name) and kind != "xml":
@@ -324,11 +393,12 @@ class ModernCheck:
                     f"expected an XML-variant payload, found bytes {head[:8].hex()}",
                 )
 
-    def lite_variant(self, name: str, ci: container.ChunkInfo) -> None:
+    def lite_variant(self, index: int, name: str, ci: container.ChunkInfo) -> None:
         payload = self._payload(ci)
         base = ci.data_offset
-        found, visits = lv.walk(payload, base=base, chunk=name)
-        self.s.count("lv_records", len(visits))
+        # lv.check, not lv.walk: the record list is not needed (and costs more than linear
+        # time on deeply nested payloads); records are counted on the decoded tree below
+        found = lv.check(payload, base=base, chunk=name)
         for f in found:
             self.s.add(f.severity, name, f.offset, f"{K_LV}:{f.field}", f.message)
         kt = None
@@ -336,6 +406,14 @@ class ModernCheck:
             from .._generated.kaitai.lite_variant import LiteVariant as _KLv
 
             kt = _KLv.from_bytes(payload)
+        except RecursionError:
+            self.s.error(
+                name,
+                base,
+                K_LV,
+                "the Kaitai reference parser rejects the payload: the records are nested too "
+                "deeply for it (RecursionError)",
+            )
         except Exception as e:  # noqa: BLE001 - any failure of the reference parser is a finding
             self.s.error(
                 name,
@@ -349,7 +427,7 @@ class ModernCheck:
         except Nd2Error as e:
             self.s.error(
                 name,
-                e.offset,
+                base if e.offset is None else e.offset,
                 _spec_from(K_LV, e, K_LV),
                 f"the fast lossless decoder rejects the payload: {e.message}",
             )
@@ -363,7 +441,8 @@ class ModernCheck:
                 )
         if tree is None:
             return
-        self.lv_trees[name] = tree
+        self.s.count("lv_records", sum(1 for _ in iter_tree(tree.root)))
+        self.lv_trees[index] = tree
         top: Any = tree.root  # an LvRecord (generated class, opaque to the type checker)
         root = top.value if top.type == _glv.T_COMPRESS else top
         want = names.root_name(name)
@@ -376,7 +455,17 @@ class ModernCheck:
             )
         if self.roundtrip:
             self.s.count("roundtrip_chunks")
-            enc = lv.encode(tree)
+            try:
+                enc = lv.encode(tree)
+            except RecursionError:
+                self.s.error(
+                    name,
+                    base,
+                    K_LV,
+                    "the payload cannot be re-encoded: the records are nested too deeply for "
+                    "the encoder (RecursionError)",
+                )
+                return
             if enc != payload:
                 k = _first_diff(payload, enc)
                 self.s.error(
@@ -388,7 +477,7 @@ class ModernCheck:
                     f"{len(payload)} vs {len(enc)} bytes)",
                 )
 
-    def xml(self, name: str, ci: container.ChunkInfo) -> None:
+    def xml(self, index: int, name: str, ci: container.ChunkInfo) -> None:
         strict = names.expects_xml(name) or names.classify(name) is names.ChunkKind.CUSTOM_DATA_VAR
         sev = "error" if strict else "warning"
         try:
@@ -422,7 +511,7 @@ class ModernCheck:
             )
             return
         self.s.count("xml_records", len(recs))
-        self.xml_recs[name] = recs
+        self.xml_recs[index] = recs
         if strict and recs and recs[0][1] != "variant":
             self.s.warning(
                 name,
@@ -439,16 +528,16 @@ class ModernCheck:
         except Nd2Error as e:
             self.s.error(
                 name,
-                e.offset,
+                ci.data_offset if e.offset is None else e.offset,
                 _spec_from(K_RLE, e, f"{K_RLE}:rle_stream"),
                 f"RLE mask cannot be decoded: {e.message}",
             )
 
     # -- attributes and frames
     def _attributes(
-        self, name: str, ci: container.ChunkInfo
+        self, index: int, ci: container.ChunkInfo
     ) -> tuple[dict[str, Any], dict[str, int]] | None:
-        tree = self.lv_trees.get(name)
+        tree = self.lv_trees.get(index)
         if tree is not None:
             root = tree.root
             packed = root.type == lv.LvType.COMPRESS
@@ -466,7 +555,7 @@ class ModernCheck:
                 at = None if packed else lv.value_offset(payload, c)
                 offs[c.name] = ci.data_offset if at is None else ci.data_offset + at
             return vals, offs
-        recs = self.xml_recs.get(name)
+        recs = self.xml_recs.get(index)
         if recs is not None:
             from ..codecs import xml_variant
 
@@ -519,10 +608,8 @@ class ModernCheck:
                 f"{seqmeta!r} is missing (nd2 0.12 requires it to open the file)",
             )
         frame_idx: dict[int, list[int]] = {}
-        for i, n in enumerate(cnames):
-            if not n.startswith(names.FRAME_PREFIX):
-                continue
-            fno = names.parse_frame_index(n)
+        for i, fno in self._frame_numbers().items():
+            n = cnames[i]
             if fno is None:
                 self.s.error(
                     n,
@@ -531,7 +618,7 @@ class ModernCheck:
                     "frame chunk name is not 'ImageDataSeq|N!' with a decimal N",
                 )
                 continue
-            if not names.is_canonical_frame_name(n):
+            if names.frame_name(fno) != n:
                 self.s.warning(
                     n, epos[i], "docs/format.md#nd2_container.chunk_map_entry", "frame index written with leading zeros"
                 )
@@ -540,7 +627,7 @@ class ModernCheck:
         if attr is None or last[attr] not in self.infos:
             return
         aci = self.infos[last[attr]]
-        got = self._attributes(attr, aci)
+        got = self._attributes(last[attr], aci)
         if got is None:
             return
         vals, offs = got
@@ -647,11 +734,13 @@ class ModernCheck:
                 )
         ts = container.FRAME_TIMESTAMP_SIZE
         expected_len = ts + h * wb
+        seen: set[int] = set()  # a frame chunk listed twice is checked (inflated) once
         for idxs in frame_idx.values():
             for i in idxs:
                 ci = self.infos.get(i)
-                if ci is None:
+                if ci is None or ci.offset in seen:
                     continue
+                seen.add(ci.offset)
                 n = cnames[i]
                 if ec == 2:
                     if ci.data_len != expected_len:
@@ -705,6 +794,14 @@ class ModernCheck:
             )
             return
         at = container.frame_pixels_offset(ci.data_offset)
+        if want >= sys.maxsize:  # no zlib stream inflates to that much (nor can a buffer hold it)
+            self.s.error(
+                name,
+                at,
+                f"{K_C}:image_frame.zlib_stream",
+                f"a lossless frame of uiHeight x uiWidthBytes = {want} bytes cannot exist",
+            )
+            return
         try:
             container.inflate_frame(self.buf[at : ci.end], want, chunk=name, offset=at,
                                     label="lossless frame", require_end=True)
@@ -718,6 +815,19 @@ class ModernCheck:
 
     # -- reference parser for the container
     def kaitai_container(self) -> None:
+        n = len(self.cm.names)
+        if n > KAITAI_MAP_LIMIT:
+            assert self.map_info is not None
+            self.s.add(
+                "info",
+                FILEMAP_NAME,
+                self.map_info.data_offset,
+                f"{K_C}:chunk_map",
+                f"the Kaitai reference parser was not run on the container: the map has {n} "
+                f"entries, more than {KAITAI_MAP_LIMIT} (it reads about 30 000 entries a second); "
+                "every entry was checked by the fast parser",
+            )
+            return
         try:
             from kaitaistruct import KaitaiStream
 

@@ -10,7 +10,10 @@ runs and folds what known writers produce into notes.
 
 from __future__ import annotations
 
+import gc
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +28,10 @@ __all__ = [
     "ValidationReport",
     "WRITER_QUIRKS",
     "WriterQuirk",
+    "gc_paused",
     "header_spec",
     "hex_offset",
+    "located_message",
     "spec_from",
 ]
 
@@ -241,7 +246,6 @@ def _quirk_of(f: Finding, quirks: tuple[WriterQuirk, ...]) -> tuple[int, int] | 
     return None
 
 
-
 _ERR_FIELD = re.compile(r"(\w+)\.(\w+):")
 
 
@@ -263,6 +267,29 @@ def header_spec(err: Nd2Error, chunk_offset: int) -> str:
     """The spec rule of an error found while reading the chunk header at `chunk_offset`."""
     default = spec_from(K_C, err, f"{K_C}:chunk_header")
     return default if err.offset is None else _HEADER_RULES.get(err.offset - chunk_offset, default)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (restored after it).
+
+    For the loops over every map entry, which create one small acyclic object per
+    entry: with hundreds of thousands of them, the collector's full passes would make
+    the loop cost grow faster than the number of entries.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def located_message(err: Nd2Error) -> str:
+    """The message of `err` with the field it names (``field ...``), for findings whose
+    chunk and offset come from the error itself."""
+    return err.message if err.field is None else f"{err.message} (field {err.field!r})"
 
 
 def hex_offset(n: int | None) -> str:

@@ -217,5 +217,7 @@ def _fill(out: FileSummary, rdr: Any) -> None:
 
 
 def _why(e: BaseException) -> str:
-    msg = getattr(e, "message", None) or str(e)
+    """The exception type and message; for an :class:`Nd2Error` also where it is
+    (chunk, field, offset), as ``str()`` of the error gives it."""
+    msg = str(e) if isinstance(e, Nd2Error) else (getattr(e, "message", None) or str(e))
     return f"{type(e).__name__}: {msg}"

@@ -49,9 +49,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..codecs import container
+from ..errors import Nd2Error
 from .legacy import LegacyCheck
 from .modern import ModernCheck
-from .report import K_C, Finding, Sink, ValidationReport
+from .report import K_C, K_JP2, Finding, Sink, ValidationReport, located_message
 from .scan import open_source
 
 __all__ = ["Finding", "ValidationReport", "validate_file"]
@@ -92,7 +93,10 @@ def validate_file(src: Any, roundtrip: bool = False) -> ValidationReport:
         kind = container.file_kind(buf)
         if kind == "legacy":
             rep.format, rep.version = "legacy", (1, 0)
-            LegacyCheck(buf, rep, sink).run()
+            try:
+                LegacyCheck(buf, rep, sink).run()
+            except Nd2Error as e:  # the bytes stopped a check: a finding, where the error says
+                sink.error(e.chunk, e.offset, K_JP2, f"the legacy check stopped: {located_message(e)}")
         elif kind == "modern":
             rep.format = "modern"
             ModernCheck(buf, rep, sink, roundtrip, source.path).run()

@@ -140,6 +140,17 @@ def internal_error(command: str, target: object, err: BaseException) -> int:
     return EXIT_INTERNAL
 
 
+def _targets(args: argparse.Namespace) -> str:
+    """The file(s) a subcommand was given (``file`` or ``files``), for messages."""
+    one = getattr(args, "file", None)
+    many = getattr(args, "files", None)
+    if one is not None:
+        return str(one)
+    if many:
+        return ", ".join(map(str, many))
+    return "the command"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one subparser per registered subcommand."""
     from .. import __version__
@@ -176,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # noqa: BLE001 - last resort: a bug, reported in one line
-        return internal_error(str(getattr(args, "command", "")), "the command", e)
+        return internal_error(str(getattr(args, "command", "")), _targets(args), e)
 
 
 if __name__ == "__main__":  # pragma: no cover

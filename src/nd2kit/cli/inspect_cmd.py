@@ -167,6 +167,16 @@ def format_result(res: InspectResult, all_rows: bool = False) -> str:
     return "\n".join(out)
 
 
+#: records nested deeper than this are indented as deep as this, with their depth shown
+MAX_INDENT = 32
+
+
+def _indent(depth: int) -> str:
+    if depth <= MAX_INDENT:
+        return "  " * depth
+    return "  " * MAX_INDENT + f"[depth {depth}] "
+
+
 def format_detail(det: ChunkDetail) -> str:
     out = [
         f"chunk {det.name!r} at {_hx(det.offset)}: kind {det.kind}, name_len {det.name_len}, "
@@ -178,7 +188,7 @@ def format_detail(det: ChunkDetail) -> str:
         out.append(f"  {'offset':>10}  {'type':<11}  name = value")
         for r in det.records:
             off = _hx(r["offset"]) if r["offset"] is not None else f"+{r['inflated_offset']}z"
-            ind = "  " * r["depth"]
+            ind = _indent(r["depth"])
             name = r["name"] if r["name"] else "''"
             text = r.get("text") or ""
             if r.get("items") is not None:

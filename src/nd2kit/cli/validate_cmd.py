@@ -4,8 +4,11 @@ Exit code: the worst over all files — 0 valid (warnings and notes allowed), 1 
 2 unreadable (cannot open / not an ND2 file), 3 nd2kit itself failed (a bug: one
 line on stderr, no traceback).
 
-``--json`` prints ``{"ok": bool, "exit_code": int, "files": [report, ...]}`` where
-each report is :meth:`nd2kit.check.validate.ValidationReport.to_dict`.
+``--json`` prints ``{"ok": bool, "exit_code": int, "files": [report, ...],
+"internal_errors": [{"path", "error"}, ...]}`` where each report is
+:meth:`nd2kit.check.validate.ValidationReport.to_dict`; a file on which nd2kit failed
+has no report but an ``internal_errors`` entry (and its line on stderr), and the
+other files are still validated.
 """
 
 from __future__ import annotations
@@ -63,15 +66,23 @@ def run(args: argparse.Namespace) -> int:
     from ..check.validate import validate_file
 
     reports: list[ValidationReport] = []
+    failed: list[dict[str, str]] = []
     for f in args.files:
         try:
             reports.append(validate_file(f, roundtrip=args.roundtrip))
         except Exception as e:  # noqa: BLE001 - a bug in nd2kit: one line, distinct exit code
-            return internal_error("validate", f, e)
-    code = max(r.exit_code for r in reports)
+            internal_error("validate", f, e)
+            failed.append({"path": str(f), "error": f"{type(e).__name__}: {e}"})
+        # the other files are still validated and reported
+    code = max([EXIT_INTERNAL] * bool(failed) + [r.exit_code for r in reports])
     if args.json:
         json.dump(
-            {"ok": code == 0, "exit_code": code, "files": [r.to_dict() for r in reports]},
+            {
+                "ok": code == 0,
+                "exit_code": code,
+                "files": [r.to_dict() for r in reports],
+                "internal_errors": failed,
+            },
             sys.stdout,
             indent=2,
             ensure_ascii=False,
