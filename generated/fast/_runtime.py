@@ -77,6 +77,8 @@ def _inflate(raw: bytes, tname: str, field: str, pos: int, limit: int = MAX_INFL
         raise CorruptChunkError(f"{tname}.{field}: not enough memory to inflate", offset=pos) from None
     if d.unconsumed_tail:
         raise CorruptChunkError(f"{tname}.{field}: inflates to more than {limit} bytes", offset=pos)
+    if not d.eof:
+        raise CorruptChunkError(f"{tname}.{field}: zlib stream ends early (truncated)", offset=pos)
     return out
 
 

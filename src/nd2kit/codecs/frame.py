@@ -15,6 +15,7 @@ This module holds the rules of the payload only; where a chunk's payload starts
 
 from __future__ import annotations
 
+import sys
 import zlib
 from typing import Any
 
@@ -98,6 +99,9 @@ def inflate(stream: Any, nbytes: int, *, chunk: str | None = None, offset: int =
         one that ends before its end marker and checksum.
     """
     pre = f"{label}: " if label else ""
+    if not 0 <= nbytes < sys.maxsize:  # zlib's max_length is a Py_ssize_t
+        raise CorruptChunkError(f"{pre}frame size {nbytes} bytes is impossible", chunk=chunk,
+                                offset=offset)
     d = zlib.decompressobj()
     try:
         block = d.decompress(stream, nbytes + 1)
