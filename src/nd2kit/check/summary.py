@@ -47,6 +47,9 @@ class FileSummary:
     frames: int | None = None
     compression: str | None = None
     problems: list[str] = field(default_factory=list)
+    #: exceptions that were not Nd2Error (bugs of nd2kit): the first one, and how many
+    internal_error: BaseException | None = None
+    internal_errors: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -160,6 +163,9 @@ def summarize(src: Any) -> FileSummary:
             rdr = open_reader(store)
         except Exception as e:  # noqa: BLE001 - any reader failure degrades the summary
             out.problems.append(f"the file cannot be opened by the reader: {_why(e)}")
+            if not isinstance(e, Nd2Error):
+                out.internal_errors += 1
+                out.internal_error = e
             return out
         _fill(out, rdr)
     finally:
@@ -177,6 +183,8 @@ def _fill(out: FileSummary, rdr: Any) -> None:
             out.problems.append(f"{name}: {_why(e)}")
         except Exception as e:  # noqa: BLE001 - the summary degrades, the table still prints
             out.problems.append(f"{name}: not read (nd2kit internal error, {_why(e)})")
+            out.internal_errors += 1
+            out.internal_error = out.internal_error or e
 
     def version() -> None:
         out.format_version = ".".join(str(v) for v in rdr.version)

@@ -234,7 +234,13 @@ def _run(args: argparse.Namespace) -> int:
             _emit(res.to_dict(), "", True, sys.stdout)
         else:
             _emit(None, format_result(res, all_rows=args.all), False, sys.stdout)
-        return 2 if res.format == "unknown" else 0
+        if res.format == "unknown":
+            return 2
+        sm = res.summary
+        if sm is not None and sm.internal_error is not None:
+            # the output is printed (degraded); the exit code still says nd2kit failed
+            return internal_error("inspect", args.file, sm.internal_error)
+        return 0
     det = inspect_chunk(args.file, args.chunk, max_bytes=None if args.bytes <= 0 else args.bytes)
     if det is None:
         known = (
