@@ -314,9 +314,9 @@ def minimize(seed: bytes, recipe: Recipe, key: str, steps: list[Target], limits:
                     lo, edits = mid, cand
                 else:
                     hi = mid - 1
-        elif len(e.insert) > 1:
+        elif len(e.insert) > 16:  # long inserts only (integer fields keep their width)
             cur = e
-            while len(cur.insert) > 1 and runs[0] < budget:
+            while len(cur.insert) > 16 and runs[0] < budget:
                 half = Edit(cur.offset, min(cur.delete, len(cur.insert) // 2), cur.insert[: len(cur.insert) // 2],
                             cur.what + " (shortened)")
                 cand = [*edits[:k], half, *edits[k + 1 :]]
