@@ -151,7 +151,11 @@ def parse_box(buf: Any, start: int, end: int) -> Any:
     Returns the generated ``Box`` node: ``box_type``, ``header_len``, ``_pos`` and
     ``_end_pos`` (absolute offsets of the box and of the byte after it).
     """
-    return _g.Box.parse(buf, start, end)
+    try:
+        return _g.Box.parse(buf, start, end)
+    except RecursionError:
+        raise CorruptChunkError("JP2 superboxes nested too deeply", chunk="<jp2 boxes>",
+                                offset=start) from None
 
 
 #: the first markers of a JPEG 2000 codestream: SOC (FF 4F) then SIZ (FF 51)
@@ -214,13 +218,13 @@ def read_legacy(buf: Any) -> LegacyFile:
         trailer = f.trailer
         bmap = f.box_map
         boxes = f.boxes
+        entries = [(e["box_type"], e["tag"], e["offset"]) for e in
+                   ({"box_type": x.box_type, "tag": x.tag, "offset": x.offset} for x in bmap.entries)]
+        out = [_to_box(b, buf) for b in boxes.boxes]
     except Nd2Error as e:
         raise e.at("<jp2 boxes>") from None
     except RecursionError:
         raise CorruptChunkError("JP2 superboxes nested too deeply", chunk="<jp2 boxes>", offset=0) from None
-    entries = [(e["box_type"], e["tag"], e["offset"]) for e in
-               ({"box_type": x.box_type, "tag": x.tag, "offset": x.offset} for x in bmap.entries)]
-    out = [_to_box(b, buf) for b in boxes.boxes]
     tags = {o: g for _, g, o in entries}
     for b in out:
         b.tag = tags.get(b.offset)

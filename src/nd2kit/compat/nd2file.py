@@ -580,6 +580,10 @@ class ND2File:
                 data = data[(np.newaxis,) * extra]
         if position is not None and not delayed and "P" in coords:
             coords["P"] = [coords["P"][position]]
+        # a coordinate the array has no axis of that length for (a damaged file whose
+        # metadata promise an axis its frames lack) is left out, not an xarray error
+        shape = dict(zip(dims, data.shape))
+        coords = {k: v for k, v in coords.items() if shape.get(k) == len(v)}
         units = {"X": "µm", "Y": "µm", "Z": "µm", "T": "ms"}
         xcoords: dict[str, Any] = {k: xr.Variable(k, v, attrs={"units": units[k]} if k in units else {})
                                    for k, v in coords.items()}
