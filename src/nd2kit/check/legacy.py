@@ -149,7 +149,9 @@ class LegacyCheck:
         for o in jp2h:
             try:
                 b = jp2.parse_box(buf, o, self.size)
-                ihdr = ihdr or any(c.box_type == "ihdr" for c in b.body.boxes)
+                # a box with an extended (64-bit) length holds its body in body_ext
+                body = b.body if b.body is not None else b.body_ext
+                ihdr = ihdr or any(c.box_type == "ihdr" for c in getattr(body, "boxes", None) or [])
             except Nd2Error as e:
                 s.error(
                     "jp2h",
