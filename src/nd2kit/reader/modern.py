@@ -323,14 +323,7 @@ class ModernReader:
         got = data[slots]
         todo = np.unique(slots[got == _UNKNOWN])
         if len(todo):
-            offs = self._chunk_offs[todo]
-            buf = self.store.buffer
-            if buf is not None:
-                res = container.locate_payloads(buf, offs, min_len=self._need)[0]
-            else:
-                res = container.locate_payloads_with(self.store.read_ranges, self.store.size, offs,
-                                                     min_len=self._need)[0]
-            data[todo] = res
+            data[todo] = self._payload_array(self._chunk_offs[todo])
             got = data[slots]
         out: np.ndarray = got
         return out
@@ -421,15 +414,20 @@ class ModernReader:
         if not lo <= start <= start + n <= hi:
             self._will_frame(start, n)
 
-    def _payloads(self, offs: np.ndarray) -> list[int]:
-        """Payload offsets of the chunks at `offs` from their headers (-1: damaged)."""
+    def _payload_array(self, offs: np.ndarray) -> np.ndarray:
+        """Payload offsets of the chunks at `offs` from their headers (-1: damaged, or a
+        payload shorter than a frame)."""
         buf = self.store.buffer
         if buf is not None:
-            res = container.locate_payloads(buf, offs, min_len=self._need)[0]
+            res: np.ndarray = container.locate_payloads(buf, offs, min_len=self._need)[0]
         else:
             res = container.locate_payloads_with(self.store.read_ranges, self.store.size, offs,
                                                  min_len=self._need)[0]
-        out: list[int] = res.tolist()
+        return res
+
+    def _payloads(self, offs: np.ndarray) -> list[int]:
+        """:meth:`_payload_array` as a list."""
+        out: list[int] = self._payload_array(offs).tolist()
         return out
 
     def has_frame(self, index: int) -> bool:
