@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import contextvars as _contextvars
 import zlib as _zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as _np
@@ -12,12 +15,35 @@ from ...errors import CorruptChunkError
 
 __all__ = [
     'MAX_INFLATE',
+    'inflate_limit',
+    'limit_inflation',
     'Node',
 ]
 
-#: Largest inflated size accepted from one zlib stream (guards decompression bombs);
-#: metadata and mask streams are far smaller (frames use their exact expected size).
+#: Largest inflated size accepted from one zlib stream (guards decompression bombs) when
+#: the caller has not set a tighter limit with :func:`limit_inflation`; metadata and mask
+#: streams are far smaller (frames use their exact expected size).
 MAX_INFLATE = 1 << 28
+
+#: the limit of the current thread / task (see :func:`limit_inflation`)
+_LIMIT: _contextvars.ContextVar[int] = _contextvars.ContextVar("nd2kit_inflate_limit", default=MAX_INFLATE)
+
+
+def inflate_limit() -> int:
+    """The largest inflated size one zlib stream may have in the current context (bytes)."""
+    return _LIMIT.get()
+
+
+@contextmanager
+def limit_inflation(limit: int) -> Iterator[None]:
+    """Inside the block, zlib streams of the generated codecs inflate to at most `limit`
+    bytes (per stream; per thread / task, as a context variable). The reader sets it from
+    the file's size before it decodes metadata."""
+    token = _LIMIT.set(max(int(limit), 0))
+    try:
+        yield
+    finally:
+        _LIMIT.reset(token)
 
 
 def _truncated(tname: str, field: str, pos: int, need: int, end: int) -> CorruptChunkError:
@@ -67,7 +93,9 @@ def _find_unit(buf: Any, term: bytes, pos: int, end: int, unit: int) -> int:
         pos = k + 1 if (k - pos) % unit else k
 
 
-def _inflate(raw: bytes, tname: str, field: str, pos: int, limit: int = MAX_INFLATE) -> bytes:
+def _inflate(raw: bytes, tname: str, field: str, pos: int, limit: int | None = None) -> bytes:
+    if limit is None:
+        limit = _LIMIT.get()
     d = _zlib.decompressobj()
     try:
         out = d.decompress(raw, limit)

@@ -26,6 +26,7 @@ from ._runtime import (
     _truncated,
     _unterminated,
     _zlib,
+    inflate_limit,
 )
 from ...errors import CorruptChunkError
 

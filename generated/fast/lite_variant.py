@@ -26,6 +26,7 @@ from ._runtime import (
     _truncated,
     _unterminated,
     _zlib,
+    inflate_limit,
 )
 from ...errors import CorruptChunkError
 
@@ -1815,7 +1816,7 @@ class _TrChecker:
 
 
 def check_tree_stream(buf: bytes, base: int = 0, max_depth: int = CHECK_MAX_DEPTH,
-                      inflate_cap: int = CHECK_INFLATE_CAP, max_steps: int = _TR_CHECK_MAX_STEPS,
+                      inflate_cap: int | None = None, max_steps: int = _TR_CHECK_MAX_STEPS,
                       visits: bool = True) -> tuple[
                           list[tuple[str, str, int | None, str, str]], list[tuple[int, int, str, str, int, str]]]:
     """Check a whole stream located at offset `base`; never raises for bad input.
@@ -1827,10 +1828,12 @@ def check_tree_stream(buf: bytes, base: int = 0, max_depth: int = CHECK_MAX_DEPT
     list items as ``[i]``), and the records that could be read, ``(pos, depth, path,
     name, type, text)`` sorted by `pos` (offset in `buf`). LEVELs deeper than
     `max_depth` are stepped over (one finding each); compressed blocks inflate to at
-    most `inflate_cap` bytes; after `max_steps` records the walk gives up (a finding).
+    most `inflate_cap` bytes (default: the context's ``inflate_limit()``); after `max_steps` records the walk gives up (a finding).
     Without `visits` no records are listed (cheaper). Record paths deeper than
     _TR_PATH_FULL_DEPTH levels are shortened to their last characters.
     """
+    if inflate_cap is None:
+        inflate_cap = inflate_limit()
     w = _TrChecker(buf, base, None, [0, max_steps, max_depth, inflate_cap, visits])
     _tr_drive(w.check_stream())
     return w.findings, [(p, *v) for p, v in sorted(w.visited.items())]

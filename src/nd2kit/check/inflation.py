@@ -18,6 +18,7 @@ originals unchanged, so the library's behaviour is not altered.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 from collections.abc import Iterator
@@ -39,8 +40,10 @@ _ORIG_INFLATE: Any = None
 
 
 def inflation_cap() -> int:
-    """The cap on the inflated size of one LiteVariant zlib stream (bytes)."""
-    return int(_runtime.MAX_INFLATE)
+    """The cap on the inflated size of one LiteVariant zlib stream in the current
+    context (bytes): the limit :func:`inflate_once` was given, else the codecs' own
+    last-resort cap."""
+    return int(_runtime.inflate_limit())
 
 
 class _Failure:
@@ -74,9 +77,9 @@ def _shared(raw: bytes, limit: int, tname: str, field: str, pos: int) -> bytes:
 
 
 def _fast_inflate(
-    raw: bytes, tname: str, field: str, pos: int, limit: int = _runtime.MAX_INFLATE
+    raw: bytes, tname: str, field: str, pos: int, limit: int | None = None
 ) -> bytes:
-    return _shared(bytes(raw), limit, tname, field, pos)
+    return _shared(bytes(raw), inflation_cap() if limit is None else limit, tname, field, pos)
 
 
 class _KaitaiZlib:
@@ -109,16 +112,23 @@ def _install() -> None:
 
 
 @contextmanager
-def inflate_once() -> Iterator[None]:
+def inflate_once(limit: int | None = None) -> Iterator[None]:
     """Within this block (current thread or task), every LiteVariant zlib stream is
     inflated at most once and never beyond :func:`inflation_cap`; nested blocks
-    share the outer one's memo. The inflated bytes are released at the end."""
+    share the outer one's memo. The inflated bytes are released at the end.
+
+    `limit` (bytes per stream) sets the cap for the block; the check tools pass
+    :func:`nd2kit.model.limits.metadata_inflate_limit` of the file's size, the limit
+    the reader applies."""
     _install()
-    if _MEMO.get() is not None:
-        yield
-        return
-    token = _MEMO.set({})
-    try:
-        yield
-    finally:
-        _MEMO.reset(token)
+    with contextlib.ExitStack() as stack:
+        if limit is not None:
+            stack.enter_context(_runtime.limit_inflation(limit))
+        if _MEMO.get() is not None:
+            yield
+            return
+        token = _MEMO.set({})
+        try:
+            yield
+        finally:
+            _MEMO.reset(token)

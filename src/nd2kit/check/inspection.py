@@ -33,6 +33,7 @@ import numpy as np
 from ..codecs import container, jp2, names
 from ..codecs import lite_variant as lv
 from ..errors import Nd2Error
+from ..model.limits import metadata_inflate_limit
 from .inflation import inflate_once
 from .lv_walk import iter_tree
 from .report import K_LV, LV_TYPE_NAMES, Problem, gc_paused
@@ -281,7 +282,7 @@ def inspect_file(src: Any, *, summary: bool = True) -> InspectResult:
     with open_source(src) as s:
         res = _inspect_buf(s.buf, s.path)
     if summary and res.format != "unknown":
-        with inflate_once():  # the summary's parts share the inflated metadata streams
+        with inflate_once(metadata_inflate_limit(res.size)):  # the summary's parts share the inflated streams
             res.summary = summarize(src)
         if res.summary.format_version is None and res.version is not None:
             res.summary.format_version = f"{res.version[0]}.{res.version[1]}"
@@ -664,7 +665,7 @@ def inspect_chunk(src: Any, name: str, *, max_bytes: int | None = 256) -> ChunkD
     """Decode one chunk (modern files) or box (legacy files: ``TAG`` or ``TAG#k``,
     e.g. ``VIMD#1``; box types such as ``jp2h`` work too). Returns None when there
     is no such chunk."""
-    with open_source(src) as s, inflate_once():
+    with open_source(src) as s, inflate_once(metadata_inflate_limit(len(s.buf))):
         res = _inspect_buf(s.buf, s.path)
         if res.format == "legacy":
             return _legacy_detail(s.buf, res, name, max_bytes)

@@ -16,6 +16,7 @@ from ..codecs import lite_variant as lv
 from ..codecs.chunk_map import build_chunk_map_body, parse_chunk_map
 from ..errors import Nd2Error
 from ..model.attributes import REQUIRED_ATTRIBUTE_KEYS
+from ..model.limits import metadata_inflate_limit
 from .inflation import inflate_once
 from .lv_walk import compare_trees, iter_tree
 from .report import K_C, K_LV, K_RLE, Sink, ValidationReport, gc_paused, located_message
@@ -379,7 +380,7 @@ class ModernCheck:
                 if first in self.xml_recs:
                     self.xml_recs[i] = self.xml_recs[first]
             elif kind == "lite-variant":
-                with inflate_once():
+                with inflate_once(metadata_inflate_limit(len(self.buf))):
                     self.lite_variant(i, name, ci)
             elif kind == "xml":
                 self.xml(i, name, ci)

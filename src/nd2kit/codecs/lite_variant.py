@@ -21,6 +21,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from .._generated.fast import lite_variant as _g
+from .._generated.fast._runtime import inflate_limit, limit_inflation
 from ..errors import CorruptChunkError, Nd2Error
 
 __all__ = [
@@ -36,7 +37,9 @@ __all__ = [
     "encode",
     "check",
     "from_python",
+    "inflate_limit",
     "iter_records",
+    "limit_inflation",
     "looks_like",
     "walk",
 ]
@@ -111,6 +114,7 @@ def decode(
     chunk: str | None = None,
     base: int = 0,
     schema: Mapping[str, Any] | None = None,
+    inflate_limit: int | None = None,
 ) -> dict[str, Any]:
     """Decode the root record of a LiteVariant payload to nested dicts.
 
@@ -129,6 +133,10 @@ def decode(
         Decode only these keys of the root record: name -> ``None`` (whole value)
         or a nested schema, ``"*"`` for any other name. Other subtrees are skipped
         by their length without being decoded; selected values equal a full decode.
+    inflate_limit : int, optional
+        Largest size (bytes) a compressed (type 76) record may inflate to; default the
+        context's :func:`inflate_limit` (see :func:`limit_inflation`). The reader
+        passes :func:`nd2kit.model.limits.metadata_inflate_limit` of the file size.
 
     Returns
     -------
@@ -143,6 +151,10 @@ def decode(
     buf = data if type(data) is bytes else bytes(data)
     if not buf:
         return {}
+    if inflate_limit is not None:
+        with limit_inflation(inflate_limit):
+            return decode(buf, strip_prefix=strip_prefix, lists_to_indexed_dicts=lists_to_indexed_dicts,
+                          chunk=chunk, base=base, schema=schema)
     try:
         if schema is not None:
             if not strip_prefix:  # names matched as raw bytes (compiled once per schema)
@@ -161,14 +173,18 @@ def decode(
 
 
 def decode_lossless(
-    data: bytes | bytearray | memoryview, *, chunk: str | None = None, base: int = 0
+    data: bytes | bytearray | memoryview, *, chunk: str | None = None, base: int = 0,
+    inflate_limit: int | None = None,
 ) -> LvChunk:
     """Decode a payload to an :class:`LvChunk` that re-encodes to the same bytes.
 
     Record positions (``LvRecord.pos``) are offsets in `data` (add `base` for file
-    offsets).
+    offsets). `inflate_limit` as in :func:`decode`.
     """
     buf = _bytes(data)
+    if inflate_limit is not None:
+        with limit_inflation(inflate_limit):
+            return decode_lossless(buf, chunk=chunk, base=base)
     try:
         root, end = _g.decode_tree_record(buf, 0, len(buf))
     except Nd2Error as e:
@@ -278,7 +294,8 @@ def scalar_repr(rec: LvRecord) -> str:
 
 #: default bound of :func:`check`: LEVELs nested deeper are stepped over (one finding)
 CHECK_MAX_DEPTH: int = _g.CHECK_MAX_DEPTH
-#: default cap of :func:`check` on the inflated size of a compressed (type 76) record
+#: largest cap :func:`check` applies to the inflated size of a compressed (type 76)
+#: record when none is given and no tighter :func:`limit_inflation` is in effect
 CHECK_INFLATE_CAP: int = _g.CHECK_INFLATE_CAP
 
 
@@ -329,7 +346,7 @@ def walk(
     base: int = 0,
     chunk: str | None = None,
     max_depth: int = CHECK_MAX_DEPTH,
-    inflate_cap: int = CHECK_INFLATE_CAP,
+    inflate_cap: int | None = None,
 ) -> tuple[list[LvFinding], list[LvVisit]]:
     """Structurally check a payload and list the records that could be read.
 
@@ -349,7 +366,7 @@ def _walk(
     base: int,
     chunk: str | None,
     max_depth: int,
-    inflate_cap: int,
+    inflate_cap: int | None,
     visits: bool,
 ) -> tuple[list[LvFinding], list[LvVisit]]:
     found, visited = _g.check_tree_stream(_bytes(data), base, max_depth, inflate_cap, visits=visits)
@@ -365,7 +382,7 @@ def check(
     base: int = 0,
     chunk: str | None = None,
     max_depth: int = CHECK_MAX_DEPTH,
-    inflate_cap: int = CHECK_INFLATE_CAP,
+    inflate_cap: int | None = None,
 ) -> list[LvFinding]:
     """Check a LiteVariant payload located at file offset `base`, collecting findings.
 
@@ -384,8 +401,9 @@ def check(
     max_depth : int
         LEVELs nested deeper than this are stepped over by their length (one
         finding each) instead of being walked.
-    inflate_cap : int
-        Compressed (type 76) records inflating to more bytes than this are findings.
+    inflate_cap : int, optional
+        Compressed (type 76) records inflating to more bytes than this are findings;
+        default the context's :func:`inflate_limit`.
 
     Returns
     -------

@@ -36,6 +36,16 @@ _ONE_READ_MAX = 1 << 20
 _TAIL_READ = 16 * 1024
 #: schema that selects everything: the same decoder (and warm code) as the partial reads
 _WHOLE: dict[str, Any] = {"*": None}
+_MISSING: Any = object()
+
+
+class _Failed:
+    """A metadata chunk that could not be decoded (kept so it is not decoded again)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Nd2Error) -> None:
+        self.error = error
 #: payload offset of a frame whose header was not checked yet
 _UNKNOWN = -2
 #: frames at least this large at scattered positions get one read-ahead hint each
@@ -110,6 +120,8 @@ class ModernReader:
         self.version: tuple[int, int] = (major, minor)
         self._lock = threading.Lock()
         self._decoded: dict[tuple[str, bool, int | None], Any] = {}
+        #: most bytes one compressed metadata record may inflate to (model.limits)
+        self.inflate_limit = limits.metadata_inflate_limit(store.size)
         self._layout: FrameLayout | None = None
         self._frame_numbers: np.ndarray | None = None
         self._frame_rows: np.ndarray | None = None
@@ -197,22 +209,30 @@ class ModernReader:
         :func:`nd2kit.codecs.lite_variant.decode`); XML chunks are decoded whole.
         """
         key = (name, strip_prefix, id(schema) if schema is not None else None)
-        if key not in self._decoded:
-            info, data = self.chunk_bytes(name)
-            first = data[:1]
-            if first != b"\x0b" and (first == b"<" or data[:3] == b"\xef\xbb\xbf" or (
-                    first.isspace() and data.lstrip()[:1] == b"<")):  # 0x0B: a LiteVariant LEVEL
-                from ..codecs.xml_variant import decode_xml_variant
+        hit = self._decoded.get(key, _MISSING)
+        if hit is _MISSING:
+            try:
+                hit = self._decode_chunk(name, strip_prefix, schema)
+            except (CorruptChunkError, UnsupportedFormatError) as e:
+                hit = _Failed(e)  # a damaged chunk is decoded (and inflated) once, not per access
+            self._decoded[key] = hit
+        if isinstance(hit, _Failed):
+            raise hit.error.at() from None
+        return hit
 
-                try:
-                    val = decode_xml_variant(data, strip_prefix=strip_prefix)
-                except Nd2Error as e:
-                    raise e.at(name, info.data_offset) from None
-            else:
-                val = decode_lv(data, strip_prefix=strip_prefix, chunk=name, base=info.data_offset,
-                                schema=schema)
-            self._decoded[key] = val
-        return self._decoded[key]
+    def _decode_chunk(self, name: str, strip_prefix: bool, schema: Any) -> Any:
+        info, data = self.chunk_bytes(name)
+        first = data[:1]
+        if first != b"\x0b" and (first == b"<" or data[:3] == b"\xef\xbb\xbf" or (
+                first.isspace() and data.lstrip()[:1] == b"<")):  # 0x0B: a LiteVariant LEVEL
+            from ..codecs.xml_variant import decode_xml_variant
+
+            try:
+                return decode_xml_variant(data, strip_prefix=strip_prefix)
+            except Nd2Error as e:
+                raise e.at(name, info.data_offset) from None
+        return decode_lv(data, strip_prefix=strip_prefix, chunk=name, base=info.data_offset,
+                         schema=schema, inflate_limit=self.inflate_limit)
 
     def meta_chunk_name(self, kind: str) -> str:
         """The chunk holding `kind` (attributes, metadata, experiment, text_info)."""
