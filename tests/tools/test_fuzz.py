@@ -163,6 +163,9 @@ def test_short_run_over_generated_seeds_finds_nothing(gen_seeds) -> None:  # typ
     camp = run_campaign(200, 0, seeds=gen_seeds, limits=SHORT_RUN, jobs=2, minimize_budget=0)
     found = {k: u.finding.message for k, u in camp.unique.items()}
     assert not found, found
+    # issue #8 item 4: every Nd2Error raised on a mutant names its chunk or offset
+    assert camp.summary["outcomes"]["nd2error"] > 0
+    assert camp.summary["nd2errors_without_place"] == 0, camp.summary["nd2errors_without_place_by_message"]
 
 
 @pytest.mark.corpus
@@ -171,7 +174,25 @@ def test_short_run_over_corpus_seeds_reports() -> None:
     assert files
     seeds = [s for s in load_seeds("corpus")]
     assert len(seeds) == len(files)
-    camp = run_campaign(len(seeds), 1, seeds=seeds, jobs=2, minimize_budget=0)
-    assert camp.summary["cases"] == len(seeds)
-    assert all(sum(v for k, v in d.items() if k not in ("size", "sha256")) == 1
+    camp = run_campaign(3 * len(seeds), 1, seeds=seeds, limits=SHORT_RUN, jobs=2, minimize_budget=0)
+    assert camp.summary["cases"] == 3 * len(seeds)
+    assert all(sum(v for k, v in d.items() if k not in ("size", "sha256")) == 3
                for d in camp.summary["per_seed"].values())
+    found = {k: u.finding.message for k, u in camp.unique.items()}
+    assert not found, found
+    assert camp.summary["outcomes"]["nd2error"] > 0
+    assert camp.summary["nd2errors_without_place"] == 0, camp.summary["nd2errors_without_place_by_message"]
+
+
+def test_nd2_oracle_reads_the_unmutated_seeds_and_fails_on_a_damaged_one(gen_seeds) -> None:  # type: ignore[no-untyped-def]
+    """``--oracle nd2`` runs nd2 0.12 on the same mutants: it must read every sound
+    generated seed (else its failure counts in docs/robustness.md would be noise) and
+    its exceptions are counted, not raised."""
+    from tools.fuzz.harness import ORACLES
+
+    for s in gen_seeds:
+        assert [f.outcome for f in run_one(s.data, ORACLES["nd2"])] == ["ok"], s.name
+    data = bytearray(gen_seeds[0].data)
+    data[-40:] = bytes(40)  # the map's trailer and signature: nd2 0.12 raises ValueError
+    (f,) = run_one(bytes(data), ORACLES["nd2"])
+    assert f.outcome == "other-exception" and f.step == "nd2", f

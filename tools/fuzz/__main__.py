@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from .campaign import replay, run_campaign
+from .harness import ORACLES
 from .runner import Limits
 
 DEFAULT_STORE = Path(__file__).resolve().parents[2] / "tests" / "fuzz_repros"
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
                    metavar="DIR", help=f"save one reproducer per finding (default {DEFAULT_STORE})")
     p.add_argument("--replay", type=Path, nargs="+", metavar="FILE.json",
                    help="replay saved reproducers instead of fuzzing")
+    p.add_argument("--oracle", choices=sorted(ORACLES), default=None,
+                   help="run another reader (nd2 0.12) on the same mutants instead of nd2kit, for "
+                        "comparison: its exceptions are counted by type; nothing is minimized or saved")
     a = p.parse_args(argv)
     limits = Limits(timeout=a.timeout, mem_factor=a.mem_factor, mem_base=int(a.mem_base_gib * 2**30))
     if a.replay:
@@ -55,6 +59,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {x.step}: {x.outcome} {x.exc_type} {x.top} {x.message[:160]}")
             bad += not r.clean
         return 1 if bad else 0
+    if a.oracle:
+        camp = run_campaign(a.cases, a.seed, seeds_from=a.seeds_from, steps=ORACLES[a.oracle],
+                            limits=limits, jobs=a.jobs, minimize_budget=0, out=a.out, log=_log)
+        s = camp.summary
+        print(f"{a.oracle} on {s['cases']} mutants ({s['cases_per_second']} cases/s): outcomes {s['outcomes']}")
+        for u in s["unique_findings"]:
+            print(f"  {u['key']} x{u['count']}")
+        print(f"report: {a.out / 'report.md'}")
+        return 0
     camp = run_campaign(a.cases, a.seed, seeds_from=a.seeds_from, limits=limits, jobs=a.jobs,
                         minimize_budget=a.minimize, out=a.out, repro_store=a.save_repros, log=_log)
     s = camp.summary

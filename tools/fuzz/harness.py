@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any
 
-__all__ = ["CaseTimeout", "FINDINGS", "Finding", "OUTCOMES", "STEPS", "Target", "child_setup",
+__all__ = ["CaseTimeout", "FINDINGS", "Finding", "ORACLES", "OUTCOMES", "STEPS", "Target", "child_setup",
            "classify", "normalise_message", "preload", "run_steps", "top_frame"]
 
 #: outcome classes (a case's outcome is the worst of its steps, in this order)
@@ -204,6 +204,32 @@ class Target:
 STEPS: list[Target] = [Target("nd2file", step_nd2file), Target("imread", step_imread),
                        Target("nd2reader", step_nd2reader), Target("validate", step_validate),
                        Target("inspect", step_inspect)]
+
+
+def step_nd2(path: str) -> None:
+    """The same calls as :func:`step_nd2file`, made of nd2 0.12 (the comparison oracle)."""
+    import nd2
+
+    with nd2.ND2File(path) as f:
+        for attr in ("attributes", "metadata", "experiment", "text_info", "custom_data", "sizes",
+                     "shape", "dtype", "version", "is_rgb", "components_per_channel"):
+            getattr(f, attr)
+        if not f.is_legacy:  # nd2 0.12 has no unstructured_metadata for legacy files
+            f.unstructured_metadata()
+        f.voxel_size()
+        f.loop_indices  # noqa: B018 - a property that parses the experiment
+        n = int(f.attributes.sequenceCount) if f.attributes is not None else 0
+        for i in _frames_of(n):
+            f.read_frame(i)
+        f.asarray()
+        f.to_dask().compute()
+        if f.nbytes <= _XARRAY_MAX:
+            f.to_xarray(delayed=False)
+
+
+#: other readers run on the same mutants for comparison (``python -m tools.fuzz --oracle``);
+#: their exceptions are tallied by type, they are not nd2kit findings
+ORACLES: dict[str, list[Target]] = {"nd2": [Target("nd2", step_nd2)]}
 
 
 def _classify_step(step: str, e: BaseException) -> Finding:
