@@ -98,3 +98,43 @@ def test_any_subcommand_that_raises_exits_3(monkeypatch: pytest.MonkeyPatch,
     finally:
         cli._REGISTRY.pop("broken-for-test", None)
     _one_line(capsys.readouterr().err, "broken-for-test")
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_json_output_is_strict_when_the_file_holds_non_finite_numbers(
+    value: float, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A damaged file may hold inf / nan (fuzz case 2026:1676: ``dZStep = inf`` made
+    ``inspect --json`` fail with exit 3). ``--json`` output stays strict JSON: such
+    numbers are written as the strings "inf", "-inf", "nan"."""
+    import json as _json
+
+    from nd2kit import cli
+    from nd2kit.testing.samples import sample_file_bytes
+
+    p = tmp_path / "nonfinite.nd2"
+    p.write_bytes(sample_file_bytes(t=1, z=2, channels=1, height=4, width=4, z_step=value,
+                                    calibration=value))
+    want = "nan" if value != value else ("inf" if value > 0 else "-inf")
+    for argv in (["inspect", "--json", str(p)], ["validate", "--json", str(p)]):
+        rc = cli.main(argv)
+        out = capsys.readouterr().out
+        assert rc in (0, 1), (argv, rc)
+        doc = _json.loads(out, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+        if argv[0] == "inspect" and value == float("inf"):  # shown as a voxel size
+            assert f'"{want}"' in out, out[:2000]
+        assert isinstance(doc, dict)
+
+
+def test_json_safe_walks_deep_trees_without_recursion() -> None:
+    from nd2kit.cli import _json_safe
+
+    deep: list[object] = [float("inf")]
+    for _ in range(50_000):
+        deep = [deep, {"x": (1.5, float("nan"))}]
+    out = _json_safe(deep)
+    node = out
+    for _ in range(50_000):
+        assert node[1] == {"x": [1.5, "nan"]}
+        node = node[0]
+    assert node == ["inf"]

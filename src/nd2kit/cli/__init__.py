@@ -36,16 +36,20 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import math
 import pkgutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TextIO
 
 __all__ = [
     "EXIT_INTERNAL",
     "Subcommand",
     "add_subcommand",
     "build_parser",
+    "dump_json",
     "internal_error",
     "main",
     "subcommands",
@@ -123,6 +127,41 @@ def _load_modules() -> None:
                 f"nd2kit: skipping subcommand module {info.name}: {type(e).__name__}: {e}",
                 file=sys.stderr,
             )
+
+
+def _json_safe(obj: Any) -> Any:
+    """`obj` with every non-finite float replaced by the string ``"inf"``, ``"-inf"`` or
+    ``"nan"`` (strict JSON has no such numbers; a damaged file may hold them). Walks
+    the containers with an explicit stack (no recursion limit on deep trees)."""
+
+    def fix(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        return v
+
+    def copy(v: Any) -> Any:
+        return dict(v) if isinstance(v, dict) else list(v) if isinstance(v, (list, tuple)) else fix(v)
+
+    root = [copy(obj)]
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        keys = node.keys() if isinstance(node, dict) else range(len(node))
+        for k in keys:
+            v = node[k]
+            if isinstance(v, (dict, list, tuple)):
+                node[k] = c = copy(v)
+                stack.append(c)
+            elif isinstance(v, float):
+                node[k] = fix(v)
+    return root[0]
+
+
+def dump_json(obj: Any, stream: TextIO) -> None:
+    """Write `obj` as strict JSON (indented, UTF-8 text) and a newline: non-finite floats
+    become the strings ``"inf"``, ``"-inf"``, ``"nan"`` (see ``--json`` of the tools)."""
+    json.dump(_json_safe(obj), stream, indent=2, ensure_ascii=False, allow_nan=False)
+    stream.write("\n")
 
 
 def internal_error(command: str, target: object, err: BaseException) -> int:

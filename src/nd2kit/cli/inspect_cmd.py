@@ -12,7 +12,6 @@ ND2 file, 3 nd2kit itself failed (a bug: one line on stderr, no traceback).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any, TextIO
 
@@ -26,7 +25,7 @@ from ..check.inspection import (
     inspect_file,
 )
 from ..check.summary import FileSummary
-from . import add_subcommand, internal_error
+from . import add_subcommand, dump_json, internal_error
 
 __all__ = ["configure", "format_detail", "format_result", "format_summary", "run"]
 
@@ -210,8 +209,7 @@ def format_detail(det: ChunkDetail) -> str:
 
 def _emit(obj: Any, text: str, as_json: bool, stream: TextIO) -> None:
     if as_json:
-        json.dump(obj, stream, indent=2, ensure_ascii=False, allow_nan=False)
-        stream.write("\n")
+        dump_json(obj, stream)
     else:
         stream.write(text + "\n")
 

@@ -14,11 +14,10 @@ other files are still validated.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING
 
-from . import EXIT_INTERNAL, add_subcommand, internal_error
+from . import EXIT_INTERNAL, add_subcommand, dump_json, internal_error
 
 if TYPE_CHECKING:  # the checks are imported when validate runs (inspect need not load them)
     from ..check.validate import ValidationReport
@@ -76,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         # the other files are still validated and reported
     code = max([EXIT_INTERNAL] * bool(failed) + [r.exit_code for r in reports])
     if args.json:
-        json.dump(
+        dump_json(
             {
                 "ok": code == 0,
                 "exit_code": code,
@@ -84,10 +83,7 @@ def run(args: argparse.Namespace) -> int:
                 "internal_errors": failed,
             },
             sys.stdout,
-            indent=2,
-            ensure_ascii=False,
         )
-        sys.stdout.write("\n")
     else:
         for r in reports:
             print(format_report(r, quiet=args.quiet))
