@@ -96,6 +96,14 @@ def test_planted_bug_found_deduplicated_minimized_and_replayed(gen_seeds, tmp_pa
     assert len(repro) == 1
     r = replay(repro[0], steps=steps, limits=FAST)
     assert r.reproduced and not r.clean
+    # every case with a finding is listed by key; --only-cases runs exactly those again
+    # (the same mutants: the planted bug is found in each of them)
+    listed = s["finding_cases"][u.key]
+    assert len(listed) == u.count and u.case.index in listed
+    again = run_campaign(0, 11, seeds=[seed], steps=steps, limits=FAST, jobs=2, minimize_budget=0,
+                         only=listed)
+    assert again.summary["cases"] == len(listed)
+    assert again.summary["finding_cases"][u.key] == listed
 
 
 def _sleep(path: str) -> None:

@@ -12,6 +12,7 @@ Exit code: 0 no findings (only ok / Nd2Error outcomes), 1 findings, 2 usage erro
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -44,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
                    metavar="DIR", help=f"save one reproducer per finding (default {DEFAULT_STORE})")
     p.add_argument("--replay", type=Path, nargs="+", metavar="FILE.json",
                    help="replay saved reproducers instead of fuzzing")
+    p.add_argument("--only-cases", type=Path, default=None, metavar="SUMMARY.json",
+                   help="run only the cases with findings in an earlier run's summary.json "
+                        "(the same --seed and --seeds-from give the same mutants)")
     p.add_argument("--oracle", choices=sorted(ORACLES), default=None,
                    help="run another reader (nd2 0.12) on the same mutants instead of nd2kit, for "
                         "comparison: its exceptions are counted by type; nothing is minimized or saved")
@@ -68,8 +72,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {u['key']} x{u['count']}")
         print(f"report: {a.out / 'report.md'}")
         return 0
+    only = None
+    if a.only_cases is not None:
+        prev = json.loads(a.only_cases.read_text())
+        only = sorted({i for v in prev.get("finding_cases", {}).values() for i in v})
     camp = run_campaign(a.cases, a.seed, seeds_from=a.seeds_from, limits=limits, jobs=a.jobs,
-                        minimize_budget=a.minimize, out=a.out, repro_store=a.save_repros, log=_log)
+                        minimize_budget=a.minimize, out=a.out, repro_store=a.save_repros, log=_log,
+                        only=only)
     s = camp.summary
     print(f"{s['cases']} cases, {s['cases_per_second']} cases/s; outcomes {s['outcomes']}")
     print(f"Nd2Errors without place: {s['nd2errors_without_place']}")

@@ -33,7 +33,8 @@ def run_campaign(cases: int, campaign_seed: int = 0, *, seeds: list[Seed] | None
                  seeds_from: str = "all", steps: list[Target] | None = None,
                  limits: Limits | None = None, jobs: int = 1, minimize_budget: int = 48,
                  out: Path | None = None, repro_store: Path | None = None,
-                 log: Callable[[str], None] | None = None) -> Campaign:
+                 log: Callable[[str], None] | None = None,
+                 only: list[int] | None = None) -> Campaign:
     """Run `cases` mutants round-robin over the seeds and report.
 
     Parameters
@@ -47,6 +48,9 @@ def run_campaign(cases: int, campaign_seed: int = 0, *, seeds: list[Seed] | None
         Harness steps (default :data:`harness.STEPS`; tests pass fake targets).
     minimize_budget : int
         Runs allowed per unique finding for minimization (0: keep recipes as found).
+    only : list of int, optional
+        Run only these case indices (each the same mutant as in the full campaign;
+        `cases` is then ignored), e.g. the ``finding_cases`` of an earlier run.
     out, repro_store : Path, optional
         Write ``summary.json`` + ``report.md`` there / save one reproducer per finding.
     """
@@ -61,7 +65,8 @@ def run_campaign(cases: int, campaign_seed: int = 0, *, seeds: list[Seed] | None
     unique: dict[str, UniqueFinding] = {}
     camp = Campaign(tally, unique, {})
     t0 = time.monotonic()
-    gen = (make_case(infos, campaign_seed, i) for i in range(cases))
+    indices = sorted(set(only)) if only is not None else range(cases)
+    gen = (make_case(infos, campaign_seed, i) for i in indices)
     for case, res in run_cases(gen, steps, lim, jobs):
         tally.add(res)
         camp.outcomes.append((case.index, res.outcome,
@@ -83,7 +88,14 @@ def run_campaign(cases: int, campaign_seed: int = 0, *, seeds: list[Seed] | None
     settings = {"cases": cases, "jobs": jobs, "timeout": lim.timeout,
                 "address_space": f"{lim.mem_factor} x size + {lim.mem_base / 2**30:g} GiB",
                 "steps": [t.name for t in steps]}
-    camp.summary = summary(tally, unique, campaign_seed, seed_list, settings, repros)
+    settings["cases"] = len(indices)
+    if only is not None:
+        settings["only_cases"] = list(indices)
+    by_key: dict[str, list[int]] = {}
+    for index, _, keys in camp.outcomes:
+        for k in keys:
+            by_key.setdefault(k, []).append(index)
+    camp.summary = summary(tally, unique, campaign_seed, seed_list, settings, repros, by_key)
     if out is not None:
         write_report(out, camp.summary)
     return camp

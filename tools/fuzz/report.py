@@ -81,7 +81,8 @@ def _one_line(u: UniqueFinding) -> str:
 
 def summary(tally: Tally, unique: dict[str, UniqueFinding], campaign_seed: int,
             seeds: list[Seed], settings: dict[str, Any],
-            repros: dict[str, str] | None = None) -> dict[str, Any]:
+            repros: dict[str, str] | None = None,
+            finding_cases: dict[str, list[int]] | None = None) -> dict[str, Any]:
     repros = repros or {}
     return {
         "settings": settings,
@@ -106,6 +107,8 @@ def summary(tally: Tally, unique: dict[str, UniqueFinding], campaign_seed: int,
              "recipe": (u.minimized or u.case.recipe).to_json(),
              "traceback_tail": u.finding.tb_tail, "repro_file": repros.get(u.key)}
             for u in sorted(unique.values(), key=lambda x: (-x.count, x.key))],
+        # every case with a finding, by key (re-run them with --only-cases after a fix)
+        "finding_cases": dict(sorted((finding_cases or {}).items())),
     }
 
 
