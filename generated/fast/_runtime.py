@@ -16,6 +16,8 @@ from ...errors import CorruptChunkError
 __all__ = [
     'MAX_INFLATE',
     'inflate_limit',
+    'push_inflate_limit',
+    'pop_inflate_limit',
     'limit_inflation',
     'Node',
 ]
@@ -34,16 +36,28 @@ def inflate_limit() -> int:
     return _LIMIT.get()
 
 
+def push_inflate_limit(limit: int) -> _contextvars.Token[int]:
+    """Set the limit of the current context (bytes per stream); returns the token that
+    :func:`pop_inflate_limit` takes to restore the previous one. Prefer
+    :func:`limit_inflation`; this pair is for hot paths (no generator frame)."""
+    return _LIMIT.set(max(int(limit), 0))
+
+
+def pop_inflate_limit(token: _contextvars.Token[int]) -> None:
+    """Restore the limit that was in effect before :func:`push_inflate_limit`."""
+    _LIMIT.reset(token)
+
+
 @contextmanager
 def limit_inflation(limit: int) -> Iterator[None]:
     """Inside the block, zlib streams of the generated codecs inflate to at most `limit`
     bytes (per stream; per thread / task, as a context variable). The reader sets it from
     the file's size before it decodes metadata."""
-    token = _LIMIT.set(max(int(limit), 0))
+    token = push_inflate_limit(limit)
     try:
         yield
     finally:
-        _LIMIT.reset(token)
+        pop_inflate_limit(token)
 
 
 def _truncated(tname: str, field: str, pos: int, need: int, end: int) -> CorruptChunkError:

@@ -21,7 +21,12 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from .._generated.fast import lite_variant as _g
-from .._generated.fast._runtime import inflate_limit, limit_inflation
+from .._generated.fast._runtime import (
+    inflate_limit,
+    limit_inflation,
+    pop_inflate_limit,
+    push_inflate_limit,
+)
 from ..errors import CorruptChunkError, Nd2Error
 
 __all__ = [
@@ -151,10 +156,7 @@ def decode(
     buf = data if type(data) is bytes else bytes(data)
     if not buf:
         return {}
-    if inflate_limit is not None:
-        with limit_inflation(inflate_limit):
-            return decode(buf, strip_prefix=strip_prefix, lists_to_indexed_dicts=lists_to_indexed_dicts,
-                          chunk=chunk, base=base, schema=schema)
+    token = None if inflate_limit is None else push_inflate_limit(inflate_limit)
     try:
         if schema is not None:
             if not strip_prefix:  # names matched as raw bytes (compiled once per schema)
@@ -169,6 +171,9 @@ def decode(
         raise e.at(chunk, base) from None
     except RecursionError:
         raise CorruptChunkError("LiteVariant nesting too deep", chunk=chunk, offset=base) from None
+    finally:
+        if token is not None:
+            pop_inflate_limit(token)
     return cast("dict[str, Any]", out)
 
 
@@ -182,15 +187,16 @@ def decode_lossless(
     offsets). `inflate_limit` as in :func:`decode`.
     """
     buf = _bytes(data)
-    if inflate_limit is not None:
-        with limit_inflation(inflate_limit):
-            return decode_lossless(buf, chunk=chunk, base=base)
+    token = None if inflate_limit is None else push_inflate_limit(inflate_limit)
     try:
         root, end = _g.decode_tree_record(buf, 0, len(buf))
     except Nd2Error as e:
         raise e.at(chunk, base) from None
     except RecursionError:
         raise CorruptChunkError("LiteVariant nesting too deep", chunk=chunk, offset=base) from None
+    finally:
+        if token is not None:
+            pop_inflate_limit(token)
     return LvChunk(root, buf[end:])
 
 
