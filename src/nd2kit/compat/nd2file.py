@@ -256,6 +256,17 @@ class ND2File:
         """Axis names and sizes in array order (``T``, ``P``, ``Z``, ``C``, ``Y``, ``X``, ``S``)."""
         sizes = model.sizes_from(self.attributes, self.experiment)
         self._check_frames()
+        stored = self.attributes.sequenceCount or 0
+        if self.experiment and stored and stored != self._frame_count:
+            # the documented rule (docs/robustness.md): the array follows the loops, as in
+            # nd2; frames the loops address but the file does not hold read as zeros
+            warnings.warn(
+                f"{os.path.basename(self._path)}: the experiment's loops address {self._frame_count} frames "
+                f"but the attributes count {stored} (uiSequenceCount): the array follows the "
+                + ("loops; the missing frames read as zeros" if stored < self._frame_count else
+                   f"loops; the last {stored - self._frame_count} frames are not in it"),
+                stacklevel=3,
+            )
         return MappingProxyType(sizes)
 
     def _check_frames(self) -> None:
