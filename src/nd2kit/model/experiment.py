@@ -86,6 +86,12 @@ _MAX_GAP = 65536
 
 
 
+
+def _text(value: Any) -> str | None:
+    """A name from the tree: a string, else None (a damaged file may store a number or
+    bytes where NIS writes a string; names become coordinates and labels)."""
+    return value if isinstance(value, str) else None
+
 def _unwrap_list(params: Any) -> Mapping[str, Any]:
     """``uLoopPars`` of v2 files is a one-element list ``{"i0000000000": {...}}``."""
     pars = _mapping(params)
@@ -269,7 +275,7 @@ def _xy_loop(pars: Mapping[str, Any], valid: Any) -> XYPosLoop:
                     _num(raw.get("dPosZ", 0.0)) if use_z else 0.0,
                 ),
                 pfsOffset=pfs if pfs >= 0 else None,
-                name=raw.get("dPosName") or raw.get("pPosName"),
+                name=_text(raw.get("dPosName")) or _text(raw.get("pPosName")),
             )
         )
     points = _keep_valid(points, validity_flags(valid))

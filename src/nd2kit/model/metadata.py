@@ -18,6 +18,7 @@ from ..codecs.custom_data import decode_camera_matrix
 from ._coerce import MAP_TYPES as _MAP
 from ._coerce import as_mapping as _mapping
 from ._coerce import as_number as _num
+from ._coerce import as_str as _str
 from .attributes import byte_array, collect_unknown
 from .structures import (
     Attributes,
@@ -470,7 +471,7 @@ def load_metadata(
         channels.append(
             Channel(
                 channel=ChannelMeta(
-                    name=plane.get("sDescription", ""),
+                    name=_str(plane.get("sDescription"), ""),
                     index=k,
                     color=Color.from_abgr_u4(_color(plane.get("uiColor", 0))),
                     emissionLambdaNm=emission or None,
