@@ -109,23 +109,29 @@ def _frames_of(n: int) -> list[int]:
     return sorted({0, n // 2, n - 1}) if n > 0 else []
 
 
+def _exercise_nd2file(f: Any, unstructured: bool = True) -> None:
+    """The calls of the ``ND2File`` step, on an open nd2kit or nd2 ``ND2File``."""
+    for attr in ("attributes", "metadata", "experiment", "text_info", "custom_data", "sizes",
+                 "shape", "dtype", "version", "is_rgb", "components_per_channel"):
+        getattr(f, attr)
+    if unstructured:
+        f.unstructured_metadata()
+    f.voxel_size()
+    f.loop_indices  # noqa: B018 - a property that parses the experiment
+    n = int(f.attributes.sequenceCount) if f.attributes is not None else 0
+    for i in _frames_of(n):
+        f.read_frame(i)
+    f.asarray()
+    f.to_dask().compute()
+    if f.nbytes <= _XARRAY_MAX:
+        f.to_xarray(delayed=False)
+
+
 def step_nd2file(path: str) -> None:
     import nd2kit
 
     with nd2kit.ND2File(path) as f:
-        for attr in ("attributes", "metadata", "experiment", "text_info", "custom_data", "sizes",
-                     "shape", "dtype", "version", "is_rgb", "components_per_channel"):
-            getattr(f, attr)
-        f.unstructured_metadata()
-        f.voxel_size()
-        f.loop_indices  # noqa: B018 - a property that parses the experiment
-        n = int(f.attributes.sequenceCount) if f.attributes is not None else 0
-        for i in _frames_of(n):
-            f.read_frame(i)
-        f.asarray()
-        f.to_dask().compute()
-        if f.nbytes <= _XARRAY_MAX:
-            f.to_xarray(delayed=False)
+        _exercise_nd2file(f)
 
 
 def step_imread(path: str) -> None:
@@ -211,20 +217,8 @@ def step_nd2(path: str) -> None:
     import nd2
 
     with nd2.ND2File(path) as f:
-        for attr in ("attributes", "metadata", "experiment", "text_info", "custom_data", "sizes",
-                     "shape", "dtype", "version", "is_rgb", "components_per_channel"):
-            getattr(f, attr)
-        if not f.is_legacy:  # nd2 0.12 has no unstructured_metadata for legacy files
-            f.unstructured_metadata()
-        f.voxel_size()
-        f.loop_indices  # noqa: B018 - a property that parses the experiment
-        n = int(f.attributes.sequenceCount) if f.attributes is not None else 0
-        for i in _frames_of(n):
-            f.read_frame(i)
-        f.asarray()
-        f.to_dask().compute()
-        if f.nbytes <= _XARRAY_MAX:
-            f.to_xarray(delayed=False)
+        # nd2 0.12 has no unstructured_metadata for legacy files
+        _exercise_nd2file(f, unstructured=not f.is_legacy)
 
 
 #: other readers run on the same mutants for comparison (``python -m tools.fuzz --oracle``);
