@@ -634,3 +634,28 @@ def test_frame_timestamp(ts: float, tail: bytes) -> None:
     with pytest.raises(Nd2Error) as ei:
         container.frame_timestamp(b[:7], chunk="ImageDataSeq|0!", offset=4096)
     assert (ei.value.chunk, ei.value.offset) == ("ImageDataSeq|0!", 4096)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.one_of(
+    st.integers(0, 10**20).map(lambda n: f"ImageDataSeq|{n}!"),
+    st.builds(lambda d: f"ImageDataSeq|{d}!", st.text("0123456789\u00b9\u00b2\u00b3x ", max_size=20)),
+    st.just("ImageDataSeq!"), st.just("ImageDataSeq|!"), st.just("ImageDataSeq|007!"),
+), max_size=40))
+def test_sequence_of_a_small_map_equals_the_vectorised_one(entry_names: list[str]) -> None:
+    """Small maps take a per-name path in ``sequence``: same numbers and rows as the
+    vectorised path (ASCII digits only: latin-1's superscript digits are not numbers,
+    18 digits at most, leading zeros allowed, a later duplicate wins)."""
+    from nd2kit.codecs import chunk_map as cm_mod
+
+    body = build_chunk_map_body(entry_names, list(range(0, 4096 * len(entry_names), 4096)),
+                                [1] * len(entry_names), 0)
+    small = parse_chunk_map(body)
+    assert small._lists is not None
+    tb = F.parse_chunk_map_table(body, 0, len(body), vectorized=True)
+    big = cm_mod.ChunkMap(body, tb.name_start, tb.name_end, tb.fields["offset"].astype("u8"),
+                          tb.fields["size"].astype("u8"), int(tb.end_fields["offset"][0]))
+    assert big._lists is None
+    a, b = small.sequence("ImageDataSeq|"), big.sequence("ImageDataSeq|")
+    assert a[0].dtype == b[0].dtype == np.int64 and a[1].dtype == b[1].dtype == np.int64
+    assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()

@@ -143,6 +143,30 @@ def test_local_store_short_read_is_corrupt(tmp_path: Path, sample_bytes: bytes) 
     s.close()
 
 
+def test_local_store_read_many(tmp_path: Path, sample_bytes: bytes) -> None:
+    """``MmapStore.read_many``: the concatenated ranges, in the order asked, and the
+    errors of ``read_into_bytes`` (outside the file, short read naming its offset,
+    closed)."""
+    p = tmp_path / "many.nd2"
+    p.write_bytes(sample_bytes)
+    s = open_store(p)
+    assert isinstance(s, MmapStore)
+    n = len(sample_bytes)
+    offs = [4096, 0, n - 16, 4096, 77]
+    assert s.read_many(offs, 16) == b"".join(sample_bytes[o : o + 16] for o in offs)
+    assert s.read_many([], 16) == b""
+    for bad in ([0, n - 15], [-1, 0]):
+        with pytest.raises(StoreError, match="outside"):
+            s.read_many(bad, 16)
+    p.write_bytes(sample_bytes[:300])  # truncated behind the store's back
+    with pytest.raises(StoreError, match="short read") as ei:
+        s.read_many([0, 200, 400], 150)
+    assert ei.value.offset == 200
+    s.close()
+    with pytest.raises(StoreError, match="closed"):
+        s.read_many([0], 4)
+
+
 def test_empty_file_is_corrupt(tmp_path: Path) -> None:
     p = tmp_path / "empty.nd2"
     p.write_bytes(b"")

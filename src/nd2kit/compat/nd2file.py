@@ -30,6 +30,7 @@ from .._cache import cached_property
 from ..codecs import names
 from ..errors import CorruptChunkError, Nd2Error
 from ..model.experiment import READ_SCHEMA as _EXP_READ
+from ..model.metadata import CHANNEL_COUNT_SCHEMA as _COUNT_READ
 from ..model.metadata import READ_SCHEMA as _META_READ
 from ..model.structures import Attributes, ExpLoop, Metadata, TextInfo
 from ..reader import Reader, open_reader
@@ -193,7 +194,12 @@ class ND2File:
         rdr = self._reader
         raw = rdr.raw("attributes")
         name = rdr.meta_chunk_name("attributes")
-        return model.load_attributes(raw, model.channel_count(self._raw_meta), chunk=name,
+        # the channel count alone needs one key of the picture metadata: decode just that
+        # unless the metadata is decoded already (selected values equal a full decode's)
+        meta = self.__dict__.get("_raw_meta")
+        if meta is None:
+            meta = rdr.raw("metadata", schema=_COUNT_READ)
+        return model.load_attributes(raw, model.channel_count(meta), chunk=name,
                                      offset=self._chunk_offset(name))
 
     def _chunk_offset(self, name: str) -> int | None:

@@ -135,6 +135,10 @@ def _first(mapping: Mapping[str, Any]) -> Any:
     return next(iter(mapping.values()), {})
 
 
+#: the keys :func:`channel_count` reads (a reader that needs only the count decodes these)
+CHANNEL_COUNT_SCHEMA: dict[str, Any] = {"sPicturePlanes": {"uiCount": None}}
+
+
 def channel_count(raw_meta: Mapping[str, Any] | None) -> int:
     """Number of channels, as passed to ``load_attributes``.
 

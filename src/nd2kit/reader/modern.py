@@ -769,13 +769,18 @@ class ModernReader:
 
     def _check_by_reads(self, n: int) -> None:
         """Locate the payloads of frame slots ``0:n`` not checked yet through the store's
-        positional reads (``read_into_bytes``) instead of the memory map."""
+        positional reads (``read_into_bytes``, or one ``read_many`` call where the store
+        has it) instead of the memory map."""
         todo = np.flatnonzero(self._data[:n] == _UNKNOWN)
         if not len(todo):
             return
         store = self.store
+        many = getattr(store, "read_many", None)
 
         def reads(ranges: Any) -> list[bytes]:
+            sizes = {k for _, k in ranges}
+            if many is not None and len(sizes) == 1:  # equal lengths: one call, one blob
+                return [many([o for o, _ in ranges], sizes.pop())]
             return [store.read_into_bytes(o, k) for o, k in ranges]
 
         found = container.locate_payloads_with(reads, store.size, self._chunk_offs[todo],
