@@ -3,12 +3,13 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test codegen check lint
+.PHONY: demo test codegen check lint native
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	$(VENV)/bin/python -m tools.native build
 	rm -f $(VENV)/.installed-* && touch $@
 
 demo: $(STAMP)
@@ -19,6 +20,10 @@ test: $(STAMP)
 
 codegen: $(STAMP)
 	$(VENV)/bin/python -m tools.codegen
+	$(VENV)/bin/python -m tools.native build
+
+native: $(STAMP)
+	$(VENV)/bin/python -m tools.native build
 
 check: $(STAMP)
 	$(VENV)/bin/python -m tools.codegen --check

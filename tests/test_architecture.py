@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "nd2kit"
 #: the stages, lowest first; a module may import its own stage and any lower one
 STAGES = {
     "errors": 0, "_cache": 0,
-    "_generated": 1, "storage": 1,
+    "_generated": 1, "_native": 1, "storage": 1,
     "codecs": 2,
     "model": 3,
     "reader": 4,

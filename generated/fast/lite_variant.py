@@ -615,6 +615,10 @@ def _tr_looks_like_record(data: bytes) -> bool:
 _TR_IKEYS: list[str] = []
 _TR_NAMES: dict[bytes, str] = {}  # raw UTF-16LE name -> str, shared by the decoders
 _TR_NAMES_MAX = 4096
+#: deepest nesting the dict decoders follow (levels, compressed records, nested payloads);
+#: real files nest a few dozen levels. Below Python's recursion limit, so the pure and
+#: the compiled decoders (nd2kit._native) stop at the same depth with the same error.
+_TR_MAX_DEPTH = 512
 _TR_U_BOOL = _struct.Struct('<B').unpack_from
 _TR_U_INT32 = _struct.Struct('<i').unpack_from
 _TR_U_UINT32 = _struct.Struct('<I').unpack_from
@@ -648,7 +652,7 @@ def _tr_name(raw: bytes, p: int) -> str:
 
 
 def decode_tree_items(
-    buf: bytes, p: int, end: int, count: int, strip: bool, lists: bool,
+    buf: bytes, p: int, end: int, count: int, strip: bool, lists: bool, depth: int = 0,
     _u_bool: Any = _TR_U_BOOL,
     _u_int32: Any = _TR_U_INT32,
     _u_uint32: Any = _TR_U_UINT32,
@@ -663,9 +667,15 @@ def decode_tree_items(
 
     Lists (children with empty names) become ``{"i0000000000": item0, ...}`` when
     `lists` is true, else Python lists; `strip` drops the lowercase Hungarian prefix
-    of names. Strict: truncated or unknown records raise CorruptChunkError.
+    of names. Strict: truncated or unknown records raise CorruptChunkError. `depth` is
+    the nesting depth of `p` (levels, compressed records and nested payloads): past
+    ``_TR_MAX_DEPTH`` the decode raises RecursionError (the codec reports it as a
+    CorruptChunkError), before Python's own limit and whatever the interpreter.
     """
+    if depth > _TR_MAX_DEPTH:
+        raise RecursionError("LiteVariant nesting too deep")
     out: dict[str, Any] = {}
+    value: Any
     if count and p + 2 > end:
         raise _tr_err("record header truncated", p)
     for _ in range(count):
@@ -681,7 +691,7 @@ def decode_tree_items(
             inner = _inflate(bytes(buf[start:end]), "record", "compress", start)
             if not inner:
                 return {}
-            return decode_tree_items(inner, 0, len(inner), 1, strip, lists)
+            return decode_tree_items(inner, 0, len(inner), 1, strip, lists, depth + 1)
         if q > end:
             raise _tr_err("record name truncated", p)
         if q - p > 4:
@@ -733,7 +743,7 @@ def decode_tree_items(
             p = body_end + n_items * 8
             if body_end < body or body_end > end:
                 raise _tr_err(f"LEVEL length {length} does not fit", q + _TR_LENGTH_AT)
-            val = decode_tree_items(buf, body, body_end, n_items, strip, lists)
+            val = decode_tree_items(buf, body, body_end, n_items, strip, lists, depth + 1)
             if p > end:
                 raise _tr_err(f"LEVEL length {length} leaves no room for the offset table of "
                               f"{n_items} items", q + _TR_LENGTH_AT)
@@ -751,7 +761,7 @@ def decode_tree_items(
             p = q + 1
             if p > end:
                 raise _tr_err("value truncated", q)
-            value: Any = _u_bool(buf, q)[0] != 0
+            value = _u_bool(buf, q)[0] != 0
         elif t == 5:  # uint64
             p = q + 8
             if p > end:
@@ -773,7 +783,7 @@ def decode_tree_items(
             value = None
             if _tr_looks_like_record(raw_value):
                 try:
-                    value = decode_tree(raw_value, 0, len(raw_value), strip, lists)
+                    value = decode_tree_items(raw_value, 0, len(raw_value), 1, strip, lists, depth + 1)
                 except CorruptChunkError:
                     value = None
             if not value:
@@ -856,15 +866,18 @@ def _tr_project(value: Any, schema: Any) -> Any:
 
 
 def decode_tree_selected(buf: bytes, p: int, end: int, count: int, strip: bool, lists: bool,
-                         schema: Any) -> dict[str, Any]:
+                         schema: Any, depth: int = 0) -> dict[str, Any]:
     """Decode only what `schema` names, skipping other subtrees by their length.
 
     `schema` maps a name to ``None`` (decode the whole value) or to a nested
     schema; ``"*"`` applies to every name not listed (list items, planes ...).
     Records not selected are stepped over without being decoded (a LEVEL in O(1)).
-    For the selected keys the result equals :func:`decode_tree_items`.
+    For the selected keys the result equals :func:`decode_tree_items`; `depth` as there.
     """
+    if depth > _TR_MAX_DEPTH:
+        raise RecursionError("LiteVariant nesting too deep")
     out: dict[str, Any] = {}
+    value: Any
     wild = schema.get("*", _TR_ABSENT)
     item = 0  # unnamed records are list items, keyed i0000000000... in the decoded shape
     for _ in range(count):
@@ -878,7 +891,7 @@ def decode_tree_selected(buf: bytes, p: int, end: int, count: int, strip: bool, 
             inner = _inflate(bytes(buf[start:end]), "record", "compress", start)
             if not inner:
                 return {}
-            return decode_tree_selected(inner, 0, len(inner), 1, strip, lists, schema)
+            return decode_tree_selected(inner, 0, len(inner), 1, strip, lists, schema, depth + 1)
         q = p + 2 + buf[p + 1] * 2
         if q > end:
             raise _tr_err("record name truncated", p)
@@ -921,9 +934,9 @@ def decode_tree_selected(buf: bytes, p: int, end: int, count: int, strip: bool, 
             # shapes it (index keys, nd2's merge rule), then projected on the schema
             is_list = n_items > 0 and buf[body + 1] <= 1 and buf[body] != 76
             if sub is None or is_list:
-                val = decode_tree_items(buf, body, body_end, n_items, strip, lists)
+                val = decode_tree_items(buf, body, body_end, n_items, strip, lists, depth + 1)
             else:
-                val = decode_tree_selected(buf, body, body_end, n_items, strip, lists, sub)
+                val = decode_tree_selected(buf, body, body_end, n_items, strip, lists, sub, depth + 1)
             if len(val) == 1 and "" in val:
                 # nd2 0.12's rule, kept for compatible shapes: a lone value that is
                 # already a list (e.g. a BYTEARRAY item) is taken as the item list
@@ -941,7 +954,7 @@ def decode_tree_selected(buf: bytes, p: int, end: int, count: int, strip: bool, 
             if sub is _TR_ABSENT:
                 p = r
                 continue
-            value = decode_tree_items(buf, p, r, 1, strip, lists)[name]
+            value = decode_tree_items(buf, p, r, 1, strip, lists, depth)[name]
             if sub is not None:  # e.g. a BYTEARRAY holding nested LiteVariant
                 value = _tr_project(value, sub)
         p = r
@@ -1038,7 +1051,7 @@ def compile_schema(schema: Any) -> list[Any]:
 
 
 def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, node: list[Any],
-                         _sizes: list[int] = _TR_SIZES, _unpack: list[Any] = _TR_UNPACK,
+                         depth: int = 0, _sizes: list[int] = _TR_SIZES, _unpack: list[Any] = _TR_UNPACK,
                          _head: Any = _TR_LEVEL_HEAD.unpack_from, _absent: Any = _TR_ABSENT,
                          _names: dict[bytes, str] = _TR_NAMES, _item: Any = _TR_ITEM,
                          _u16: Any = _codecs.utf_16_le_decode) -> dict[str, Any]:
@@ -1050,9 +1063,13 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
     a selected record). Lists whose schema is index-independent are selected item by
     item. Result equals :func:`decode_tree_selected` (with ``strip=False``) except that
     a compressed record placed after a level's last selected name is not looked into.
+    `depth` as in :func:`decode_tree_items`.
     """
+    if depth > _TR_MAX_DEPTH:
+        raise RecursionError("LiteVariant nesting too deep")
     table, wild, items, item_default, cut, _, schema = node
     out: dict[str, Any] = {}
+    value: Any
     last = end + 1  # no cut: a record header at `end` is reported as truncated
     if cut is not None and count and p < end and buf[p] != 76:
         last = -1
@@ -1078,7 +1095,7 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
                 if q > end:
                     raise _tr_err("record name truncated", p)
                 raise _tr_err("value truncated", q)
-            raw = buf[p + 2 : q - 2]  # an empty name is b""
+            raw = buf[p + 2 : q - 2] if q > p + 4 else b""  # an empty name (nl 0 or 1)
             hit = table.get(raw)
             if hit is None:
                 if wild is _absent:
@@ -1108,10 +1125,10 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
                 inner = _inflate(bytes(buf[start:end]), "record", "compress", start)
                 if not inner:
                     return {}
-                return decode_tree_compiled(inner, 0, len(inner), 1, lists, node)
+                return decode_tree_compiled(inner, 0, len(inner), 1, lists, node, depth + 1)
             if q > end:
                 raise _tr_err("record name truncated", p)
-            raw = buf[p + 2 : q - 2]
+            raw = buf[p + 2 : q - 2] if q > p + 4 else b""
             hit = table.get(raw)
             if hit is None:
                 sub = wild
@@ -1143,9 +1160,9 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
                     is_list = buf[body + 1] <= 1 and buf[body] != 76
                     project = is_list and sub is not None and not (lists and sub[5])
                     if sub is None or project:
-                        val = decode_tree_items(buf, body, body_end, n_items, False, lists)
+                        val = decode_tree_items(buf, body, body_end, n_items, False, lists, depth + 1)
                     else:
-                        val = decode_tree_compiled(buf, body, body_end, n_items, lists, sub)
+                        val = decode_tree_compiled(buf, body, body_end, n_items, lists, sub, depth + 1)
                     if len(val) == 1 and "" in val:
                         # nd2 0.12's rule, kept for compatible shapes: a lone value that is
                         # already a list (e.g. a BYTEARRAY item) is taken as the item list
@@ -1193,7 +1210,7 @@ def decode_tree_compiled(buf: bytes, p: int, end: int, count: int, lists: bool, 
                     value = None
                     if _tr_looks_like_record(raw_value):
                         try:
-                            value = decode_tree(raw_value, 0, len(raw_value), False, lists)
+                            value = decode_tree_items(raw_value, 0, len(raw_value), 1, False, lists, depth + 1)
                         except CorruptChunkError:
                             value = None
                     if not value:

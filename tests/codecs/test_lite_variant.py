@@ -19,7 +19,7 @@ from nd2._parse._clx_lite import json_from_clx_lite_variant
 from nd2kit._generated.fast import lite_variant as F
 from nd2kit._generated.kaitai.lite_variant import LiteVariant as K
 
-from nd2kit import Nd2Error
+from nd2kit import CorruptChunkError, Nd2Error
 from nd2kit.codecs import container
 from nd2kit.codecs import lite_variant as lv
 from nd2kit.codecs.lite_variant import LvChunk, LvRecord, LvType
@@ -236,6 +236,24 @@ def test_deep_nesting_all_parsers() -> None:
     assert lv.decode(b) == {"": want} == json_from_clx_lite_variant(b, strip_prefix=False)
     assert lv.encode(lv.decode_lossless(b)) == b
     three_way(b, set())
+
+
+@pytest.mark.parametrize("schema", [None, {"*": None}, {"*": {"*": None}}])
+@pytest.mark.parametrize("strip", [False, True])
+def test_nesting_limit_is_the_decoders_own(schema: Any, strip: bool) -> None:
+    """The dict decoders stop at ``_TR_MAX_DEPTH`` levels themselves (not at Python's
+    recursion limit, which a compiled decoder would not have): one level fewer
+    decodes, deeper chains raise CorruptChunkError naming the nesting, for every
+    decoder (whole, schema-selected, compiled schema, prefix stripping)."""
+    from nd2kit._generated.fast import lite_variant as g
+
+    limit = g._TR_MAX_DEPTH
+    ok = _chain_bytes(limit)  # levels at depths 0..limit-1 and the value at depth limit
+    assert lv.decode(ok, schema=schema, strip_prefix=strip)
+    for n in (limit + 1, 3 * limit):
+        with pytest.raises(CorruptChunkError, match="nesting too deep") as ei:
+            lv.decode(_chain_bytes(n), schema=schema, strip_prefix=strip, chunk="C!", base=100)
+        assert ei.value.chunk == "C!" and ei.value.offset == 100
 
 
 # --------------------------------------------------------------------------- corpus
@@ -769,3 +787,83 @@ def _lv_head(name: str) -> bytes:
 ])
 def test_looks_like(head: bytes, n: int | None, want: bool) -> None:
     assert lv.looks_like(head, len(head) if n is None else n) is want
+
+
+# --------------------------------------------------------------------------- compiled decoders
+
+
+def _native() -> Any:
+    """The compiled decoders (tools/native.py) when built from this source, else skip.
+
+    ``ND2KIT_REQUIRE_NATIVE=1`` (set by .ci/run) turns a missing or stale build into a
+    failure."""
+    import os
+
+    if lv._d is not F:
+        return lv._d
+    msg = f"compiled LiteVariant decoders not in use: {lv.decoders_in_use()}"
+    if os.environ.get("ND2KIT_REQUIRE_NATIVE") == "1":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+def _outcome(fn: Any, *args: Any) -> Any:
+    try:
+        return ("ok", _bits(fn(*args)))
+    except RecursionError as e:
+        return ("RecursionError", str(e))
+    except Nd2Error as e:
+        return (type(e).__name__, str(e), e.offset)
+
+
+def _all_decoders(mod: Any, buf: bytes, schema: Any) -> list[Any]:
+    n = len(buf)
+    return [_outcome(mod.decode_tree, buf, 0, n, False, True),
+            _outcome(mod.decode_tree, buf, 0, n, True, False),
+            _outcome(mod.decode_tree_selected, buf, 0, n, 1, False, True, {"*": schema}),
+            _outcome(mod.decode_tree_compiled, buf, 0, n, 1, True, mod.compile_schema(schema))]
+
+
+@settings(max_examples=200, deadline=None)
+@given(rec=lv_records(max_leaves=30), data=st.data())
+def test_compiled_decoders_equal_the_generated_ones(rec: LvRecord, data: Any) -> None:
+    """The mypyc-compiled decoders give the generated module's results on random
+    trees (lists, mixed levels, compressed records, deep chains), with random schemas,
+    and the same errors at the same offsets on damaged copies (cut, bytes changed)."""
+    nat = _native()
+    buf = lv.encode(rec)
+    full = F.decode_tree(buf, 0, len(buf), False, True)
+    schema: Any = {}
+    if full:
+        (_root, val), = full.items()
+        schema = _schemas_from(val, data.draw) or {}
+    assert _all_decoders(nat, buf, schema) == _all_decoders(F, buf, schema)
+    damaged = bytearray(buf)
+    for _ in range(data.draw(st.integers(1, 4))):
+        if damaged:
+            damaged[data.draw(st.integers(0, len(damaged) - 1))] = data.draw(st.integers(0, 255))
+    cut = bytes(damaged[: data.draw(st.integers(0, len(damaged)))])
+    for b in (bytes(damaged), cut):
+        assert _all_decoders(nat, b, schema) == _all_decoders(F, b, schema)
+
+
+def test_compiled_decoders_stop_at_the_same_depth() -> None:
+    nat = _native()
+    for n in (F._TR_MAX_DEPTH - 1, F._TR_MAX_DEPTH, F._TR_MAX_DEPTH + 1, 20 * F._TR_MAX_DEPTH):
+        b = _chain_bytes(n)
+        assert _all_decoders(nat, b, {"*": None}) == _all_decoders(F, b, {"*": None})
+
+
+def test_compiled_decoders_equal_the_generated_ones_on_the_corpus() -> None:
+    """Every LiteVariant chunk of the corpus (not marked as a corpus test: without the
+    compiled decoders it is skipped, which the corpus rule would not allow)."""
+    from nd2kit.model.experiment import READ_SCHEMA as EXP
+    from nd2kit.model.metadata import READ_SCHEMA as META
+
+    nat = _native()
+    payloads = _lv_payloads()
+    if not payloads:
+        pytest.skip("no corpus (ND2KIT_CORPUS)")
+    for d in payloads:
+        for schema in (META, EXP, {"*": None}, {}):
+            assert _all_decoders(nat, d, schema) == _all_decoders(F, d, schema)

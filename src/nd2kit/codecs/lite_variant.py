@@ -14,10 +14,13 @@ Three views of the same bytes:
 from __future__ import annotations
 
 import encodings.utf_16_le  # noqa: F401 - names are UTF-16: load the codec with the library, not on the first frame
+import hashlib
 import math
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from .._generated.fast import lite_variant as _g
@@ -29,7 +32,38 @@ from .._generated.fast._runtime import (
 )
 from ..errors import CorruptChunkError, Nd2Error
 
+
+def _load_decoders() -> tuple[Any, str]:
+    """The module whose dict decoders :func:`decode` runs, and why.
+
+    ``nd2kit._native._lv`` (the generated decoders compiled by ``python -m tools.native
+    build``) when it exists, was built from the generated source on disk (same
+    SHA-256) and ``ND2KIT_NATIVE`` is not ``0``; else the generated pure-Python module.
+    Both give the same results and errors (tests/codecs/test_native.py)."""
+    if os.environ.get("ND2KIT_NATIVE", "1") == "0":
+        return _g, "pure Python (ND2KIT_NATIVE=0)"
+    try:
+        from .._native import _lv  # type: ignore[attr-defined]
+    except ImportError:
+        return _g, "pure Python (no compiled decoders: python -m tools.native build)"
+    try:
+        sha = hashlib.sha256(Path(_g.__file__).read_bytes()).hexdigest()
+    except OSError:
+        sha = ""
+    if getattr(_lv, "SOURCE_SHA256", None) != sha:
+        return _g, "pure Python (the compiled decoders are stale: python -m tools.native build)"
+    return _lv, f"compiled ({Path(_lv.__file__).name})"
+
+
+_d, _DECODERS = _load_decoders()
+
+
+def decoders_in_use() -> str:
+    """Which LiteVariant dict decoders run: ``"compiled (...)"`` or ``"pure Python (why)"``."""
+    return _DECODERS
+
 __all__ = [
+    "decoders_in_use",
     "CHECK_INFLATE_CAP",
     "CHECK_MAX_DEPTH",
     "LvChunk",
@@ -160,13 +194,13 @@ def decode(
     try:
         if schema is not None:
             if not strip_prefix:  # names matched as raw bytes (compiled once per schema)
-                out = _g.decode_tree_compiled(buf, 0, len(buf), 1, lists_to_indexed_dicts,
-                                              _g.compile_schema(schema))
+                out = _d.decode_tree_compiled(buf, 0, len(buf), 1, lists_to_indexed_dicts,
+                                              _d.compile_schema(schema))
             else:
-                out = _g.decode_tree_selected(buf, 0, len(buf), 1, strip_prefix,
+                out = _d.decode_tree_selected(buf, 0, len(buf), 1, strip_prefix,
                                               lists_to_indexed_dicts, {"*": schema})
         else:
-            out = _g.decode_tree(buf, 0, len(buf), strip_prefix, lists_to_indexed_dicts)
+            out = _d.decode_tree(buf, 0, len(buf), strip_prefix, lists_to_indexed_dicts)
     except Nd2Error as e:
         raise e.at(chunk, base) from None
     except RecursionError:
