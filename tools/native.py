@@ -33,14 +33,43 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "generated" / "fast" / "lite_variant.py"
+#: the small-map parse of the chunk map (one Python step per entry: the frame table)
+MAP_SOURCE = ROOT / "generated" / "fast" / "nd2_container.py"
 TARGET = ROOT / "src" / "nd2kit" / "_native"
 BUILD = ROOT / "build" / "native"
 #: the first class of the generated module that is not part of the dict decoders
 STOP_CLASS = "LvRecord"
+#: what nd2kit._native._map takes from nd2_container.py
+MAP_NAMES = {"_TB_TERM", "_TB_END", "_TB_TAIL", "_TB_END_TAIL", "_TB_ROW", "_TB_END_ROW",
+             "parse_chunk_map_rows"}
 
 
 def source_sha256(path: Path = SOURCE) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def extract_map(source: str, sha: str) -> str:
+    """``parse_chunk_map_rows`` and the constants it reads, as a module of their own
+    (its result class stays the generated one)."""
+    mod = ast.parse(source)
+    body: list[ast.stmt] = []
+    for node in mod.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            continue
+        if isinstance(node, ast.Import):
+            body.append(node)
+        elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id in MAP_NAMES for t in node.targets):
+            body.append(node)
+        elif isinstance(node, ast.FunctionDef) and node.name in MAP_NAMES:
+            body.append(node)
+    mod.body = body
+    return ("from __future__ import annotations\n"
+            f'"""Compiled copy of nd2kit._generated.fast.nd2_container.parse_chunk_map_rows '
+            f'(tools/native.py)."""\n\nfrom typing import Any\n\n'
+            "from nd2kit._generated.fast.nd2_container import ChunkMapEntryTable\n"
+            "from nd2kit.errors import CorruptChunkError\n\n"
+            f'SOURCE_SHA256 = "{sha}"\n' + ast.unparse(ast.fix_missing_locations(mod)) + "\n")
 
 
 def extract(source: str, sha: str) -> str:
@@ -71,8 +100,8 @@ def extract(source: str, sha: str) -> str:
     return fut + head + text + "\n"
 
 
-def _stage_tree(module_text: str) -> Path:
-    """A source tree mypyc can type-check: the module and what it imports."""
+def _stage_tree(module_text: str, map_text: str) -> list[Path]:
+    """A source tree mypyc can type-check: the modules and what they import."""
     if BUILD.exists():
         shutil.rmtree(BUILD)
     pkg = BUILD / "nd2kit"
@@ -82,11 +111,15 @@ def _stage_tree(module_text: str) -> Path:
                 "_native/__init__.py"):
         (pkg / rel).write_text("")
     shutil.copy(ROOT / "src" / "nd2kit" / "errors.py", pkg / "errors.py")
-    shutil.copy(ROOT / "generated" / "fast" / "_runtime.py", pkg / "_generated" / "fast" / "_runtime.py")
+    for name in ("_runtime.py", "nd2_container.py"):
+        shutil.copy(ROOT / "generated" / "fast" / name, pkg / "_generated" / "fast" / name)
     (pkg / "_native" / "_lv.py").write_text(module_text)
+    (pkg / "_native" / "_map.py").write_text(map_text)
     # mypy's defaults, not the project's --strict settings (found by walking up)
-    (BUILD / "mypy.ini").write_text("[mypy]\n")
-    return pkg / "_native" / "_lv.py"
+    # nd2_container.py is only type-checked for its result class; its own code is not
+    (BUILD / "mypy.ini").write_text("[mypy]\n[mypy-nd2kit._generated.fast.nd2_container]\n"
+                                    "ignore_errors = True\n")
+    return [pkg / "_native" / "_lv.py", pkg / "_native" / "_map.py"]
 
 
 def build() -> int:
@@ -103,23 +136,26 @@ def build() -> int:
         print("tools.native: no C compiler; the pure-Python decoders are used")
         return 0
     sha = source_sha256()
-    src = _stage_tree(extract(SOURCE.read_text(), sha))
-    r = subprocess.run([sys.executable, "-m", "mypyc", "--config-file", "mypy.ini",
-                        str(src.relative_to(BUILD))],
-                       cwd=BUILD, capture_output=True, text=True)
-    if r.returncode:
-        print("tools.native: mypyc failed; the pure-Python decoders are used\n"
-              + r.stdout[-4000:] + r.stderr[-4000:], file=sys.stderr)
-        return 0 if "--strict" not in sys.argv else 1
-    built = sorted(src.parent.glob("_lv*.so")) + sorted(src.parent.glob("_lv*.pyd"))
+    srcs = _stage_tree(extract(SOURCE.read_text(), sha),
+                       extract_map(MAP_SOURCE.read_text(), source_sha256(MAP_SOURCE)))
+    built: list[Path] = []
+    for src in srcs:  # one build per module: each gets its own helper library beside it
+        r = subprocess.run([sys.executable, "-m", "mypyc", "--config-file", "mypy.ini",
+                            str(src.relative_to(BUILD))], cwd=BUILD, capture_output=True, text=True)
+        if r.returncode:
+            print(f"tools.native: mypyc failed on {src.name}; the pure-Python code is used\n"
+                  + r.stdout[-4000:] + r.stderr[-4000:], file=sys.stderr)
+            return 0 if "--strict" not in sys.argv else 1
+        built += [f for f in sorted(src.parent.iterdir())
+                  if f.suffix in (".so", ".pyd") and f.name.startswith(src.stem) and f not in built]
     if not built:
         print("tools.native: mypyc produced no extension", file=sys.stderr)
         return 1
-    for old in list(TARGET.glob("_lv*.so")) + list(TARGET.glob("_lv*.pyd")):
+    for old in [*TARGET.glob("*.so"), *TARGET.glob("*.pyd")]:
         old.unlink()
     for f in built:
         shutil.copy(f, TARGET / f.name)
-    print(f"tools.native: compiled the LiteVariant decoders ({', '.join(f.name for f in built)})")
+    print(f"tools.native: compiled the LiteVariant decoders and the small chunk-map parse ({', '.join(f.name for f in built)})")
     return 0
 
 

@@ -659,3 +659,34 @@ def test_sequence_of_a_small_map_equals_the_vectorised_one(entry_names: list[str
     a, b = small.sequence("ImageDataSeq|"), big.sequence("ImageDataSeq|")
     assert a[0].dtype == b[0].dtype == np.int64 and a[1].dtype == b[1].dtype == np.int64
     assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
+
+
+def _rows_outcome(fn: Any, buf: bytes, pos: int, end: int) -> Any:
+    try:
+        t = fn(buf, pos, end)
+    except Nd2Error as e:
+        return ("error", type(e).__name__, str(e), e.offset)
+    return (t.name_start, t.name_end, t.fields, t.end_pos, t.end_fields, t.stop)
+
+
+@settings(max_examples=200)
+@given(gm=chunk_maps(max_bulk=30), cut=st.integers(0, 64), junk=st.binary(max_size=40),
+       pos=st.integers(0, 3))
+def test_compiled_small_map_parse_equals_the_generated_one(gm, cut: int, junk: bytes, pos: int) -> None:
+    """The mypyc-compiled ``parse_chunk_map_rows`` (tools/native.py) returns what the
+    generated one returns on whole, truncated and junk-framed tables, or raises the
+    same error at the same offset. ``ND2KIT_REQUIRE_NATIVE=1`` (.ci/run) fails when it
+    is not built."""
+    import os
+
+    from nd2kit.codecs import chunk_map as cm_mod
+
+    if cm_mod._rows is F:
+        msg = f"compiled chunk-map parse not in use: {cm_mod._ROWS}"
+        if os.environ.get("ND2KIT_REQUIRE_NATIVE") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    body = junk[:pos] + gm.body() + junk
+    for end in (len(body), max(pos, len(body) - cut)):
+        assert (_rows_outcome(cm_mod._rows.parse_chunk_map_rows, body, pos, end)
+                == _rows_outcome(F.parse_chunk_map_rows, body, pos, end))

@@ -854,16 +854,22 @@ def test_compiled_decoders_stop_at_the_same_depth() -> None:
         assert _all_decoders(nat, b, {"*": None}) == _all_decoders(F, b, {"*": None})
 
 
+@pytest.mark.corpus_optional
 def test_compiled_decoders_equal_the_generated_ones_on_the_corpus() -> None:
-    """Every LiteVariant chunk of the corpus (not marked as a corpus test: without the
-    compiled decoders it is skipped, which the corpus rule would not allow)."""
+    """The metadata chunks of a generated sample and, when present, every LiteVariant
+    chunk of the corpus, with the model's schemas (corpus-optional: without the
+    compiled decoders the test is skipped, which a corpus test may not be)."""
     from nd2kit.model.experiment import READ_SCHEMA as EXP
     from nd2kit.model.metadata import READ_SCHEMA as META
+    from nd2kit.testing.samples import sample_file_bytes
 
     nat = _native()
-    payloads = _lv_payloads()
-    if not payloads:
-        pytest.skip("no corpus (ND2KIT_CORPUS)")
+    buf = sample_file_bytes()
+    _, cmap = container.read_chunk_map(buf)
+    payloads = [bytes(container.chunk_data(buf, cmap, n)[1]) for n in cmap
+                if n.endswith("LV!") or "LV|" in n]
+    assert payloads
+    payloads += _lv_payloads()
     for d in payloads:
         for schema in (META, EXP, {"*": None}, {}):
             assert _all_decoders(nat, d, schema) == _all_decoders(F, d, schema)

@@ -15,8 +15,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._generated.fast import nd2_container as _g
+from .._native import compiled
 from ..errors import ChunkNotFoundError, Nd2Error
 from .names import FILEMAP_NAME, FRAME_PREFIX
+
+#: the small-map parse in use: the generated one or its compiled copy (tools/native.py)
+_rows, _ROWS = compiled("_map", _g)
 
 __all__ = ["ChunkMap", "ChunkRef", "parse_chunk_map", "build_chunk_map_body"]
 
@@ -264,7 +268,7 @@ def parse_chunk_map(body: Any, *, base: int = 0, chunk: str = FILEMAP_NAME) -> C
     raw = body if isinstance(body, bytes) else bytes(body)
     try:
         if len(raw) <= _SMALL:
-            rows = _g.parse_chunk_map_rows(raw, 0, len(raw))
+            rows = _rows.parse_chunk_map_rows(raw, 0, len(raw))
             return ChunkMap(raw, rows.name_start, rows.name_end, [f[0] for f in rows.fields],
                             [f[1] for f in rows.fields], rows.end_fields[0], base)
         tb = _g.parse_chunk_map_table(raw, 0, len(raw))

@@ -14,13 +14,10 @@ Three views of the same bytes:
 from __future__ import annotations
 
 import encodings.utf_16_le  # noqa: F401 - names are UTF-16: load the codec with the library, not on the first frame
-import hashlib
 import math
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from .._generated.fast import lite_variant as _g
@@ -30,32 +27,12 @@ from .._generated.fast._runtime import (
     pop_inflate_limit,
     push_inflate_limit,
 )
+from .._native import compiled
 from ..errors import CorruptChunkError, Nd2Error
 
-
-def _load_decoders() -> tuple[Any, str]:
-    """The module whose dict decoders :func:`decode` runs, and why.
-
-    ``nd2kit._native._lv`` (the generated decoders compiled by ``python -m tools.native
-    build``) when it exists, was built from the generated source on disk (same
-    SHA-256) and ``ND2KIT_NATIVE`` is not ``0``; else the generated pure-Python module.
-    Both give the same results and errors (tests/codecs/test_native.py)."""
-    if os.environ.get("ND2KIT_NATIVE", "1") == "0":
-        return _g, "pure Python (ND2KIT_NATIVE=0)"
-    try:
-        from .._native import _lv  # type: ignore[attr-defined]
-    except ImportError:
-        return _g, "pure Python (no compiled decoders: python -m tools.native build)"
-    try:
-        sha = hashlib.sha256(Path(_g.__file__).read_bytes()).hexdigest()
-    except OSError:
-        sha = ""
-    if getattr(_lv, "SOURCE_SHA256", None) != sha:
-        return _g, "pure Python (the compiled decoders are stale: python -m tools.native build)"
-    return _lv, f"compiled ({Path(_lv.__file__).name})"
-
-
-_d, _DECODERS = _load_decoders()
+#: the dict decoders in use: the generated module or its compiled copy (same results
+#: and errors, tests/codecs/test_lite_variant.py; docs/architecture.md)
+_d, _DECODERS = compiled("_lv", _g)
 
 
 def decoders_in_use() -> str:
