@@ -38,6 +38,20 @@ types:
       - id: rest
         size-eos: true
         doc: Bytes after the last whole value; empty in a well-formed payload.
+  i4_array:
+    doc: |
+      A payload of little-endian i32 values, one per frame: `CustomData|PFS_STATUS!`
+      (Perfect Focus status code per frame) and the integer columns (tag type 2) of the
+      recorded-data table `CustomData|<ID>!`.
+    seq:
+      - id: values
+        type: s4
+        repeat: expr
+        repeat-expr: _io.size / 4
+        doc: The values; as many as whole 4-byte units fit in the payload.
+      - id: rest
+        size-eos: true
+        doc: Bytes after the last whole value; empty in a well-formed payload.
   camera_matrix:
     doc: |
       The `Data` byte array of `matCameraToStage` (with `Rows` = `Columns` = 2):

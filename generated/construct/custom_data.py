@@ -16,6 +16,10 @@ custom_data__downsampled_frame = Struct(
 # cannot express; rendered as Error so that the module imports.
 custom_data__f8_array = Error
 
+# custom_data__i4_array: uses _io (stream size/position), which the construct target
+# cannot express; rendered as Error so that the module imports.
+custom_data__i4_array = Error
+
 # custom_data__u4_array: uses _io (stream size/position), which the construct target
 # cannot express; rendered as Error so that the module imports.
 custom_data__u4_array = Error

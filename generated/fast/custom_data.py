@@ -38,6 +38,7 @@ __all__ = [
     'CustomData',
     'F8Array',
     'U4Array',
+    'I4Array',
     'CameraMatrix',
     'DownsampledFrame',
     'ZippedJson',
@@ -156,6 +157,49 @@ class U4Array(Node):
 
     def _build(self, out: list[bytes]) -> None:
         out.append(_np.asarray(self.values, dtype='<u4').tobytes())
+        data = bytes(self.rest)
+        out.append(data)
+        return None
+
+
+class I4Array(Node):
+    """A payload of little-endian i32 values, one per frame: `CustomData|PFS_STATUS!`
+    (Perfect Focus status code per frame) and the integer columns (tag type 2) of the
+    recorded-data table `CustomData|<ID>!`.
+
+    Fields
+    ------
+    values
+        The values; as many as whole 4-byte units fit in the payload.
+    rest
+        Bytes after the last whole value; empty in a well-formed payload.
+    """
+
+    __slots__ = ("values", "rest", )
+    FIELDS = ("values", "rest", )
+
+    @classmethod
+    def _parse(cls, buf: Any, pos: int, _base: int, _end: int, parent: Any, root: Any) -> tuple["I4Array", int]:
+        self = cls.__new__(cls)
+        self._pos = pos
+        self._parent = parent
+        self._root = root
+        self._buf = buf
+        self._base = _base
+        self._end = _end
+        self._cache = {}
+        cnt = ((_end - _base)//4)
+        if cnt < 0 or pos + cnt * 4 > _end: raise _bad_size('i4_array', 'values', pos, cnt * 4, _end)
+        self.values = _np.frombuffer(buf, dtype='<i4', count=cnt, offset=pos)
+        pos += cnt * 4
+        n = _end - pos
+        self.rest = buf[pos:pos + n]
+        pos += n
+        self._end_pos = pos
+        return self, pos
+
+    def _build(self, out: list[bytes]) -> None:
+        out.append(_np.asarray(self.values, dtype='<i4').tobytes())
         data = bytes(self.rest)
         out.append(data)
         return None

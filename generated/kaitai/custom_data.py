@@ -103,6 +103,31 @@ class CustomData(KaitaiStruct):
                 pass
 
 
+    class I4Array(KaitaiStruct):
+        """A payload of little-endian i32 values, one per frame: `CustomData|PFS_STATUS!`
+        (Perfect Focus status code per frame) and the integer columns (tag type 2) of the
+        recorded-data table `CustomData|<ID>!`.
+        """
+        def __init__(self, _io, _parent=None, _root=None):
+            super(CustomData.I4Array, self).__init__(_io)
+            self._parent = _parent
+            self._root = _root
+            self._read()
+
+        def _read(self):
+            self.values = []
+            for i in range(self._io.size() // 4):
+                self.values.append(self._io.read_s4le())
+
+            self.rest = self._io.read_bytes_full()
+
+
+        def _fetch_instances(self):
+            pass
+            for i in range(len(self.values)):
+                pass
+
+
     class U4Array(KaitaiStruct):
         """A payload of little-endian u32 values, one per frame (`AcqFramesCache`)."""
         def __init__(self, _io, _parent=None, _root=None):

@@ -62,6 +62,18 @@ def test_f8_array_bad_size_names_chunk_and_offset(raw: bytes, base: int) -> None
     assert len(k.values) == len(raw) // 8 and len(k.rest) == len(raw) % 8
 
 
+@given(st.lists(st.integers(-2**31, 2**31 - 1), max_size=64), st.binary(max_size=3))
+def test_i4_array_decodes_and_oracles(values: list[int], tail: bytes) -> None:
+    """``CustomData|PFS_STATUS!`` and integer recorded-data columns: signed i32."""
+    raw = struct.pack(f"<{len(values)}i", *values)
+    assert cd.decode_i4_array(raw).tolist() == values
+    assert _ks(K.I4Array, raw).values == values
+    if tail:
+        with pytest.raises(CorruptChunkError) as ei:
+            cd.decode_i4_array(raw + tail, chunk=names.PFS_STATUS, base=9)
+        assert (ei.value.chunk, ei.value.offset) == (names.PFS_STATUS, 9 + len(raw))
+
+
 @given(st.lists(st.integers(0, 2**32 - 1), max_size=64), st.binary(max_size=3))
 def test_u4_array_round_trip_and_oracles(values: list[int], tail: bytes) -> None:
     raw = cd.encode_u4_array(values)

@@ -269,7 +269,8 @@ def test_corpus_known_unknowns(corpus_dir: Path) -> None:
     raw = raw_chunks(by_name["spec_v2.nd2"])
     assert mexp.unknown_keys(raw["experiment"]) == {"wsApplicationDesc": ""}
     meta_unknown = mmeta.unknown_keys(raw["metadata"])
-    assert meta_unknown["dTimeAbsolute"] == 2460000.5
+    assert "dTimeAbsolute" not in meta_unknown  # read now: the frames' Julian day (frame_metadata)
+    assert mmeta.global_position_time(raw["metadata"])[1][1] == 2460000.5
     assert meta_unknown["sPicturePlanes/sPlane/_01/pFluorescentProbe/m_uiColor"] == 65280
 
 

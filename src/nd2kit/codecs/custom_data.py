@@ -29,6 +29,7 @@ __all__ = [
     "decode_camera_matrix",
     "decode_downsampled",
     "decode_f8_array",
+    "decode_i4_array",
     "decode_u4_array",
     "decode_zipped_json",
     "encode_camera_matrix",
@@ -79,6 +80,12 @@ def decode_f8_array(payload: Any, *, chunk: str | None = ACQ_TIMES_CACHE, base: 
 def decode_u4_array(payload: Any, *, chunk: str | None = None, base: int = 0) -> np.ndarray:
     """The u32 values of a cache payload (``CustomData|AcqFramesCache!``)."""
     return _array(_g.U4Array, payload, 4, chunk, base)
+
+
+def decode_i4_array(payload: Any, *, chunk: str | None = None, base: int = 0) -> np.ndarray:
+    """The i32 values of a per-frame payload (``CustomData|PFS_STATUS!``, integer
+    recorded-data columns)."""
+    return _array(_g.I4Array, payload, 4, chunk, base)
 
 
 def encode_f8_array(values: Any) -> bytes:

@@ -30,6 +30,7 @@ __all__ = [
     "ACQ_FRAMES_CACHE",
     "ACQ_TIMES2_CACHE",
     "ACQ_TIMES_CACHE",
+    "PFS_STATUS",
     "CUSTOM_DATA_PREFIX",
     "CUSTOM_DATA_SEQ_PREFIX",
     "CUSTOM_DATA_VAR_PREFIX",
@@ -101,6 +102,8 @@ PIXEL_PREFIXES = (FRAME_PREFIX, DOWNSAMPLED_PREFIX, TILED_RASTER_PREFIX,
 ACQ_TIMES_CACHE = "CustomData|AcqTimesCache!"
 ACQ_TIMES2_CACHE = "CustomData|AcqTimes2Cache!"
 ACQ_FRAMES_CACHE = "CustomData|AcqFramesCache!"
+#: Perfect Focus status per frame (i32)
+PFS_STATUS = "CustomData|PFS_STATUS!"
 WELLPLATE_DESC = "CustomData|WellPlateDesc_0!"
 WELLPLATE_FRAME_INFO = "CustomData|WellPlateFrameInfoZJSON!"
 

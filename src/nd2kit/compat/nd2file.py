@@ -14,6 +14,7 @@ working. Deliberate differences (documented in docs/reading.md):
 from __future__ import annotations
 
 import math
+import operator
 import os
 import threading
 import warnings
@@ -28,11 +29,13 @@ import numpy as np
 from .. import model
 from .._cache import cached_property
 from ..codecs import names
+from ..codecs.custom_data import decode_f8_array, decode_i4_array
 from ..errors import CorruptChunkError, Nd2Error
+from ..model import frames as model_frames
 from ..model.experiment import READ_SCHEMA as _EXP_READ
 from ..model.metadata import CHANNEL_COUNT_SCHEMA as _COUNT_READ
 from ..model.metadata import READ_SCHEMA as _META_READ
-from ..model.structures import Attributes, ExpLoop, Metadata, TextInfo
+from ..model.structures import Attributes, ExpLoop, FrameMetadata, Metadata, TextInfo
 from ..reader import Reader, open_reader
 from ..reader.lazy import (
     FrameArray,
@@ -220,6 +223,76 @@ class ND2File:
     def metadata(self) -> Metadata:
         """Global and per-channel metadata (nd2 ``Metadata``)."""
         return model.load_metadata(self._raw_meta, self.attributes, self.experiment, self.text_info)
+
+    # ------------------------------------------------------------------ per frame
+    @cached_property
+    def _frame_times(self) -> np.ndarray | None:
+        """``CustomData|AcqTimesCache!`` (ms per frame), None when the file has none."""
+        name = names.ACQ_TIMES_CACHE
+        if name not in self._reader.chunkmap:
+            return None
+        info = self._reader.chunk_info(name)
+        return decode_f8_array(self._reader.chunk_payload(name), chunk=name, base=info.data_offset)
+
+    @cached_property
+    def _pfs_status(self) -> np.ndarray | None:
+        """``CustomData|PFS_STATUS!`` (i32 per frame), None when the file has none."""
+        name = names.PFS_STATUS
+        if name not in self._reader.chunkmap:
+            return None
+        info = self._reader.chunk_info(name)
+        return decode_i4_array(self._reader.chunk_payload(name), chunk=name, base=info.data_offset)
+
+    def frame_metadata(self, seq_index: int | tuple[int, ...]) -> FrameMetadata:
+        """Metadata of one frame: every channel with the frame's stage position,
+        acquisition time and Perfect Focus status (nd2 ``frame_metadata``).
+
+        Parameters
+        ----------
+        seq_index : int or tuple of int
+            Sequence index of the frame, or its loop coordinates in the order of
+            ``sizes`` without C, Y, X, S.
+
+        Returns
+        -------
+        FrameMetadata
+            As nd2 0.12 returns it. A file without acquisition times
+            (``CustomData|AcqTimesCache!``) gets NaN times and a warning (nd2 raises
+            IndexError): nd2kit does not make times up.
+
+        Raises
+        ------
+        IndexError
+            `seq_index` is not a frame of the file.
+        """
+        if isinstance(seq_index, tuple):
+            try:
+                seq = int(np.ravel_multi_index(seq_index, self._coord_shape))
+            except ValueError as e:
+                raise IndexError(f"frame coordinates {seq_index} outside {self._coord_shape}") from e
+        else:
+            seq = operator.index(seq_index)
+        loops = self.loop_indices
+        n = len(loops) if self.experiment else 1
+        if seq < 0:
+            seq += n
+        if not 0 <= seq < n:
+            raise IndexError(f"frame {seq_index} out of range for {n} frames")
+        times = self._frame_times
+        if times is None:
+            if not self.__dict__.get("_warned_no_times"):
+                self.__dict__["_warned_no_times"] = True
+                warnings.warn(f"{os.path.basename(self._path)}: no acquisition times recorded "
+                              "(CustomData|AcqTimesCache!); frame times are NaN", stacklevel=2)
+            frame_time = None
+        else:
+            frame_time = float(times[seq]) if seq < len(times) else None
+        pfs = self._pfs_status
+        status = int(pfs[seq]) if pfs is not None and seq < len(pfs) else None
+        position, time = model.metadata.global_position_time(self._raw_meta)
+        return model_frames.load_frame_metadata(self.metadata, self.experiment, position, time,
+                                                frame_time, loops[seq] if self.experiment else {},
+                                                status)
 
     @cached_property
     def custom_data(self) -> dict[str, Any]:

@@ -368,6 +368,27 @@ def _global(
     return volume, microscope, loops
 
 
+def global_position_time(raw_meta: Mapping[str, Any] | None) -> tuple[tuple[float, float, float],
+                                                                      tuple[float, float]]:
+    """Stage position and acquisition time of the picture metadata as a whole.
+
+    Parameters
+    ----------
+    raw_meta : Mapping or None
+        Decoded ``SLxPictureMetadata``.
+
+    Returns
+    -------
+    ((x, y, z), (relative_ms, julian_day))
+        ``dXPos``, ``dYPos``, ``dZPos`` (stage µm) and ``dTimeMSec``, ``dTimeAbsolute``
+        (Julian day number of the acquisition start); 0 where absent or not a number.
+    """
+    m = _mapping(raw_meta)
+    x, y, z = (float(_num(m.get(k, 0.0), 0.0)) for k in ("dXPos", "dYPos", "dZPos"))
+    return (x, y, z), (float(_num(m.get("dTimeMSec", 0.0), 0.0)),
+                       float(_num(m.get("dTimeAbsolute", 0.0), 0.0)))
+
+
 def _camera_matrix(sample: Mapping[str, Any]) -> tuple[float, ...] | None:
     """``matCameraToStage`` of a sample setting as 4 doubles, if well-formed."""
     matrix = _mapping(sample.get("matCameraToStage"))
@@ -557,6 +578,11 @@ _META_SCHEMA = {
             "dStgLgCT12",
             "dStgLgCT21",
             "dStgLgCT22",
+            "dXPos",
+            "dYPos",
+            "dZPos",
+            "dTimeMSec",
+            "dTimeAbsolute",
         )
     },
     "sPicturePlanes": {
