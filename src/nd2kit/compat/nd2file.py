@@ -225,23 +225,22 @@ class ND2File:
         return model.load_metadata(self._raw_meta, self.attributes, self.experiment, self.text_info)
 
     # ------------------------------------------------------------------ per frame
-    @cached_property
-    def _frame_times(self) -> np.ndarray | None:
-        """``CustomData|AcqTimesCache!`` (ms per frame), None when the file has none."""
-        name = names.ACQ_TIMES_CACHE
+    def _per_frame(self, name: str, decode: Callable[..., np.ndarray]) -> np.ndarray | None:
+        """A per-frame array chunk decoded by `decode`, None when the file has none."""
         if name not in self._reader.chunkmap:
             return None
         info = self._reader.chunk_info(name)
-        return decode_f8_array(self._reader.chunk_payload(name), chunk=name, base=info.data_offset)
+        return decode(self._reader.chunk_payload(name), chunk=name, base=info.data_offset)
+
+    @cached_property
+    def _frame_times(self) -> np.ndarray | None:
+        """``CustomData|AcqTimesCache!``: acquisition time of each frame, ms."""
+        return self._per_frame(names.ACQ_TIMES_CACHE, decode_f8_array)
 
     @cached_property
     def _pfs_status(self) -> np.ndarray | None:
-        """``CustomData|PFS_STATUS!`` (i32 per frame), None when the file has none."""
-        name = names.PFS_STATUS
-        if name not in self._reader.chunkmap:
-            return None
-        info = self._reader.chunk_info(name)
-        return decode_i4_array(self._reader.chunk_payload(name), chunk=name, base=info.data_offset)
+        """``CustomData|PFS_STATUS!``: Perfect Focus status code of each frame."""
+        return self._per_frame(names.PFS_STATUS, decode_i4_array)
 
     def frame_metadata(self, seq_index: int | tuple[int, ...]) -> FrameMetadata:
         """Metadata of one frame: every channel with the frame's stage position,
