@@ -52,17 +52,22 @@ def test_frame_metadata_equals_nd2(path: Path) -> None:
                 return
             for i, w in zip(frames, want):
                 assert _plain(a.frame_metadata(i)) == _plain(w), f"frame {i}"
-            if a.experiment:  # loop coordinates address the same frame
+            if a.experiment:  # loop coordinates address the same frame (nd2's tuple form too)
                 coords = tuple(a.loop_indices[-1][k] for k in a.sizes if k not in "CYXS")
                 assert _plain(a.frame_metadata(coords)) == _plain(want[-1])
 
 
 def test_frame_metadata_of_a_generated_file(tmp_path: Path) -> None:
-    """Times come from the acquisition cache, positions from the multi-point loop,
-    every channel is there; an index outside the file is an IndexError."""
+    """A file with a T x multi-point x Z loop (the corpus has no multi-point file): every
+    frame equals nd2 0.12's (positions from the points, Z minus the stack's home offset,
+    times from the cache); an index outside the file is an IndexError."""
     p = write_sample_file(tmp_path / "s.nd2", t=3, z=2, m=2, channels=2)
-    with nd2kit.ND2File(p) as f:
+    with nd2kit.ND2File(p) as f, nd2.ND2File(p) as ref:
         n = len(f.loop_indices)
+        assert n == 12
+        for i in range(n):
+            assert _plain(f.frame_metadata(i)) == _plain(ref.frame_metadata(i)), f"frame {i}"
+        assert len({f.frame_metadata(i).channels[0].position.name for i in range(n)}) == 2
         times = f._frame_times
         assert times is not None and len(times) >= n
         for i in (0, n - 1):
@@ -87,7 +92,7 @@ def test_frame_metadata_without_acquisition_times_is_nan_with_a_warning(tmp_path
     assert k > 0
     data[k : k + len(key)] = b"CustomData|AcqTimesXache!"  # the map no longer names it
     with nd2kit.ND2File(bytes(data)) as f:
-        with pytest.warns(UserWarning, match="no acquisition times"):
+        with pytest.warns(UserWarning, match="no acquisition time recorded for frame 0"):
             fm = f.frame_metadata(0)
         assert np.isnan(fm.channels[0].time.relativeTimeMs)
         assert np.isnan(fm.channels[0].time.absoluteJulianDayNumber)

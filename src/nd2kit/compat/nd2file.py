@@ -255,9 +255,10 @@ class ND2File:
         Returns
         -------
         FrameMetadata
-            As nd2 0.12 returns it. A file without acquisition times
-            (``CustomData|AcqTimesCache!``) gets NaN times and a warning (nd2 raises
-            IndexError): nd2kit does not make times up.
+            As nd2 0.12 returns it. A frame without an acquisition time (no
+            ``CustomData|AcqTimesCache!``, or a cache shorter than the frames) gets NaN
+            times and a warning (once per file; nd2 raises IndexError): nd2kit does not
+            make times up.
 
         Raises
         ------
@@ -278,14 +279,12 @@ class ND2File:
         if not 0 <= seq < n:
             raise IndexError(f"frame {seq_index} out of range for {n} frames")
         times = self._frame_times
-        if times is None:
-            if not self.__dict__.get("_warned_no_times"):
-                self.__dict__["_warned_no_times"] = True
-                warnings.warn(f"{os.path.basename(self._path)}: no acquisition times recorded "
-                              "(CustomData|AcqTimesCache!); frame times are NaN", stacklevel=2)
-            frame_time = None
-        else:
-            frame_time = float(times[seq]) if seq < len(times) else None
+        frame_time = float(times[seq]) if times is not None and seq < len(times) else None
+        if frame_time is None and not self.__dict__.get("_warned_no_times"):
+            # no cache, or one shorter than the frames (an acquisition stopped early)
+            self.__dict__["_warned_no_times"] = True
+            warnings.warn(f"{os.path.basename(self._path)}: no acquisition time recorded for "
+                          f"frame {seq} (CustomData|AcqTimesCache!); its time is NaN", stacklevel=2)
         pfs = self._pfs_status
         status = int(pfs[seq]) if pfs is not None and seq < len(pfs) else None
         position, time = model.metadata.global_position_time(self._raw_meta)
